@@ -1,0 +1,99 @@
+"""The composition root: the only module that wires concrete objects together.
+
+`create_app(settings)` builds the application; `uvicorn app:app` builds it
+from the environment and `.env` the first time `app` is looked up, so
+importing `create_app` (tests do) reads no environment at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pymongo.database import Database
+from starlette.applications import Starlette
+
+from authkit.database import DEFAULT_DATABASE, describe_uri, open_client
+from authkit.errors import AuthkitError, ConfigError, HTTPError
+from authkit.guard import guarded_by
+from authkit.passwords import PasswordHasher
+from authkit.registry import StrategyRegistry
+from authkit.responses import exception_handlers
+from authkit.routes import auth_routes
+from authkit.service import AuthService
+from authkit.strategy import StrategyContext
+from authkit.tokens import TokenIssuer
+from authkit.users import MongoUserStore
+from config import Settings, load_settings
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("authkit")
+
+
+def create_app(
+    settings: Settings, *, database: Database[dict[str, Any]] | None = None
+) -> Starlette:
+    """Build the app. `database` replaces the one named by MONGO_URI (tests pass mongomock's)."""
+    client = None
+    if database is None:
+        client = open_client(settings.mongo.effective_uri)
+        database = client.get_default_database(DEFAULT_DATABASE)
+    users = MongoUserStore(database["users"])
+    passwords = PasswordHasher(settings.passwords.bcrypt_rounds)
+    tokens = TokenIssuer(settings.jwt.secret.value, int(settings.jwt.expires_in.total_seconds()))
+    service = AuthService(users, passwords, tokens)
+    ctx = StrategyContext(
+        users=users,
+        passwords=passwords,
+        tokens=tokens,
+        service=service,
+        max_body_bytes=settings.server.max_body_bytes,
+    )
+    strategies = StrategyRegistry()
+    strategies.load_entry_points(ctx)
+    routes = auth_routes(service, settings.server.max_body_bytes)
+    for route in routes:
+        for name in guarded_by(getattr(route, "endpoint", None)):
+            strategies.get(name)  # an unknown name fails here, at start-up, not per request
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            await users.ensure_indexes()
+        except HTTPError:
+            # Start anyway: the index is created before the first insert, once the
+            # database answers, and requests that need it get a 503 until then.
+            where = describe_uri(settings.mongo.effective_uri) if client else "the given database"
+            logger.warning("database %s is not reachable yet; will retry when needed", where)
+        try:
+            yield
+        finally:
+            if client is not None:
+                client.close()
+
+    app = Starlette(routes=routes, exception_handlers=dict(exception_handlers), lifespan=lifespan)
+    app.state.settings = settings
+    app.state.strategies = strategies
+    app.state.users = users
+    return app
+
+
+def _app_from_environment() -> Starlette:
+    try:
+        return create_app(load_settings())
+    except ConfigError as exc:
+        sys.exit(f"authkit: cannot start: {exc}")
+    except AuthkitError as exc:
+        sys.exit(f"authkit: cannot start: {type(exc).__name__}: {exc}")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        app = _app_from_environment()
+        globals()["app"] = app
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

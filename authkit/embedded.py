@@ -1,0 +1,139 @@
+"""The embedded MongoDB-protocol server: SecantusDB, run as a child process.
+
+SecantusDB is GPL-2.0 and beta, so authkit never imports it: it runs
+`python -m secantus` (from the optional `authkit[embedded]` extra) and talks
+to it over the wire like any MongoDB. For development and tests; production
+points MONGO_URI at MongoDB itself.
+
+Example:
+
+    with EmbeddedMongo(data_dir=Path(".authkit/db")) as server:
+        os.environ["MONGO_URI"] = server.uri
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+__all__ = ["EmbeddedMongo", "EmbeddedMongoError", "free_port"]
+
+
+class EmbeddedMongoError(RuntimeError):
+    pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class EmbeddedMongo:
+    """A SecantusDB process on a free loopback port; `data_dir=None` keeps data in memory."""
+
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        *,
+        port: int | None = None,
+        database: str = "authkit",
+        python: str = sys.executable,
+        log_file: Path | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.database = database
+        self._python = python
+        self._log_file = log_file
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/{self.database}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        storage = ":memory:" if self.data_dir is None else str(self.data_dir)
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self._log_file, "ab") if self._log_file else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                [
+                    self._python,
+                    "-m",
+                    "secantus",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--storage-path",
+                    storage,
+                    "--log-level",
+                    "WARNING",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()  # type: ignore[union-attr]
+        self._wait_until_ready(timeout)
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        client: MongoClient[dict[str, object]] = MongoClient(
+            self.uri, serverSelectionTimeoutMS=250, connectTimeoutMS=250
+        )
+        try:
+            while True:
+                if self._process is None or self._process.poll() is not None:
+                    raise EmbeddedMongoError(
+                        "the embedded database exited; "
+                        "is the `secantusdb` package installed (pip install 'authkit[embedded]')?"
+                    )
+                try:
+                    client.admin.command("ping")
+                    return
+                except PyMongoError:
+                    if time.monotonic() > deadline:
+                        self.stop()
+                        raise EmbeddedMongoError(
+                            f"the embedded database did not answer on port {self.port} "
+                            f"within {timeout:.0f} s"
+                        ) from None
+                    time.sleep(0.1)
+        finally:
+            client.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> EmbeddedMongo:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

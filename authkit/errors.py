@@ -1,0 +1,185 @@
+"""Every error authkit raises, in one tree.
+
+```
+AuthkitError
+├── ConfigError                  start-up only, never rendered as a response
+├── RegistryError                start-up only
+│   ├── UnknownStrategyError
+│   └── DuplicateStrategyError
+└── HTTPError                    rendered by authkit.responses, and only there
+    ├── BadRequest (400)
+    │   └── ValidationFailed     message is a list, class-validator style
+    ├── AuthenticationFailed (401)
+    │   ├── InvalidCredentials
+    │   └── InvalidToken
+    ├── NotFound (404)
+    ├── Conflict (409)
+    │   └── UserAlreadyExists
+    ├── PayloadTooLarge (413)
+    ├── UnsupportedMediaType (415)
+    └── BackendUnavailable (503)
+```
+
+An `HTTPError` carries what the response says, in the NestJS shape
+`{"message": ..., "error": ..., "statusCode": ...}`. `error` is left out when
+the message is the bare status phrase, as NestJS does for `new
+UnauthorizedException()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+__all__ = [
+    "AuthenticationFailed",
+    "AuthkitError",
+    "BackendUnavailable",
+    "BadRequest",
+    "ConfigError",
+    "Conflict",
+    "DuplicateStrategyError",
+    "HTTPError",
+    "InvalidCredentials",
+    "InvalidToken",
+    "NotFound",
+    "PayloadTooLarge",
+    "RegistryError",
+    "UnknownStrategyError",
+    "UnsupportedMediaType",
+    "UserAlreadyExists",
+    "ValidationFailed",
+]
+
+
+class AuthkitError(Exception):
+    """Base of everything authkit raises on purpose."""
+
+
+class ConfigError(AuthkitError):
+    """The configuration cannot be used; raised at start-up, with every problem named."""
+
+
+class RegistryError(AuthkitError):
+    """A strategy could not be registered or found; raised at start-up."""
+
+
+class UnknownStrategyError(RegistryError):
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        listed = ", ".join(sorted(known)) or "none"
+        super().__init__(f"no strategy is registered as {name!r} (registered: {listed})")
+        self.name = name
+
+
+class DuplicateStrategyError(RegistryError):
+    def __init__(self, name: str, existing: object, new: object) -> None:
+        super().__init__(
+            f"strategy name {name!r} is already taken by {existing!r}; cannot register {new!r}"
+        )
+        self.name = name
+
+
+class HTTPError(AuthkitError):
+    """An error a client sees. Subclasses set `status_code` and `error` (the status phrase)."""
+
+    status_code: ClassVar[int] = 500
+    error: ClassVar[str] = "Internal Server Error"
+    default_message: ClassVar[str] = "Internal server error"
+
+    def __init__(self, message: str | Sequence[str] | None = None) -> None:
+        self.message: str | list[str] = (
+            self.default_message
+            if message is None
+            else message
+            if isinstance(message, str)
+            else list(message)
+        )
+        super().__init__(self.message)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class BadRequest(HTTPError):
+    status_code = 400
+    error = "Bad Request"
+    default_message = "Bad Request"
+
+
+class ValidationFailed(BadRequest):
+    """The request body failed validation; `message` lists every failed rule in order."""
+
+    def __init__(self, messages: Sequence[str]) -> None:
+        super().__init__(list(messages))
+
+
+class AuthenticationFailed(HTTPError):
+    """No strategy of a guard accepted the request (RFC 7235: a 401 names its challenges)."""
+
+    status_code = 401
+    error = "Unauthorized"
+    default_message = "Unauthorized"
+
+    def __init__(self, message: str | None = None, challenges: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.challenges = tuple(challenges)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": ", ".join(self.challenges)} if self.challenges else {}
+
+
+class InvalidCredentials(AuthenticationFailed):
+    default_message = "Invalid credentials"
+
+
+class InvalidToken(AuthenticationFailed):
+    """A bearer token that is malformed, forged, expired or otherwise unacceptable.
+
+    The message stays the bare "Unauthorized": telling an attacker which check failed helps them.
+    """
+
+    def __init__(self, reason: str = "invalid token") -> None:
+        super().__init__(None)
+        self.reason = reason  # for logs and tests only, never sent
+
+
+class NotFound(HTTPError):
+    status_code = 404
+    error = "Not Found"
+    default_message = "Not Found"
+
+
+class Conflict(HTTPError):
+    status_code = 409
+    error = "Conflict"
+    default_message = "Conflict"
+
+
+class UserAlreadyExists(Conflict):
+    default_message = "User already exists"
+
+
+class PayloadTooLarge(HTTPError):
+    status_code = 413
+    error = "Payload Too Large"
+    default_message = "Payload Too Large"
+
+
+class UnsupportedMediaType(HTTPError):
+    status_code = 415
+    error = "Unsupported Media Type"
+    default_message = "Unsupported Media Type"
+
+
+class BackendUnavailable(HTTPError):
+    """The database (or another backend) cannot be reached; the client may retry."""
+
+    status_code = 503
+    error = "Service Unavailable"
+    default_message = "The user database is unavailable; try again shortly"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}

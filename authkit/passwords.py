@@ -1,0 +1,69 @@
+"""bcrypt hashing and verification, always off the event loop.
+
+pyca/bcrypt releases the GIL while it works, so hashes run in worker threads
+use every core while the loop keeps serving requests.
+
+Hashes made by the NestJS app verify here: Node's `bcrypt` writes `$2b$`,
+`bcryptjs` writes `$2a$`, and both hash only the first 72 bytes of a
+password, silently. pyca/bcrypt refuses longer input instead, so verification
+truncates to 72 bytes, exactly what Node hashed. New hashes are never made from
+more than 72 bytes: `too_long()` lets signup reject such passwords up front.
+
+Example:
+
+    hasher = PasswordHasher(rounds=10)
+    stored = await hasher.hash("correct horse")
+    assert await hasher.verify("correct horse", stored)
+"""
+
+from __future__ import annotations
+
+import logging
+
+import bcrypt
+from starlette.concurrency import run_in_threadpool
+
+__all__ = ["BCRYPT_MAX_BYTES", "PasswordHasher"]
+
+BCRYPT_MAX_BYTES = 72
+logger = logging.getLogger("authkit.passwords")
+
+
+def _secret_bytes(password: str) -> bytes:
+    return password.encode("utf-8")[:BCRYPT_MAX_BYTES]
+
+
+class PasswordHasher:
+    def __init__(self, rounds: int = 10) -> None:
+        if not 4 <= rounds <= 31:
+            raise ValueError(f"bcrypt rounds must be between 4 and 31 (got {rounds})")
+        self.rounds = rounds
+        # Compared against when a username is unknown, so that answer takes as long as
+        # a wrong password does and response time does not reveal which users exist.
+        self._dummy_hash = bcrypt.hashpw(b"authkit-dummy-password", bcrypt.gensalt(rounds))
+
+    @staticmethod
+    def too_long(password: str) -> bool:
+        return len(password.encode("utf-8")) > BCRYPT_MAX_BYTES
+
+    async def hash(self, password: str) -> str:
+        if self.too_long(password):
+            raise ValueError(f"password exceeds bcrypt's {BCRYPT_MAX_BYTES}-byte limit")
+        salt = bcrypt.gensalt(self.rounds)
+        hashed: bytes = await run_in_threadpool(bcrypt.hashpw, password.encode("utf-8"), salt)
+        return hashed.decode("ascii")
+
+    async def verify(self, password: str, stored_hash: str) -> bool:
+        return await run_in_threadpool(self._check, _secret_bytes(password), stored_hash)
+
+    async def verify_dummy(self, password: str) -> None:
+        await run_in_threadpool(bcrypt.checkpw, _secret_bytes(password), self._dummy_hash)
+
+    @staticmethod
+    def _check(secret: bytes, stored_hash: str) -> bool:
+        try:
+            return bcrypt.checkpw(secret, stored_hash.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            # A corrupt stored hash is the operator's problem, not the client's: deny, and say so.
+            logger.warning("stored password hash is not a valid bcrypt hash; denying sign-in")
+            return False

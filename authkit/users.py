@@ -1,0 +1,103 @@
+"""Users: the record, the store protocol, and the MongoDB store.
+
+The collection layout is the NestJS app's (mongoose): `{_id: ObjectId,
+username, password: <bcrypt hash>, __v: 0}` with a unique index on
+`username`, so authkit and that app can share a database.
+
+Every pymongo call blocks, so each runs in a worker thread. Connection
+trouble becomes `BackendUnavailable` (503) here, at the boundary; nothing
+above this module knows about pymongo.
+
+Example:
+
+    store = MongoUserStore(MongoClient(uri).get_default_database("authkit")["users"])
+    await store.ensure_indexes()
+    user = await store.create("alice", hashed_password)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+import attrs
+from bson import ObjectId
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError, PyMongoError
+from starlette.concurrency import run_in_threadpool
+
+from authkit.errors import BackendUnavailable, UserAlreadyExists
+
+__all__ = ["MongoUserStore", "User", "UserStore"]
+
+logger = logging.getLogger("authkit.users")
+T = TypeVar("T")
+
+
+@attrs.frozen
+class User:
+    id: str
+    username: str
+    password_hash: str = attrs.field(repr=False)
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> User:
+        return cls(id=str(doc["_id"]), username=doc["username"], password_hash=doc["password"])
+
+
+class UserStore(Protocol):
+    async def find_by_username(self, username: str) -> User | None: ...
+
+    async def create(self, username: str, password_hash: str) -> User: ...
+
+
+class MongoUserStore:
+    def __init__(self, collection: Collection[dict[str, Any]]) -> None:
+        self._users = collection
+        self._indexes_ready = False
+        self._index_lock = asyncio.Lock()
+
+    async def ensure_indexes(self) -> None:
+        """Create the unique `username` index (what mongoose's autoIndex makes: `username_1`)."""
+        async with self._index_lock:
+            if not self._indexes_ready:
+                await self._call(self._users.create_index, "username", unique=True)
+                self._indexes_ready = True
+
+    async def find_by_username(self, username: str) -> User | None:
+        # The filter is built here from a str, never from client-supplied mappings,
+        # so no client value can reach MongoDB as an operator.
+        doc = await self._call(self._users.find_one, {"username": str(username)})
+        if doc is None or not isinstance(doc.get("password"), str):
+            return None
+        return User.from_document(doc)
+
+    async def create(self, username: str, password_hash: str) -> User:
+        # Inserting before the unique index exists could let a racing duplicate through.
+        await self.ensure_indexes()
+        doc: dict[str, Any] = {
+            "_id": ObjectId(),
+            "username": str(username),
+            "password": password_hash,
+            "__v": 0,
+        }
+        try:
+            await self._call(self._users.insert_one, doc)
+        except DuplicateKeyError:
+            raise UserAlreadyExists() from None
+        return User.from_document(doc)
+
+    async def ping(self) -> None:
+        await self._call(self._users.database.command, "ping")
+
+    @staticmethod
+    async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return await run_in_threadpool(fn, *args, **kwargs)
+        except DuplicateKeyError:
+            raise
+        except PyMongoError as exc:
+            logger.error("database call %s failed: %s", fn.__name__, type(exc).__name__)
+            raise BackendUnavailable() from exc

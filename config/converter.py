@@ -1,0 +1,112 @@
+"""Text -> settings: a cattrs converter whose hooks read what an operator writes.
+
+Every hook raises `ValueError` with a sentence that says what was expected;
+loader.py puts the variable's name in front of it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, get_args, get_origin
+
+import cattrs
+
+from config.settings import Range, Secret
+
+__all__ = ["make_converter", "parse_duration"]
+
+# The forms @nestjs/jwt (through vercel/ms) accepts for expiresIn, e.g. "60s", "15m",
+# "1.5h", "2 days". A bare number is seconds: every env value is text, and "60" meaning
+# 60 ms (ms's reading of a unit-less string) would surprise everyone.
+_DURATION = re.compile(
+    r"^\s*(?P<n>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>"
+    r"ms|msecs?|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|"
+    r"d|days?|w|weeks?|y|yrs?|years?)?\s*$",
+    re.IGNORECASE,
+)
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "msec": 0.001,
+    "millisecond": 0.001,
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+    "w": 604800,
+    "week": 604800,
+    "y": 31557600,
+    "yr": 31557600,
+    "year": 31557600,
+}
+
+
+def parse_duration(text: object) -> timedelta:
+    expected = "expected a duration such as 60s, 15m, 1h, 7d or a number of seconds"
+    if isinstance(text, timedelta):
+        return text
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ValueError(expected)
+    match = _DURATION.match(str(text))
+    if match is None:
+        raise ValueError(f"{expected} (got {text!r})")
+    unit = (match["unit"] or "s").lower()
+    singular = unit if unit in _UNIT_SECONDS else unit.rstrip("s")
+    seconds = float(match["n"]) * _UNIT_SECONDS[singular]
+    if seconds < 1:
+        raise ValueError(
+            f"expected at least 1 second: JWT times have 1-second resolution (got {text!r})"
+        )
+    return timedelta(seconds=int(seconds))
+
+
+def _structure_int(value: object, bounds: Range | None) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number (got {value!r})")
+    try:
+        number = int(value.strip()) if isinstance(value, str) else int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a whole number (got {value!r})") from None
+    if bounds is not None and not bounds.minimum <= number <= bounds.maximum:
+        raise ValueError(
+            f"expected a number from {bounds.minimum} to {bounds.maximum} (got {number})"
+        )
+    return number
+
+
+def _is_bounded_int(tp: Any) -> bool:
+    return get_origin(tp) is Annotated and get_args(tp)[0] is int
+
+
+def _structure_bounded_int(value: object, tp: Any) -> int:
+    bounds = next((m for m in get_args(tp)[1:] if isinstance(m, Range)), None)
+    return _structure_int(value, bounds)
+
+
+def _structure_secret(value: object, _: type) -> Secret:
+    if not isinstance(value, str) or not value:
+        raise ValueError("expected a non-empty string")
+    return Secret(value)
+
+
+def _structure_str(value: object, _: type) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text (got {type(value).__name__})")
+    return value
+
+
+def make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook(int, lambda v, _: _structure_int(v, None))
+    converter.register_structure_hook(timedelta, lambda v, _: parse_duration(v))
+    converter.register_structure_hook(Secret, _structure_secret)
+    converter.register_structure_hook_func(_is_bounded_int, _structure_bounded_int)
+    return converter

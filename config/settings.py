@@ -1,0 +1,84 @@
+"""The settings, as frozen attrs classes. Environment names are in loader.ENV_VARS.
+
+Example:
+
+    Settings(jwt=JWTSettings(secret=Secret("…")), server=ServerSettings(port=8080))
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import attrs
+
+__all__ = [
+    "DEFAULT_MONGO_URI",
+    "JWTSettings",
+    "MongoSettings",
+    "PasswordSettings",
+    "Range",
+    "Secret",
+    "ServerSettings",
+    "Settings",
+]
+
+DEFAULT_MONGO_URI = "mongodb://127.0.0.1:27017/authkit"
+
+
+@attrs.frozen
+class Range:
+    """Bounds for an integer setting, checked when the text is converted."""
+
+    minimum: int
+    maximum: int
+
+
+@attrs.frozen(repr=False)
+class Secret:
+    """A string that never shows itself in a repr, a log or a traceback (Starlette's Secret)."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+@attrs.frozen
+class JWTSettings:
+    secret: Secret
+    # @nestjs/jwt's expiresIn: '60s' in the seed.
+    expires_in: timedelta = timedelta(seconds=60)
+
+
+@attrs.frozen
+class MongoSettings:
+    # None: no MONGO_URI was given. `authkit serve` then starts the embedded server;
+    # a bare `uvicorn app:app` connects to DEFAULT_MONGO_URI.
+    uri: str | None = None
+
+    @property
+    def effective_uri(self) -> str:
+        return self.uri or DEFAULT_MONGO_URI
+
+
+@attrs.frozen
+class PasswordSettings:
+    bcrypt_rounds: Annotated[int, Range(4, 31)] = 10
+
+
+@attrs.frozen
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: Annotated[int, Range(1, 65535)] = 3000
+    max_body_bytes: Annotated[int, Range(256, 64 * 1024 * 1024)] = 16 * 1024
+
+
+@attrs.frozen
+class Settings:
+    jwt: JWTSettings
+    mongo: MongoSettings = MongoSettings()
+    passwords: PasswordSettings = PasswordSettings()
+    server: ServerSettings = ServerSettings()

@@ -1,0 +1,1 @@
+"""authkit's built-in strategies, registered through the `authkit.strategies` entry points."""
