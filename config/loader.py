@@ -44,9 +44,7 @@ ENV_VARS: Mapping[str, tuple[str, str]] = {
 _BY_PATH = {f"$.{section}.{field}": name for name, (section, field) in ENV_VARS.items()}
 _SECRET_NAMES = frozenset({"JWT_SECRET"})
 MIN_SECRET_BYTES = 32
-_HOW_TO_MAKE_A_SECRET = (
-    "create one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
-)
+_KEYGEN_HINT = "create one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
 def _suggestion(name: str) -> str | None:
@@ -101,7 +99,7 @@ def load_settings(
     if "JWT_SECRET" not in raw:
         raise ConfigError(
             "JWT_SECRET is not set: authkit signs and verifies tokens with it. Set it in the "
-            f"environment or in {env_file or '.env'} ({_HOW_TO_MAKE_A_SECRET}), "
+            f"environment or in {env_file or '.env'} ({_KEYGEN_HINT}), "
             "or start with `authkit serve`, which creates one in .env on first run."
         )
     nested: dict[str, dict[str, str]] = {}
@@ -117,7 +115,7 @@ def load_settings(
             "JWT_SECRET is shorter than %d bytes: tokens signed with it can be brute-forced "
             "offline. It keeps working; replace it when you can (%s).",
             MIN_SECRET_BYTES,
-            _HOW_TO_MAKE_A_SECRET,
+            _KEYGEN_HINT,
         )
     return settings
 
@@ -134,7 +132,10 @@ def _describe(exc: ClassValidationError) -> list[str]:
 
 
 def ensure_local_secret(env_file: Path, environ: Mapping[str, str] | None = None) -> bool:
-    """Give a fresh checkout a strong JWT_SECRET in `env_file` (mode 0600); True when it made one."""
+    """Give a fresh checkout a strong JWT_SECRET in `env_file` (mode 0600).
+
+    Returns True when it wrote one, False when a secret was already set.
+    """
     environ = os.environ if environ is None else environ
     if (
         environ.get("JWT_SECRET", "").strip()

@@ -1,0 +1,5 @@
+import sys
+
+from authkit.cli import main
+
+sys.exit(main())
