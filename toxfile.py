@@ -13,13 +13,13 @@ import os
 import shutil
 import subprocess
 
-from tox.config.sets import ConfigSet, CoreConfigSet
+from tox.config.sets import CoreConfigSet
 from tox.plugin import impl
 from tox.session.state import State
 
 
 @impl
-def tox_add_core_config(core_conf: CoreConfigSet, state: State) -> None:  # noqa: ARG001
+def tox_add_core_config(core_conf: CoreConfigSet, state: State) -> None:
     pyenv = shutil.which("pyenv")
     if pyenv is None or os.environ.get("PYENV_VERSION"):
         return
@@ -32,6 +32,3 @@ def tox_add_core_config(core_conf: CoreConfigSet, state: State) -> None:  # noqa
     versions = [v for v in found.stdout.split() if v[:1].isdigit()]
     if found.returncode == 0 and versions:
         os.environ["PYENV_VERSION"] = ":".join(versions)
-
-
-__all__ = ["ConfigSet", "tox_add_core_config"]
