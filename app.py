@@ -25,6 +25,7 @@ from authkit.responses import exception_handlers
 from authkit.routes import auth_routes
 from authkit.service import AuthService
 from authkit.strategy import StrategyContext
+from authkit.throttle import SigninThrottle
 from authkit.tokens import TokenIssuer
 from authkit.users import MongoUserStore
 from config import Settings, load_settings
@@ -45,7 +46,12 @@ def create_app(
     users = MongoUserStore(database["users"])
     passwords = PasswordHasher(settings.passwords.bcrypt_rounds)
     tokens = TokenIssuer(settings.jwt.secret.value, int(settings.jwt.expires_in.total_seconds()))
-    service = AuthService(users, passwords, tokens)
+    throttle = SigninThrottle(
+        database["signin_failures"],
+        per_account=settings.signin_limits.per_account,
+        per_address=settings.signin_limits.per_address,
+    )
+    service = AuthService(users, passwords, tokens, throttle)
     ctx = StrategyContext(
         users=users,
         passwords=passwords,
@@ -64,6 +70,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             await users.ensure_indexes()
+            await throttle.ensure_indexes()
         except HTTPError:
             # Start anyway: the index is created before the first insert, once the
             # database answers, and requests that need it get a 503 until then.

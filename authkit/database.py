@@ -1,4 +1,6 @@
-"""Opening the MongoDB client with timeouts that turn an outage into a quick 503, not a hang.
+"""The MongoDB boundary: a client whose timeouts turn an outage into a quick 503, not a
+hang, and `call_database`, which runs a blocking pymongo call in a worker thread
+and turns connection trouble into `BackendUnavailable`.
 
 Example:
 
@@ -8,12 +10,21 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pymongo import MongoClient
+from pymongo.errors import DuplicateKeyError, PyMongoError
 from pymongo.uri_parser import parse_uri
+from starlette.concurrency import run_in_threadpool
 
-__all__ = ["DEFAULT_DATABASE", "describe_uri", "open_client"]
+from authkit.errors import BackendUnavailable
+
+__all__ = ["DEFAULT_DATABASE", "call_database", "describe_uri", "open_client"]
+
+logger = logging.getLogger("authkit.database")
+T = TypeVar("T")
 
 DEFAULT_DATABASE = "authkit"
 
@@ -37,3 +48,17 @@ def describe_uri(uri: str) -> str:
     parsed = parse_uri(uri)
     hosts = ",".join(f"{host}:{port}" for host, port in parsed["nodelist"])
     return f"{hosts}/{parsed['database'] or DEFAULT_DATABASE}"
+
+
+async def call_database(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking pymongo call off the event loop; outages become BackendUnavailable (503).
+
+    DuplicateKeyError passes through: it is an answer about the data, not an outage.
+    """
+    try:
+        return await run_in_threadpool(fn, *args, **kwargs)
+    except DuplicateKeyError:
+        raise
+    except PyMongoError as exc:
+        logger.error("database call %s failed: %s", getattr(fn, "__name__", fn), type(exc).__name__)
+        raise BackendUnavailable() from exc

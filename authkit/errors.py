@@ -17,6 +17,7 @@ AuthkitError
     │   └── UserAlreadyExists
     ├── PayloadTooLarge (413)
     ├── UnsupportedMediaType (415)
+    ├── TooManyRequests (429)
     └── BackendUnavailable (503)
 ```
 
@@ -45,6 +46,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RegistryError",
+    "TooManyRequests",
     "UnknownStrategyError",
     "UnsupportedMediaType",
     "UserAlreadyExists",
@@ -171,6 +173,20 @@ class UnsupportedMediaType(HTTPError):
     status_code = 415
     error = "Unsupported Media Type"
     default_message = "Unsupported Media Type"
+
+
+class TooManyRequests(HTTPError):
+    status_code = 429
+    error = "Too Many Requests"
+    default_message = "Too Many Requests"
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class BackendUnavailable(HTTPError):

@@ -1,23 +1,35 @@
 """AuthService: sign up, check a password, sign in. No HTTP and no database details here.
 
+Every password check goes through `validate_user`, so every password-based
+strategy (local today, HTTP Basic tomorrow) gets the same guarantees: an
+unknown user costs the same bcrypt work as a wrong password, failures are
+throttled per account and per address, and each outcome is logged as a
+security event on the `authkit.security` logger (never with the password).
+
 Example:
 
     service = AuthService(users=store, passwords=PasswordHasher(10), tokens=issuer)
     await service.sign_up(SignupCredentials("alice", "s3cret-pass"))
-    user = await service.validate_user("alice", "s3cret-pass")      # None when wrong
+    user = await service.validate_user("alice", "s3cret-pass", address="203.0.113.9")
     body = service.sign_in(user_id=user.id, username=user.username)  # {"accessToken": ...}
 """
 
 from __future__ import annotations
 
+import logging
+
 import attrs
 
 from authkit.dto import SignupCredentials
+from authkit.errors import TooManyRequests
 from authkit.passwords import PasswordHasher
+from authkit.throttle import SigninThrottle
 from authkit.tokens import TokenIssuer
 from authkit.users import User, UserStore
 
 __all__ = ["AuthService"]
+
+security_log = logging.getLogger("authkit.security")
 
 
 @attrs.frozen
@@ -25,17 +37,44 @@ class AuthService:
     users: UserStore
     passwords: PasswordHasher
     tokens: TokenIssuer
+    throttle: SigninThrottle | None = None
 
     async def sign_up(self, credentials: SignupCredentials) -> User:
         password_hash = await self.passwords.hash(credentials.password)
-        return await self.users.create(credentials.username, password_hash)
+        user = await self.users.create(credentials.username, password_hash)
+        security_log.info("signup user=%r id=%s", user.username, user.id)
+        return user
 
-    async def validate_user(self, username: str, password: str) -> User | None:
+    async def validate_user(
+        self, username: str, password: str, *, address: str = "unknown"
+    ) -> User | None:
+        """The user when the password is right, None when not; TooManyRequests when throttled."""
+        if self.throttle is not None:
+            wait = await self.throttle.retry_after(username, address)
+            if wait is not None:
+                security_log.warning(
+                    "signin throttled user=%r address=%s retry_after=%ds", username, address, wait
+                )
+                raise TooManyRequests(
+                    wait, f"Too many failed sign-in attempts; try again in {wait} seconds"
+                )
         user = await self.users.find_by_username(username)
         if user is None:
             await self.passwords.verify_dummy(password)
-            return None
-        return user if await self.passwords.verify(password, user.password_hash) else None
+        elif await self.passwords.verify(password, user.password_hash):
+            if self.throttle is not None:
+                await self.throttle.record_success(username, address)
+            security_log.info("signin ok user=%r address=%s", username, address)
+            return user
+        security_log.warning(
+            "signin failed user=%r address=%s reason=%s",
+            username,
+            address,
+            "unknown user" if user is None else "wrong password",
+        )
+        if self.throttle is not None:
+            await self.throttle.record_failure(username, address)
+        return None
 
     def sign_in(self, *, user_id: str, username: str) -> dict[str, str]:
         return {"accessToken": self.tokens.issue(user_id=user_id, username=username)}

@@ -4,9 +4,9 @@ The collection layout is the NestJS app's (mongoose): `{_id: ObjectId,
 username, password: <bcrypt hash>, __v: 0}` with a unique index on
 `username`, so authkit and that app can share a database.
 
-Every pymongo call blocks, so each runs in a worker thread. Connection
-trouble becomes `BackendUnavailable` (503) here, at the boundary; nothing
-above this module knows about pymongo.
+Every pymongo call blocks, so each runs in a worker thread through
+`authkit.database.call_database`, which also turns connection trouble into
+`BackendUnavailable` (503); nothing above this module knows about pymongo.
 
 Example:
 
@@ -18,22 +18,18 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import attrs
 from bson import ObjectId
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError, PyMongoError
-from starlette.concurrency import run_in_threadpool
+from pymongo.errors import DuplicateKeyError
 
-from authkit.errors import BackendUnavailable, UserAlreadyExists
+from authkit.database import call_database
+from authkit.errors import UserAlreadyExists
 
 __all__ = ["MongoUserStore", "User", "UserStore"]
-
-logger = logging.getLogger("authkit.users")
-T = TypeVar("T")
 
 
 @attrs.frozen
@@ -63,13 +59,13 @@ class MongoUserStore:
         """Create the unique `username` index (what mongoose's autoIndex makes: `username_1`)."""
         async with self._index_lock:
             if not self._indexes_ready:
-                await self._call(self._users.create_index, "username", unique=True)
+                await call_database(self._users.create_index, "username", unique=True)
                 self._indexes_ready = True
 
     async def find_by_username(self, username: str) -> User | None:
         # The filter is built here from a str, never from client-supplied mappings,
         # so no client value can reach MongoDB as an operator.
-        doc = await self._call(self._users.find_one, {"username": str(username)})
+        doc = await call_database(self._users.find_one, {"username": str(username)})
         if doc is None or not isinstance(doc.get("password"), str):
             return None
         return User.from_document(doc)
@@ -84,20 +80,10 @@ class MongoUserStore:
             "__v": 0,
         }
         try:
-            await self._call(self._users.insert_one, doc)
+            await call_database(self._users.insert_one, doc)
         except DuplicateKeyError:
             raise UserAlreadyExists() from None
         return User.from_document(doc)
 
     async def ping(self) -> None:
-        await self._call(self._users.database.command, "ping")
-
-    @staticmethod
-    async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        try:
-            return await run_in_threadpool(fn, *args, **kwargs)
-        except DuplicateKeyError:
-            raise
-        except PyMongoError as exc:
-            logger.error("database call %s failed: %s", fn.__name__, type(exc).__name__)
-            raise BackendUnavailable() from exc
+        await call_database(self._users.database.command, "ping")

@@ -12,9 +12,10 @@ from typing import Annotated, Any, get_args, get_origin
 
 import cattrs
 
+from authkit.throttle import Limit
 from config.settings import Range, Secret
 
-__all__ = ["make_converter", "parse_duration"]
+__all__ = ["make_converter", "parse_duration", "parse_limit"]
 
 # The forms @nestjs/jwt (through vercel/ms) accepts for expiresIn, e.g. "60s", "15m",
 # "1.5h", "2 days". A bare number is seconds: every env value is text, and "60" meaning
@@ -67,6 +68,25 @@ def parse_duration(text: object) -> timedelta:
     return timedelta(seconds=int(seconds))
 
 
+def parse_limit(text: object) -> Limit | None:
+    """`10/15m` (10 failures per 15 minutes), or `off`."""
+    if isinstance(text, Limit) or text is None:
+        return text
+    expected = "expected FAILURES/WINDOW such as 10/15m, or off"
+    if not isinstance(text, str):
+        raise ValueError(expected)
+    if text.strip().lower() in ("off", "none", "0"):
+        return None
+    count, slash, window = text.partition("/")
+    if not slash or not count.strip().isdigit() or int(count) < 1:
+        raise ValueError(f"{expected} (got {text!r})")
+    try:
+        seconds = parse_duration(window)
+    except ValueError:
+        raise ValueError(f"{expected} (got {text!r})") from None
+    return Limit(int(count), int(seconds.total_seconds()))
+
+
 def _structure_int(value: object, bounds: Range | None) -> int:
     if isinstance(value, bool):
         raise ValueError(f"expected a whole number (got {value!r})")
@@ -109,4 +129,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(timedelta, lambda v, _: parse_duration(v))
     converter.register_structure_hook(Secret, _structure_secret)
     converter.register_structure_hook_func(_is_bounded_int, _structure_bounded_int)
+    converter.register_structure_hook_func(
+        lambda tp: tp == (Limit | None), lambda v, _: parse_limit(v)
+    )
     return converter

@@ -40,6 +40,8 @@ ENV_VARS: Mapping[str, tuple[str, str]] = {
     "HOST": ("server", "host"),
     "PORT": ("server", "port"),
     "AUTHKIT_MAX_BODY_BYTES": ("server", "max_body_bytes"),
+    "AUTHKIT_SIGNIN_LIMIT_ACCOUNT": ("signin_limits", "per_account"),
+    "AUTHKIT_SIGNIN_LIMIT_ADDRESS": ("signin_limits", "per_address"),
 }
 _BY_PATH = {f"$.{section}.{field}": name for name, (section, field) in ENV_VARS.items()}
 _SECRET_NAMES = frozenset({"JWT_SECRET"})

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import attrs
 
+from authkit.throttle import Limit
+
 __all__ = [
     "DEFAULT_MONGO_URI",
     "JWTSettings",
@@ -21,6 +23,7 @@ __all__ = [
     "Secret",
     "ServerSettings",
     "Settings",
+    "SigninLimits",
 ]
 
 DEFAULT_MONGO_URI = "mongodb://127.0.0.1:27017/authkit"
@@ -69,6 +72,24 @@ class PasswordSettings:
     bcrypt_rounds: Annotated[int, Range(4, 31)] = 10
 
 
+_TEN_PER_QUARTER_HOUR = Limit(10, 15 * 60)
+_HUNDRED_PER_QUARTER_HOUR = Limit(100, 15 * 60)
+
+
+@attrs.frozen
+class SigninLimits:
+    """Failed sign-ins allowed before 429; None turns a limit off.
+
+    Per account: a guesser gets 10 tries per 15 minutes at one account, from
+    anywhere; that is far beyond what a person who forgot a password needs.
+    Per address: 100 per 15 minutes leaves room for many people behind one
+    NAT, and stops one machine from spraying guesses across many accounts.
+    """
+
+    per_account: Limit | None = _TEN_PER_QUARTER_HOUR
+    per_address: Limit | None = _HUNDRED_PER_QUARTER_HOUR
+
+
 @attrs.frozen
 class ServerSettings:
     host: str = "127.0.0.1"
@@ -81,4 +102,5 @@ class Settings:
     jwt: JWTSettings
     mongo: MongoSettings = MongoSettings()
     passwords: PasswordSettings = PasswordSettings()
+    signin_limits: SigninLimits = SigninLimits()
     server: ServerSettings = ServerSettings()

@@ -4,6 +4,9 @@ What a failure looks like follows the contract: missing or non-string
 credentials get a bare 401 "Unauthorized" (passport-local's "Missing
 credentials"); an unknown user or a wrong password gets "Invalid
 credentials", identical in body and, through a dummy bcrypt check, in time.
+Too many failures for the account or the client address get 429 (see
+authkit.throttle); behind a proxy, run uvicorn with --proxy-headers so the
+address is the client's, not the proxy's.
 
 Example:
 
@@ -50,7 +53,8 @@ class LocalStrategy:
             username = str(username)
         if not isinstance(username, str) or not username or not is_clean_text(username):
             return _MISSING
-        user = await self.service.validate_user(username, password)
+        address = request.client.host if request.client else "unknown"
+        user = await self.service.validate_user(username, password, address=address)
         if user is None:
             return _INVALID
         return Success(AuthenticatedUser(user.id, user.username))

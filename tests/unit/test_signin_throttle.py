@@ -1,0 +1,142 @@
+"""Failed sign-ins are throttled per account and per address (authkit.throttle).
+
+The store-level tests drive SigninThrottle on mongomock with a fake clock; the
+same class runs against a real server in tests/integration/test_throttle_real_db.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import mongomock
+import pytest
+from starlette.testclient import TestClient
+
+from app import create_app
+from authkit.throttle import Limit, SigninThrottle
+from config.converter import parse_limit
+from config.settings import JWTSettings, PasswordSettings, Secret, Settings, SigninLimits
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_throttle(clock: Clock, account: Limit | None, address: Limit | None) -> SigninThrottle:
+    collection = mongomock.MongoClient().db.signin_failures
+    return SigninThrottle(collection, per_account=account, per_address=address, clock=clock)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_account_is_blocked_after_its_limit_then_released_when_the_window_slides() -> None:
+    clock = Clock()
+    throttle = make_throttle(clock, Limit(3, 60), None)
+
+    async def scenario() -> list[int | None]:
+        seen = []
+        for _ in range(3):
+            seen.append(await throttle.retry_after("alice", "10.0.0.1"))
+            await throttle.record_failure("alice", "10.0.0.1")
+            clock.now += 10
+        seen.append(await throttle.retry_after("alice", "10.0.0.2"))  # any address
+        clock.now += 31  # the first failure (t=0) leaves the 60 s window at t=60
+        seen.append(await throttle.retry_after("alice", "10.0.0.1"))
+        return seen
+
+    first, second, third, blocked, released = run(scenario())
+    assert (first, second, third) == (None, None, None)
+    assert blocked == 30  # t=30 now; the oldest counted failure (t=0) expires at t=60
+    assert released is None
+
+
+def test_address_is_blocked_across_accounts() -> None:
+    clock = Clock()
+    throttle = make_throttle(clock, None, Limit(2, 100))
+
+    async def scenario() -> tuple[int | None, int | None]:
+        await throttle.record_failure("alice", "10.0.0.9")
+        await throttle.record_failure("bob", "10.0.0.9")
+        return (
+            await throttle.retry_after("carol", "10.0.0.9"),
+            await throttle.retry_after("carol", "10.0.0.10"),
+        )
+
+    same_address, other_address = run(scenario())
+    assert same_address == 100
+    assert other_address is None
+
+
+def test_success_clears_only_that_address_failures_for_that_account() -> None:
+    clock = Clock()
+    throttle = make_throttle(clock, Limit(3, 600), Limit(50, 600))
+
+    async def scenario() -> tuple[int | None, int | None]:
+        await throttle.record_failure("alice", "attacker")
+        await throttle.record_failure("alice", "attacker")
+        await throttle.record_failure("alice", "home")
+        await throttle.record_success("alice", "home")
+        after_success = await throttle.retry_after("alice", "home")
+        await throttle.record_failure("alice", "attacker")
+        return after_success, await throttle.retry_after("alice", "home")
+
+    after_success, after_third_attacker_failure = run(scenario())
+    assert after_success is None  # two failures left: under the limit of three
+    assert after_third_attacker_failure == 600  # the attacker's failures were not wiped
+
+
+def test_limits_off_record_nothing() -> None:
+    clock = Clock()
+    throttle = make_throttle(clock, None, None)
+    run(throttle.record_failure("alice", "x"))
+    assert run(throttle.retry_after("alice", "x")) is None
+    assert throttle._failures.count_documents({}) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("10/15m", Limit(10, 900)), ("3/60", Limit(3, 60)), ("off", None), ("5/1h", Limit(5, 3600))],
+)
+def test_limit_setting_forms(text: str, expected: Limit | None) -> None:
+    assert parse_limit(text) == expected
+
+
+@pytest.mark.parametrize("text", ["10", "x/15m", "0/15m", "10/forever", "/15m"])
+def test_bad_limit_settings_say_what_they_expect(text: str) -> None:
+    with pytest.raises(ValueError, match="expected FAILURES/WINDOW"):
+        parse_limit(text)
+
+
+def test_signin_answers_429_with_retry_after_once_an_account_is_locked() -> None:
+    settings = Settings(
+        jwt=JWTSettings(secret=Secret("t" * 40)),
+        passwords=PasswordSettings(bcrypt_rounds=4),
+        signin_limits=SigninLimits(per_account=Limit(3, 900), per_address=None),
+    )
+    database = mongomock.MongoClient().db
+    with TestClient(create_app(settings, database=database)) as client:
+        creds = {"username": "alice", "password": "right-password"}
+        assert client.post("/auth/signup", json=creds).status_code == 201
+        wrong = {"username": "alice", "password": "wrong-password"}
+        statuses = [client.post("/auth/signin", json=wrong).status_code for _ in range(3)]
+        locked = client.post("/auth/signin", json=creds)  # even the right password waits
+        other = client.post("/auth/signin", json={"username": "bob", "password": "whatever1"})
+
+    assert statuses == [401, 401, 401]
+    assert locked.status_code == 429
+    assert locked.headers["retry-after"].isdigit()
+    assert 1 <= int(locked.headers["retry-after"]) <= 900
+    assert locked.json() == {
+        "message": f"Too many failed sign-in attempts; try again in "
+        f"{locked.headers['retry-after']} seconds",
+        "error": "Too Many Requests",
+        "statusCode": 429,
+    }
+    assert other.status_code == 401  # another account is not affected
+    assert database.signin_failures.count_documents({"account": "alice"}) == 3
