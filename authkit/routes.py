@@ -1,4 +1,5 @@
-"""The seed's three routes: POST /auth/signup, POST /auth/signin, GET /auth/me.
+"""The seed's three routes (POST /auth/signup, POST /auth/signin, GET /auth/me) and the
+OpenAPI document that describes them.
 
 Example:
 
@@ -7,6 +8,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -14,25 +17,80 @@ from starlette.routing import Route
 from authkit.body import read_fields
 from authkit.dto import SignupCredentials
 from authkit.guard import guard
+from authkit.openapi import describe, error_responses, openapi_document
 from authkit.responses import JSON
 from authkit.service import AuthService
 from authkit.strategy import AuthenticatedUser
 
 __all__ = ["auth_routes"]
 
+_CREDENTIALS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {
+        "username": {"type": "string", "minLength": 4, "maxLength": 20},
+        "password": {
+            "type": "string",
+            "minLength": 8,
+            "maxLength": 20,
+            "description": "at most 72 bytes in UTF-8 (bcrypt's limit)",
+        },
+    },
+}
+_CREDENTIALS_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": _CREDENTIALS_SCHEMA},
+        "application/x-www-form-urlencoded": {"schema": _CREDENTIALS_SCHEMA},
+    },
+}
+
+
+def _json_object(description: str, **properties: Any) -> dict[str, Any]:
+    schema = {"type": "object", "required": list(properties), "properties": properties}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
 
 def auth_routes(service: AuthService, max_body_bytes: int) -> list[Route]:
+    @describe(
+        summary="Create a user",
+        request_body=_CREDENTIALS_BODY,
+        responses={
+            201: {"description": "Created; the body is empty"},
+            **error_responses(400, 409, 413, 503),
+        },
+        tags=["auth"],
+    )
     async def sign_up(request: Request) -> Response:
         credentials = SignupCredentials.from_body(await read_fields(request, max_body_bytes))
         await service.sign_up(credentials)
         return Response(status_code=201)
 
+    @describe(
+        summary="Exchange a username and password for an access token",
+        request_body=_CREDENTIALS_BODY,
+        responses={
+            201: _json_object("Signed in", accessToken={"type": "string"}),
+            **error_responses(400, 401, 413, 429, 503),
+        },
+        tags=["auth"],
+    )
     @guard("local")
     async def sign_in(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
         body = service.sign_in(user_id=principal.id, username=principal.username)
         return JSON(body, status_code=201)
 
+    @describe(
+        summary="The user the bearer token belongs to",
+        responses={
+            200: _json_object(
+                "The token's user", _id={"type": "string"}, username={"type": "string"}
+            ),
+            **error_responses(401),
+        },
+        tags=["auth"],
+    )
     @guard("jwt")
     async def me(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
@@ -42,8 +100,12 @@ def auth_routes(service: AuthService, max_body_bytes: int) -> list[Route]:
         # The NestJS starter's greeting, kept so a client probing `/` sees what it saw before.
         return HTMLResponse("Hello World!")
 
+    async def openapi(request: Request) -> Response:
+        return JSON(openapi_document(request.app.routes, request.app.state.strategies))
+
     return [
         Route("/", root, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
         Route("/auth/signup", sign_up, methods=["POST"]),
         Route("/auth/signin", sign_in, methods=["POST"]),
         Route("/auth/me", me, methods=["GET"]),

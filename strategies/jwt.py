@@ -37,6 +37,11 @@ def bearer_token(authorization: str) -> str | None:
 @attrs.frozen
 class JWTStrategy:
     name: ClassVar[str] = "jwt"
+    openapi_scheme: ClassVar[dict[str, str]] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
 
     tokens: TokenIssuer
 

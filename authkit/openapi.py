@@ -1,0 +1,116 @@
+"""The OpenAPI 3.1 document, built from the routes and the strategy registry.
+
+An endpoint describes itself with `@describe(...)`; a strategy that a client
+can present on its own (a bearer token, an API key) says how in an
+`openapi_scheme` class attribute. Each guarded route then lists, as
+alternatives, the schemes of the strategies its guard names.
+
+Example:
+
+    @describe(summary="Who am I", responses={200: ME_SCHEMA})
+    @guard("jwt")
+    async def me(request): ...
+
+    document = openapi_document(app.routes, registry)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from starlette.routing import BaseRoute, Route
+
+from authkit.guard import guarded_by
+from authkit.registry import StrategyRegistry
+
+__all__ = ["ERROR_SCHEMA", "describe", "error_responses", "openapi_document"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_OPERATION_ATTRIBUTE = "__authkit_openapi__"
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["message", "statusCode"],
+    "properties": {
+        "message": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "error": {"type": "string"},
+        "statusCode": {"type": "integer"},
+    },
+}
+_JSON = "application/json"
+
+_REASONS = {
+    400: "The body is malformed or fails validation",
+    401: "Not authenticated",
+    404: "Not found",
+    409: "Conflict",
+    413: "The body is larger than the configured cap",
+    429: "Too many failed attempts; see Retry-After",
+    503: "The user database is unreachable; retry later",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, dict[str, Any]]:
+    return {
+        status: {
+            "description": _REASONS[status],
+            "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for status in statuses
+    }
+
+
+def describe(
+    *,
+    summary: str,
+    responses: Mapping[int, Mapping[str, Any]],
+    request_body: Mapping[str, Any] | None = None,
+    tags: Iterable[str] = (),
+) -> Callable[[F], F]:
+    """Attach an OpenAPI operation to an endpoint (put it above `@guard`)."""
+
+    def decorate(endpoint: F) -> F:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "responses": {str(code): dict(body) for code, body in responses.items()},
+        }
+        if request_body is not None:
+            operation["requestBody"] = dict(request_body)
+        if tags:
+            operation["tags"] = list(tags)
+        setattr(endpoint, _OPERATION_ATTRIBUTE, operation)
+        return endpoint
+
+    return decorate
+
+
+def openapi_document(
+    routes: Iterable[BaseRoute], registry: StrategyRegistry, *, title: str = "authkit"
+) -> dict[str, Any]:
+    schemes: dict[str, Any] = {}
+    for name in registry:
+        scheme = getattr(registry.get(name), "openapi_scheme", None)
+        if scheme is not None:
+            schemes[name] = scheme
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        if not isinstance(route, Route):
+            continue
+        operation = getattr(route.endpoint, _OPERATION_ATTRIBUTE, None)
+        if operation is None:
+            continue
+        operation = dict(operation)
+        security: list[dict[str, list[str]]] = [
+            {name: []} for name in guarded_by(route.endpoint) if name in schemes
+        ]
+        if security:
+            operation["security"] = security
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            paths.setdefault(route.path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": "1"},
+        "paths": paths,
+        "components": {"schemas": {"Error": ERROR_SCHEMA}, "securitySchemes": schemes},
+    }
