@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from authkit.database import DEFAULT_DATABASE, describe_uri, open_client
 from authkit.errors import AuthkitError, ConfigError, HTTPError
 from authkit.guard import guarded_by
+from authkit.health import health_routes
 from authkit.passwords import PasswordHasher
 from authkit.registry import StrategyRegistry
 from authkit.responses import exception_handlers
@@ -61,7 +62,10 @@ def create_app(
     )
     strategies = StrategyRegistry()
     strategies.load_entry_points(ctx)
-    routes = auth_routes(service, settings.server.max_body_bytes)
+    routes = [
+        *auth_routes(service, settings.server.max_body_bytes),
+        *health_routes({"database": users.ensure_ready}),
+    ]
     for route in routes:
         for name in guarded_by(getattr(route, "endpoint", None)):
             strategies.get(name)  # an unknown name fails here, at start-up, not per request

@@ -85,5 +85,13 @@ class MongoUserStore:
             raise UserAlreadyExists() from None
         return User.from_document(doc)
 
-    async def ping(self) -> None:
-        await call_database(self._users.database.command, "ping")
+    async def ensure_ready(self) -> None:
+        """Raise BackendUnavailable unless the database answers and the unique index exists.
+
+        The index is looked up, not remembered: one dropped behind our back is made again.
+        """
+        indexes = await call_database(self._users.index_information)
+        if not indexes.get("username_1", {}).get("unique"):
+            async with self._index_lock:
+                self._indexes_ready = False
+            await self.ensure_indexes()
