@@ -15,11 +15,19 @@ from typing import Any
 
 from pymongo.database import Database
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from authkit.database import DEFAULT_DATABASE, describe_uri, open_client
 from authkit.errors import AuthkitError, ConfigError, HTTPError
 from authkit.guard import guarded_by
 from authkit.health import health_routes
+from authkit.logs import configure_logging
+from authkit.metrics import CONTENT_TYPE, Metrics, NoMetrics
+from authkit.observability import RequestObserver
 from authkit.passwords import PasswordHasher
 from authkit.registry import StrategyRegistry
 from authkit.responses import exception_handlers
@@ -44,21 +52,23 @@ def create_app(
     if database is None:
         client = open_client(settings.mongo.effective_uri)
         database = client.get_default_database(DEFAULT_DATABASE)
+    metrics = Metrics() if settings.observability.metrics else NoMetrics()
     users = MongoUserStore(database["users"])
-    passwords = PasswordHasher(settings.passwords.bcrypt_rounds)
+    passwords = PasswordHasher(settings.passwords.bcrypt_rounds, metrics)
     tokens = TokenIssuer(settings.jwt.secret.value, int(settings.jwt.expires_in.total_seconds()))
     throttle = SigninThrottle(
         database["signin_failures"],
         per_account=settings.signin_limits.per_account,
         per_address=settings.signin_limits.per_address,
     )
-    service = AuthService(users, passwords, tokens, throttle)
+    service = AuthService(users, passwords, tokens, throttle, metrics)
     ctx = StrategyContext(
         users=users,
         passwords=passwords,
         tokens=tokens,
         service=service,
         max_body_bytes=settings.server.max_body_bytes,
+        metrics=metrics,
     )
     strategies = StrategyRegistry()
     strategies.load_entry_points(ctx)
@@ -66,6 +76,8 @@ def create_app(
         *auth_routes(service, settings.server.max_body_bytes),
         *health_routes({"database": users.ensure_ready}),
     ]
+    if isinstance(metrics, Metrics):
+        routes.append(_metrics_route(metrics))
     for route in routes:
         for name in guarded_by(getattr(route, "endpoint", None)):
             strategies.get(name)  # an unknown name fails here, at start-up, not per request
@@ -86,16 +98,55 @@ def create_app(
             if client is not None:
                 client.close()
 
-    app = Starlette(routes=routes, exception_handlers=dict(exception_handlers), lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        middleware=_middleware(settings, metrics, routes),
+        exception_handlers=dict(exception_handlers),
+        lifespan=lifespan,
+    )
     app.state.settings = settings
+    app.state.metrics = metrics
     app.state.strategies = strategies
     app.state.users = users
     return app
 
 
+def _metrics_route(metrics: Metrics) -> Route:
+    async def exposition(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+    return Route("/metrics", exposition, methods=["GET"], include_in_schema=False)
+
+
+def _middleware(settings: Settings, metrics: NoMetrics, routes: list[Route]) -> list[Middleware]:
+    stack = []
+    cors = settings.cors
+    if cors.origins:
+        if cors.allow_credentials and "*" in cors.origins:
+            raise ConfigError(
+                "AUTHKIT_CORS_CREDENTIALS=true needs explicit origins in AUTHKIT_CORS_ORIGINS, "
+                "not *: browsers refuse credentials for a wildcard origin"
+            )
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors.origins),
+                allow_credentials=cors.allow_credentials,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID", "Retry-After"],
+                max_age=600,
+            )
+        )
+    stack.append(Middleware(RequestObserver, metrics=metrics, routes=routes))
+    return stack
+
+
 def _app_from_environment() -> Starlette:
     try:
-        return create_app(load_settings())
+        settings = load_settings()
+        configure_logging(settings.observability.log_format, settings.observability.log_level)
+        return create_app(settings)
     except ConfigError as exc:
         sys.exit(f"authkit: cannot start: {exc}")
     except AuthkitError as exc:

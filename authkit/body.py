@@ -63,6 +63,8 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise BadRequest("Request body is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        raise BadRequest(f"Request body is not valid JSON: {exc}") from None
     return value if isinstance(value, dict) else {}
 
 

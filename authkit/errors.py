@@ -142,9 +142,9 @@ class InvalidToken(AuthenticationFailed):
     The message stays the bare "Unauthorized": telling an attacker which check failed helps them.
     """
 
-    def __init__(self, reason: str = "invalid token") -> None:
+    def __init__(self, reason: str = "invalid") -> None:
         super().__init__(None)
-        self.reason = reason  # for logs and tests only, never sent
+        self.reason = reason  # a fixed label (expired, bad_signature, ...) for metrics; never sent
 
 
 class NotFound(HTTPError):

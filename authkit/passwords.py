@@ -19,14 +19,20 @@ Example:
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import bcrypt
 from starlette.concurrency import run_in_threadpool
+
+from authkit.metrics import NoMetrics
 
 __all__ = ["BCRYPT_MAX_BYTES", "PasswordHasher"]
 
 BCRYPT_MAX_BYTES = 72
 logger = logging.getLogger("authkit.passwords")
+T = TypeVar("T")
 
 
 def _secret_bytes(password: str) -> bytes:
@@ -34,10 +40,11 @@ def _secret_bytes(password: str) -> bytes:
 
 
 class PasswordHasher:
-    def __init__(self, rounds: int = 10) -> None:
+    def __init__(self, rounds: int = 10, metrics: NoMetrics | None = None) -> None:
         if not 4 <= rounds <= 31:
             raise ValueError(f"bcrypt rounds must be between 4 and 31 (got {rounds})")
         self.rounds = rounds
+        self._metrics = metrics or NoMetrics()
         # Compared against when a username is unknown, so that answer takes as long as
         # a wrong password does and response time does not reveal which users exist.
         self._dummy_hash = bcrypt.hashpw(b"authkit-dummy-password", bcrypt.gensalt(rounds))
@@ -50,14 +57,24 @@ class PasswordHasher:
         if self.too_long(password):
             raise ValueError(f"password exceeds bcrypt's {BCRYPT_MAX_BYTES}-byte limit")
         salt = bcrypt.gensalt(self.rounds)
-        hashed: bytes = await run_in_threadpool(bcrypt.hashpw, password.encode("utf-8"), salt)
+        hashed = await self._timed("hash", bcrypt.hashpw, password.encode("utf-8"), salt)
         return hashed.decode("ascii")
 
     async def verify(self, password: str, stored_hash: str) -> bool:
-        return await run_in_threadpool(self._check, _secret_bytes(password), stored_hash)
+        return await self._timed("verify", self._check, _secret_bytes(password), stored_hash)
 
     async def verify_dummy(self, password: str) -> None:
-        await run_in_threadpool(bcrypt.checkpw, _secret_bytes(password), self._dummy_hash)
+        await self._timed("verify", bcrypt.checkpw, _secret_bytes(password), self._dummy_hash)
+
+    async def _timed(self, operation: str, fn: Callable[..., T], *args: object) -> T:
+        def timed() -> tuple[T, float]:
+            # Timed inside the worker thread: bcrypt's own cost, not the wait for a thread.
+            started = time.perf_counter()
+            return fn(*args), time.perf_counter() - started
+
+        result, seconds = await run_in_threadpool(timed)
+        self._metrics.bcrypt(operation, seconds)
+        return result
 
     @staticmethod
     def _check(secret: bytes, stored_hash: str) -> bool:

@@ -60,7 +60,15 @@ class StrategyRegistry:
                     f"strategy plugin {ep.name!r} ({ep.value}) failed to import: "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
-            strategy = factory.from_context(ctx) if hasattr(factory, "from_context") else factory
+            try:
+                strategy = (
+                    factory.from_context(ctx) if hasattr(factory, "from_context") else factory
+                )
+            except Exception as exc:
+                raise RegistryError(
+                    f"strategy plugin {ep.name!r} ({ep.value}) failed to build: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             if getattr(strategy, "name", None) != ep.name:
                 raise RegistryError(
                     f"entry point {ep.name!r} ({ep.value}) builds a strategy named "

@@ -9,6 +9,7 @@ phrase (NestJS's `new UnauthorizedException()`).
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,9 +17,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from authkit.errors import HTTPError
+from authkit.errors import BackendUnavailable, HTTPError
 
-__all__ = ["JSON", "exception_handlers", "http_error_response"]
+__all__ = ["JSON", "exception_handlers", "http_error_response", "unexpected_error_response"]
 
 logger = logging.getLogger("authkit")
 
@@ -48,6 +49,10 @@ def http_error_response(exc: HTTPError) -> Response:
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, HTTPError):  # registered for HTTPError only
         raise exc
+    if isinstance(exc, BackendUnavailable):
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            metrics.database_error()
     return http_error_response(exc)
 
 
@@ -62,20 +67,31 @@ async def _on_starlette_http_exception(request: Request, exc: Exception) -> Resp
     return JSON(_body(exc.status_code, phrase, None), status_code=exc.status_code)
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    # Only the exception type and route are logged: the message may quote client input.
+def unexpected_error_response(method: str, path: str, exc: BaseException) -> Response:
+    """Log an unexpected exception safely and answer NestJS's 500.
+
+    The type, the route and where it was raised are logged, never the message:
+    it may quote client input, a password included.
+    """
     logger.error(
-        "unhandled %s on %s %s",
+        "unhandled %s on %s %s\n%s",
         type(exc).__name__,
-        request.method,
-        request.url.path,
-        exc_info=exc,
+        method,
+        path,
+        "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
     )
     return JSON({"statusCode": 500, "message": "Internal server error"}, status_code=500)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    return unexpected_error_response(request.method, request.url.path, exc)
 
 
 exception_handlers: Mapping[Any, Any] = {
     HTTPError: _on_http_error,
     HTTPException: _on_starlette_http_exception,
+    # A fallback only: RequestObserver answers unexpected errors first, because
+    # Starlette's ServerErrorMiddleware, which runs this one, re-raises afterwards and
+    # the server would then log the exception's message after all.
     Exception: _on_unexpected,
 }

@@ -22,6 +22,7 @@ import attrs
 
 from authkit.dto import SignupCredentials
 from authkit.errors import TooManyRequests
+from authkit.metrics import NoMetrics
 from authkit.passwords import PasswordHasher
 from authkit.throttle import SigninThrottle
 from authkit.tokens import TokenIssuer
@@ -38,11 +39,15 @@ class AuthService:
     passwords: PasswordHasher
     tokens: TokenIssuer
     throttle: SigninThrottle | None = None
+    metrics: NoMetrics = attrs.field(factory=NoMetrics)
 
     async def sign_up(self, credentials: SignupCredentials) -> User:
         password_hash = await self.passwords.hash(credentials.password)
         user = await self.users.create(credentials.username, password_hash)
-        security_log.info("signup user=%r id=%s", user.username, user.id)
+        security_log.info(
+            "signup",
+            extra={"fields": {"event": "signup", "user": user.username, "user_id": user.id}},
+        )
         return user
 
     async def validate_user(
@@ -52,8 +57,17 @@ class AuthService:
         if self.throttle is not None:
             wait = await self.throttle.retry_after(username, address)
             if wait is not None:
+                self.metrics.signin("throttled")
                 security_log.warning(
-                    "signin throttled user=%r address=%s retry_after=%ds", username, address, wait
+                    "signin throttled",
+                    extra={
+                        "fields": {
+                            "event": "signin_throttled",
+                            "user": username,
+                            "address": address,
+                            "retry_after": wait,
+                        }
+                    },
                 )
                 raise TooManyRequests(
                     wait, f"Too many failed sign-in attempts; try again in {wait} seconds"
@@ -64,17 +78,29 @@ class AuthService:
         elif await self.passwords.verify(password, user.password_hash):
             if self.throttle is not None:
                 await self.throttle.record_success(username, address)
-            security_log.info("signin ok user=%r address=%s", username, address)
+            self.metrics.signin("succeeded")
+            security_log.info(
+                "signin ok",
+                extra={"fields": {"event": "signin_ok", "user": username, "address": address}},
+            )
             return user
+        self.metrics.signin("failed")
         security_log.warning(
-            "signin failed user=%r address=%s reason=%s",
-            username,
-            address,
-            "unknown user" if user is None else "wrong password",
+            "signin failed",
+            extra={
+                "fields": {
+                    "event": "signin_failed",
+                    "user": username,
+                    "address": address,
+                    "reason": "unknown_user" if user is None else "wrong_password",
+                }
+            },
         )
         if self.throttle is not None:
             await self.throttle.record_failure(username, address)
         return None
 
     def sign_in(self, *, user_id: str, username: str) -> dict[str, str]:
-        return {"accessToken": self.tokens.issue(user_id=user_id, username=username)}
+        token = self.tokens.issue(user_id=user_id, username=username)
+        self.metrics.token_issued()
+        return {"accessToken": token}

@@ -29,6 +29,8 @@ import attrs
 from starlette.authentication import BaseUser
 from starlette.requests import Request
 
+from authkit.metrics import NoMetrics
+
 if TYPE_CHECKING:
     from authkit.passwords import PasswordHasher
     from authkit.service import AuthService
@@ -98,6 +100,7 @@ class StrategyContext:
     tokens: TokenIssuer
     service: AuthService
     max_body_bytes: int = 16 * 1024
+    metrics: NoMetrics = attrs.field(factory=NoMetrics)
 
 
 @runtime_checkable

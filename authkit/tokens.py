@@ -21,7 +21,15 @@ from collections.abc import Callable
 from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import (
+    BadSignatureError,
+    DecodeError,
+    ExpiredTokenError,
+    InvalidClaimError,
+    JoseError,
+    MissingClaimError,
+    UnsupportedAlgorithmError,
+)
 from joserfc.jwk import OctKey
 
 from authkit.errors import InvalidToken
@@ -31,6 +39,30 @@ __all__ = ["MAX_TOKEN_LENGTH", "TokenIssuer"]
 # Far above any token authkit issues (~250 bytes); refusing longer input early
 # keeps an attacker from making us base64-decode and parse megabytes.
 MAX_TOKEN_LENGTH = 8192
+
+
+class _ClaimsRegistry(jwt.JWTClaimsRegistry):
+    def validate_iat(self, value: object) -> None:
+        # `iat` only says when the token was made (RFC 7519 4.1.6). jsonwebtoken does not
+        # refuse one from the future, and refusing it would turn a replica or the NestJS
+        # app whose clock runs a second fast into spurious 401s. It must still be a number.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidClaimError("iat", "Claim 'iat' must be a NumericDate value")
+
+
+def _reason(exc: Exception) -> str:
+    """A short, fixed label for why a token was refused: for metrics and logs, never clients."""
+    if isinstance(exc, ExpiredTokenError):
+        return "expired"
+    if isinstance(exc, BadSignatureError):
+        return "bad_signature"
+    if isinstance(exc, UnsupportedAlgorithmError):
+        return "bad_algorithm"
+    if isinstance(exc, (InvalidClaimError, MissingClaimError)):
+        return "bad_claims"
+    if isinstance(exc, DecodeError):
+        return "malformed"
+    return "malformed" if isinstance(exc, (ValueError, TypeError)) else "invalid"
 
 
 class TokenIssuer:
@@ -62,18 +94,18 @@ class TokenIssuer:
 
     def verify(self, token: str) -> dict[str, Any]:
         if len(token) > MAX_TOKEN_LENGTH:
-            raise InvalidToken("token too long")
+            raise InvalidToken("too_long")
         try:
             decoded = jwt.decode(token, self._key, algorithms=[self.algorithm])
-            registry = jwt.JWTClaimsRegistry(
+            registry = _ClaimsRegistry(
                 now=int(self._clock()),
                 exp={"essential": True},
                 sub={"essential": True},
             )
             registry.validate(decoded.claims)
         except (JoseError, ValueError, TypeError) as exc:
-            raise InvalidToken(f"{type(exc).__name__}: {exc}") from exc
+            raise InvalidToken(_reason(exc)) from exc
         claims = decoded.claims
         if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("username"), str):
-            raise InvalidToken("sub and username must be strings")
+            raise InvalidToken("bad_claims")
         return claims

@@ -13,7 +13,7 @@ from typing import Annotated, Any, get_args, get_origin
 import cattrs
 
 from authkit.throttle import Limit
-from config.settings import Range, Secret
+from config.settings import Choice, Range, Secret
 
 __all__ = ["make_converter", "parse_duration", "parse_limit"]
 
@@ -110,6 +110,38 @@ def _structure_bounded_int(value: object, tp: Any) -> int:
     return _structure_int(value, bounds)
 
 
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _structure_bool(value: object, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError(f"expected true or false (got {value!r})")
+
+
+def _structure_words(value: object, _: type) -> tuple[str, ...]:
+    if isinstance(value, (tuple, list)):
+        return tuple(str(v) for v in value)
+    if not isinstance(value, str):
+        raise ValueError("expected a comma-separated list")
+    return tuple(word.strip() for word in value.split(",") if word.strip())
+
+
+def _is_choice(tp: Any) -> bool:
+    return get_origin(tp) is Annotated and any(isinstance(m, Choice) for m in get_args(tp)[1:])
+
+
+def _structure_choice(value: object, tp: Any) -> str:
+    choice = next(m for m in get_args(tp)[1:] if isinstance(m, Choice))
+    text = str(value).strip().lower()
+    if text not in choice.values:
+        raise ValueError(f"expected one of {', '.join(choice.values)} (got {value!r})")
+    return text
+
+
 def _structure_secret(value: object, _: type) -> Secret:
     if not isinstance(value, str) or not value:
         raise ValueError("expected a non-empty string")
@@ -128,7 +160,10 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(int, lambda v, _: _structure_int(v, None))
     converter.register_structure_hook(timedelta, lambda v, _: parse_duration(v))
     converter.register_structure_hook(Secret, _structure_secret)
+    converter.register_structure_hook(bool, _structure_bool)
+    converter.register_structure_hook_func(lambda tp: tp == tuple[str, ...], _structure_words)
     converter.register_structure_hook_func(_is_bounded_int, _structure_bounded_int)
+    converter.register_structure_hook_func(_is_choice, _structure_choice)
     converter.register_structure_hook_func(
         lambda tp: tp == (Limit | None), lambda v, _: parse_limit(v)
     )

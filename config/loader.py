@@ -42,6 +42,11 @@ ENV_VARS: Mapping[str, tuple[str, str]] = {
     "AUTHKIT_MAX_BODY_BYTES": ("server", "max_body_bytes"),
     "AUTHKIT_SIGNIN_LIMIT_ACCOUNT": ("signin_limits", "per_account"),
     "AUTHKIT_SIGNIN_LIMIT_ADDRESS": ("signin_limits", "per_address"),
+    "AUTHKIT_LOG_FORMAT": ("observability", "log_format"),
+    "AUTHKIT_LOG_LEVEL": ("observability", "log_level"),
+    "AUTHKIT_METRICS": ("observability", "metrics"),
+    "AUTHKIT_CORS_ORIGINS": ("cors", "origins"),
+    "AUTHKIT_CORS_CREDENTIALS": ("cors", "allow_credentials"),
 }
 _BY_PATH = {f"$.{section}.{field}": name for name, (section, field) in ENV_VARS.items()}
 _SECRET_NAMES = frozenset({"JWT_SECRET"})
@@ -93,11 +98,12 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
 def load_settings(
     environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
 ) -> Settings:
-    raw = {
-        **read_env_file(env_file),
-        **_from_environment(os.environ if environ is None else environ),
-    }
-    raw = {k: v for k, v in raw.items() if v.strip()}
+    # Empty counts as unset in each source, so an empty variable never hides a .env value.
+    sources = (
+        read_env_file(env_file),
+        _from_environment(os.environ if environ is None else environ),
+    )
+    raw = {k: v for source in sources for k, v in source.items() if v.strip()}
     if "JWT_SECRET" not in raw:
         raise ConfigError(
             "JWT_SECRET is not set: authkit signs and verifies tokens with it. Set it in the "

@@ -16,8 +16,11 @@ from authkit.throttle import Limit
 
 __all__ = [
     "DEFAULT_MONGO_URI",
+    "CORSSettings",
+    "Choice",
     "JWTSettings",
     "MongoSettings",
+    "ObservabilitySettings",
     "PasswordSettings",
     "Range",
     "Secret",
@@ -27,6 +30,13 @@ __all__ = [
 ]
 
 DEFAULT_MONGO_URI = "mongodb://127.0.0.1:27017/authkit"
+
+
+@attrs.frozen
+class Choice:
+    """The values a text setting may take, checked when the text is converted."""
+
+    values: tuple[str, ...]
 
 
 @attrs.frozen
@@ -98,9 +108,26 @@ class ServerSettings:
 
 
 @attrs.frozen
+class ObservabilitySettings:
+    log_format: Annotated[str, Choice(("json", "text"))] = "json"
+    log_level: Annotated[str, Choice(("debug", "info", "warning", "error"))] = "info"
+    metrics: bool = True
+
+
+@attrs.frozen
+class CORSSettings:
+    """Browser access from other origins; off (no origins) by default."""
+
+    origins: tuple[str, ...] = ()
+    allow_credentials: bool = False
+
+
+@attrs.frozen
 class Settings:
     jwt: JWTSettings
     mongo: MongoSettings = MongoSettings()
     passwords: PasswordSettings = PasswordSettings()
     signin_limits: SigninLimits = SigninLimits()
     server: ServerSettings = ServerSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
+    cors: CORSSettings = CORSSettings()

@@ -18,6 +18,7 @@ import attrs
 from starlette.requests import Request
 
 from authkit.errors import InvalidToken
+from authkit.metrics import NoMetrics
 from authkit.strategy import AuthenticatedUser, Fail, Outcome, StrategyContext, Success
 from authkit.tokens import TokenIssuer
 
@@ -44,10 +45,11 @@ class JWTStrategy:
     }
 
     tokens: TokenIssuer
+    metrics: NoMetrics = attrs.field(factory=NoMetrics)
 
     @classmethod
     def from_context(cls, ctx: StrategyContext) -> JWTStrategy:
-        return cls(ctx.tokens)
+        return cls(ctx.tokens, ctx.metrics)
 
     async def authenticate(self, request: Request) -> Outcome:
         token = bearer_token(request.headers.get("authorization", ""))
@@ -55,6 +57,7 @@ class JWTStrategy:
             return _NO_TOKEN
         try:
             claims = self.tokens.verify(token)
-        except InvalidToken:
+        except InvalidToken as exc:
+            self.metrics.token_rejected(exc.reason)
             return _BAD_TOKEN
         return Success(AuthenticatedUser(claims["sub"], claims["username"], claims))

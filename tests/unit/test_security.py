@@ -18,6 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from app import create_app
+from authkit.logs import JSONFormatter, TextFormatter
 from authkit.throttle import Limit
 from config.settings import (
     JWTSettings,
@@ -310,7 +311,14 @@ def test_no_password_token_secret_or_hash_is_ever_logged(
     me(client, token + "x")
     stored_hash = database.users.find_one({"username": "victim"})["password"]
 
-    logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert "signin failed user='victim'" in logged  # the security events are there...
+    records = [r for r in caplog.records if r.name.startswith("authkit")]
+    logged = "\n".join(
+        formatter.format(record)
+        for record in records
+        for formatter in (JSONFormatter(), TextFormatter())
+    )
+    # The security events are there, in both output formats...
+    assert '"event": "signin_failed", "user": "victim"' in logged
+    assert "signin failed event='signin_failed' user='victim'" in logged
     for secret in (PASSWORD, "wrong-password-1", token, SECRET, stored_hash):
         assert secret not in logged  # ...and nothing that must stay secret

@@ -1,0 +1,103 @@
+"""Per-request observation: a request id, one access-log line, and the HTTP metrics.
+
+It also answers any exception nothing else handled with NestJS's 500, logged
+without its message (see authkit.responses); Starlette's own last-resort handler
+would re-raise it and let the server log the message.
+
+The request id is the client's `X-Request-ID` when it is a sane token (at most
+128 characters of letters, digits and `._:-`), otherwise a new random one; it is
+echoed in the response and put in `request.state.request_id`. The access line
+names the route's path, never the query string (tokens travel there by mistake).
+
+Example:
+
+    Starlette(routes=routes, middleware=[Middleware(RequestObserver, metrics=m, routes=routes)])
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterable
+
+from starlette.datastructures import MutableHeaders
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from authkit.metrics import NoMetrics
+from authkit.responses import unexpected_error_response
+
+__all__ = ["RequestObserver"]
+
+access_log = logging.getLogger("authkit.access")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _SANE_ID.match(text) else None
+    return None
+
+
+class RequestObserver:
+    def __init__(self, app: ASGIApp, metrics: NoMetrics, routes: Iterable[BaseRoute]) -> None:
+        self.app = app
+        self.metrics = metrics
+        # Metrics are labelled by route template, so their number stays bounded.
+        self._templates = {r.endpoint: r.path for r in routes if isinstance(r, Route)}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status: int | None = None
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if status is not None:
+                raise  # too late to answer; the server closes the connection
+            response = unexpected_error_response(scope["method"], scope["path"], exc)
+            await response(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            status = status or 500
+            endpoint = scope.get("endpoint")
+            route = self._templates.get(endpoint, "unmatched") if endpoint else "unmatched"
+            self.metrics.request(route, scope["method"], status, seconds)
+            user = scope.get("user")
+            user_id = user.identity if user is not None and user.is_authenticated else None
+            client = scope.get("client")
+            access_log.info(
+                "%s %s %d",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "fields": {
+                        "event": "request",
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                        "request_id": request_id,
+                        "user_id": user_id,
+                        "client": client[0] if client else None,
+                    }
+                },
+            )

@@ -1,0 +1,185 @@
+"""Fixtures shared by the unit tests: test data, settings, a mongomock database, the app
+behind Starlette's TestClient, and hand-built Starlette requests for strategies.
+
+Nothing here touches os.environ, the network or the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import mongomock
+import pytest
+from starlette.requests import Request
+
+from app import create_app
+from authkit.passwords import PasswordHasher
+from authkit.service import AuthService
+from authkit.tokens import TokenIssuer
+from authkit.users import MongoUserStore
+from config.settings import JWTSettings, PasswordSettings, Secret, ServerSettings, Settings
+
+# Starlette >= 1.x warns at import time when the test client runs on `httpx` rather than
+# `httpx2`; the suite runs with filterwarnings=error, so the import is done here, once.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from starlette.testclient import TestClient
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+DATA_DIR = TESTS_DIR / "data"
+CONTRACT_FILE = TESTS_DIR / "contract" / "reference" / "contract.json"
+
+SECRET = "unit-test-secret-0123456789abcdef0123456789"  # 43 bytes: no short-secret warning
+FIXED_NOW = 1_800_000_000  # what the injected clock says, unless a test moves it
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def node_compat() -> dict[str, Any]:
+    """Users, bcrypt hashes and JWTs made by the NestJS reference app."""
+    data: dict[str, Any] = json.loads((DATA_DIR / "node-compat.json").read_text("utf-8"))
+    return data
+
+
+@pytest.fixture(scope="session")
+def bcryptjs_hashes() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((DATA_DIR / "bcryptjs-hashes.json").read_text("utf-8"))
+    return data
+
+
+@pytest.fixture(scope="session")
+def contract() -> dict[str, dict[str, Any]]:
+    """The NestJS app's recorded answers, by case name."""
+    recorded = json.loads(CONTRACT_FILE.read_text("utf-8"))
+    return {case["case"]: case for case in recorded["cases"]}
+
+
+def make_settings(max_body_bytes: int = 16 * 1024, secret: str = SECRET) -> Settings:
+    return Settings(
+        jwt=JWTSettings(secret=Secret(secret)),
+        passwords=PasswordSettings(bcrypt_rounds=4),
+        server=ServerSettings(max_body_bytes=max_body_bytes),
+    )
+
+
+@pytest.fixture(name="make_settings")
+def make_settings_fixture() -> Callable[..., Settings]:
+    return make_settings
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def db() -> Any:
+    """A fresh in-memory MongoDB database (mongomock), one per test."""
+    return mongomock.MongoClient().db
+
+
+@pytest.fixture
+def make_client(db: Any, client_for: Callable[..., TestClient]) -> Callable[..., TestClient]:
+    """Build the whole app on `db` and enter its lifespan; keyword arguments go to TestClient."""
+
+    def build(settings: Settings | None = None, **kwargs: Any) -> TestClient:
+        return client_for(create_app(settings or make_settings(), database=db), **kwargs)
+
+    return build
+
+
+@pytest.fixture
+def client_for() -> Iterator[Callable[..., TestClient]]:
+    """A TestClient (lifespan entered) for any ASGI app; keyword arguments go to TestClient."""
+    opened: list[TestClient] = []
+
+    def build(app: Any, **kwargs: Any) -> TestClient:
+        client = TestClient(app, **kwargs)
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield build
+    for client in reversed(opened):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+@pytest.fixture
+def clock() -> list[float]:
+    """A movable clock: set clock[0]; pass `lambda: clock[0]` to a TokenIssuer."""
+    return [float(FIXED_NOW)]
+
+
+@pytest.fixture
+def issuer(clock: list[float]) -> TokenIssuer:
+    return TokenIssuer(SECRET, 60, clock=lambda: clock[0])
+
+
+@pytest.fixture
+def hasher() -> PasswordHasher:
+    return PasswordHasher(rounds=4)
+
+
+@pytest.fixture
+def store(db: Any) -> MongoUserStore:
+    return MongoUserStore(db["users"])
+
+
+@pytest.fixture
+def service(store: MongoUserStore, hasher: PasswordHasher, issuer: TokenIssuer) -> AuthService:
+    return AuthService(users=store, passwords=hasher, tokens=issuer)
+
+
+def build_request(
+    method: str = "GET",
+    path: str = "/",
+    headers: Mapping[str, str] | None = None,
+    body: bytes = b"",
+    query_string: bytes = b"",
+) -> Request:
+    """A Starlette Request as an ASGI server would hand it over, body delivered in one chunk."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    raw_headers = [
+        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 50000),
+        "root_path": "",
+        "path": path,
+        "raw_path": path.encode("ascii"),
+        "query_string": query_string,
+        "headers": raw_headers,
+    }
+    return Request(scope, receive)
+
+
+@pytest.fixture
+def make_request() -> Callable[..., Request]:
+    return build_request

@@ -1,0 +1,300 @@
+"""authkit.tokens.TokenIssuer: tokens byte-compatible with @nestjs/jwt (jsonwebtoken) both ways,
+expiry by an injected clock, and every token verification must refuse.
+
+Hostile tokens are built here with the standard library only (hmac, hashlib, base64, json),
+independently of joserfc.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import pytest
+
+from authkit.errors import InvalidToken
+from authkit.tokens import MAX_TOKEN_LENGTH, TokenIssuer
+
+JSONWEBTOKEN_HS256_HEADER = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"  # {"alg":"HS256","typ":"JWT"}
+NOW = 1_800_000_000
+SECRET = "token-test-secret-0123456789abcdef0123456789"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def make_jwt(
+    payload: Any,
+    secret: str = SECRET,
+    alg: str = "HS256",
+    header: dict[str, Any] | None = None,
+) -> str:
+    """A JWT signed the way jsonwebtoken does it, with nothing but the standard library."""
+    head = b64url(json.dumps(header or {"alg": alg, "typ": "JWT"}, separators=(",", ":")).encode())
+    body = b64url(json.dumps(payload, separators=(",", ":")).encode())
+    if alg == "none":
+        return f"{head}.{body}."
+    digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
+    signature = hmac.new(secret.encode(), f"{head}.{body}".encode(), digest).digest()
+    return f"{head}.{body}.{b64url(signature)}"
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "username": "alice",
+        "sub": "6650f0c2a1b2c3d4e5f60718",
+        "iat": NOW,
+        "exp": NOW + 60,
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def issuer_at(now: float, secret: str = SECRET, ttl: int = 60) -> TokenIssuer:
+    return TokenIssuer(secret, ttl, clock=lambda: now)
+
+
+def payload_of(token: str) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(b64url_decode(token.split(".")[1]))
+    return decoded
+
+
+# ---------------------------------------------------------------- tokens the Node app issued
+
+
+def node_tokens(node_compat: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    users = {u["username"]: u for u in node_compat["users"]}
+    return [
+        (t["token"], payload_of(t["token"]), users[t["username"]]) for t in node_compat["tokens"]
+    ]
+
+
+def test_node_tokens_verify_while_valid(node_compat: dict[str, Any]) -> None:
+    for token, payload, user in node_tokens(node_compat):
+        verifier = issuer_at(payload["iat"] + 1, node_compat["jwt_secret"])
+        verified = verifier.verify(token)
+        assert verified["sub"] == user["_id"]
+        assert verified["username"] == user["username"]
+
+
+def test_node_tokens_verify_in_their_last_second(node_compat: dict[str, Any]) -> None:
+    for token, payload, _ in node_tokens(node_compat):
+        assert issuer_at(payload["exp"] - 1, node_compat["jwt_secret"]).verify(token)
+
+
+@pytest.mark.parametrize("after_exp", [0, 1, 3600])
+def test_node_tokens_are_expired_from_exp_on(node_compat: dict[str, Any], after_exp: int) -> None:
+    # jsonwebtoken: expired when now >= exp.
+    for token, payload, _ in node_tokens(node_compat):
+        verifier = issuer_at(payload["exp"] + after_exp, node_compat["jwt_secret"])
+        with pytest.raises(InvalidToken) as caught:
+            verifier.verify(token)
+        assert "xpired" in caught.value.reason
+        assert caught.value.message == "Unauthorized"
+
+
+def test_token_from_a_server_whose_clock_is_a_few_seconds_ahead_is_accepted(
+    node_compat: dict[str, Any],
+) -> None:
+    # Two servers sharing the secret (the NestJS app and authkit during a migration, or two
+    # authkit replicas) never have identical clocks. jsonwebtoken does not refuse an `iat`
+    # a little in the future, so a fresh token from a server 2 s ahead must still verify.
+    for token, payload, _ in node_tokens(node_compat):
+        assert issuer_at(payload["iat"] - 2, node_compat["jwt_secret"]).verify(token)
+
+
+def test_node_token_with_another_secret_is_refused(node_compat: dict[str, Any]) -> None:
+    token, payload, _ = node_tokens(node_compat)[0]
+    with pytest.raises(InvalidToken):
+        issuer_at(payload["iat"] + 1, SECRET).verify(token)
+
+
+def test_our_token_is_byte_identical_to_the_node_apps(node_compat: dict[str, Any]) -> None:
+    for token, payload, user in node_tokens(node_compat):
+        ours = issuer_at(payload["iat"], node_compat["jwt_secret"]).issue(
+            user_id=user["_id"], username=user["username"]
+        )
+        assert ours == token
+
+
+# ---------------------------------------------------------------- tokens we issue
+
+
+def test_header_segment_is_the_bytes_jsonwebtoken_writes() -> None:
+    token = issuer_at(NOW).issue(user_id="6650f0c2a1b2c3d4e5f60718", username="alice")
+    assert token.split(".")[0] == JSONWEBTOKEN_HS256_HEADER
+
+
+@pytest.mark.parametrize("ttl", [1, 60, 3600, 7 * 86400])
+def test_payload_keys_in_order_and_lifetime(ttl: int) -> None:
+    token = issuer_at(NOW + 0.9, ttl=ttl).issue(user_id="abc123", username="élodie")
+    segment = token.split(".")[1]
+    payload = payload_of(token)
+    assert list(payload) == ["username", "sub", "iat", "exp"]
+    assert payload == {"username": "élodie", "sub": "abc123", "iat": NOW, "exp": NOW + ttl}
+    assert payload["exp"] - payload["iat"] == ttl
+    # compact JSON with raw UTF-8, as JSON.stringify writes it
+    expected = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    assert b64url_decode(segment) == expected
+
+
+def test_our_token_verifies_with_plain_hmac_sha256() -> None:
+    token = issuer_at(NOW).issue(user_id="u1", username="alice")
+    head, body, signature = token.split(".")
+    expected = hmac.new(SECRET.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    assert hmac.compare_digest(b64url_decode(signature), expected)
+    assert "=" not in token  # base64url without padding
+
+
+def test_round_trip_until_expiry(clock: list[float]) -> None:
+    issuer = TokenIssuer(SECRET, 60, clock=lambda: clock[0])
+    token = issuer.issue(user_id="u1", username="alice")
+    clock[0] += 59
+    assert issuer.verify(token)["username"] == "alice"
+    clock[0] += 1
+    with pytest.raises(InvalidToken):
+        issuer.verify(token)
+
+
+def test_short_secret_still_works_without_warnings() -> None:
+    issuer = issuer_at(NOW, secret="short")
+    assert issuer.verify(issuer.issue(user_id="u1", username="alice"))["sub"] == "u1"
+
+
+@pytest.mark.parametrize("ttl", [0, -60])
+def test_lifetime_under_one_second_is_refused(ttl: int) -> None:
+    with pytest.raises(ValueError, match="at least 1 second"):
+        TokenIssuer(SECRET, ttl)
+
+
+# ---------------------------------------------------------------- what verification refuses
+
+
+def refuse(token: str) -> InvalidToken:
+    with pytest.raises(InvalidToken) as caught:
+        issuer_at(NOW + 1).verify(token)
+    assert caught.value.status_code == 401
+    assert caught.value.message == "Unauthorized"  # the reason is never sent
+    return caught.value
+
+
+def test_a_stdlib_token_is_accepted_as_a_baseline() -> None:
+    assert issuer_at(NOW + 1).verify(make_jwt(claims()))["username"] == "alice"
+
+
+def test_refuses_alg_none() -> None:
+    refuse(make_jwt(claims(), alg="none"))
+
+
+def test_refuses_alg_none_with_a_signature() -> None:
+    head = b64url(b'{"alg":"none","typ":"JWT"}')
+    real = make_jwt(claims())
+    refuse(head + real[real.index(".") :])
+
+
+def test_refuses_hs512_with_the_same_secret() -> None:
+    refuse(make_jwt(claims(), alg="HS512"))
+
+
+def test_refuses_hs384_with_the_same_secret() -> None:
+    refuse(make_jwt(claims(), alg="HS384"))
+
+
+def test_refuses_a_token_without_exp() -> None:
+    refuse(make_jwt(claims(exp=None)))
+
+
+def test_refuses_a_token_without_sub() -> None:
+    refuse(make_jwt(claims(sub=None)))
+
+
+def test_refuses_a_token_without_username() -> None:
+    refuse(make_jwt(claims(username=None)))
+
+
+def test_refuses_the_wrong_secret() -> None:
+    refuse(make_jwt(claims(), secret="definitely-not-the-secret"))
+
+
+def test_refuses_an_expired_token() -> None:
+    refuse(make_jwt(claims(iat=NOW - 3600, exp=NOW - 1800)))
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "not.a.jwt",
+        "abc",
+        "a.b",
+        "a.b.c.d",
+        "....",
+        "eyJhbGciOiJIUzI1NiJ9.%%%.abc",
+        b64url(b"[1,2]") + "." + b64url(b"{}") + ".sig",
+        JSONWEBTOKEN_HS256_HEADER + "." + b64url(b"not json") + ".sig",
+        "é.é.é",
+    ],
+)
+def test_refuses_garbage(garbage: str) -> None:
+    refuse(garbage)
+
+
+def test_refuses_a_json_array_payload_even_when_signed() -> None:
+    refuse(make_jwt([1, 2, 3]))
+
+
+def test_refuses_a_token_longer_than_the_limit_before_parsing_it() -> None:
+    padding = "x" * MAX_TOKEN_LENGTH
+    token = make_jwt(claims(padding=padding))
+    assert len(token) > MAX_TOKEN_LENGTH
+    assert refuse(token).reason == "too_long"
+
+
+def test_accepts_a_long_token_within_the_limit() -> None:
+    token = make_jwt(claims(padding=""))
+    padding = "x" * ((MAX_TOKEN_LENGTH - len(token)) * 3 // 4 - 8)
+    token = make_jwt(claims(padding=padding))
+    assert len(token) <= MAX_TOKEN_LENGTH
+    assert issuer_at(NOW + 1).verify(token)["padding"] == padding
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"sub": 12345},
+        {"sub": ["a"]},
+        {"sub": {"$ne": None}},
+        {"username": 12345},
+        {"username": ["alice"]},
+        {"username": {"a": 1}},
+        {"exp": "tomorrow"},
+        {"exp": True},
+    ],
+)
+def test_refuses_claims_of_the_wrong_type(overrides: dict[str, Any]) -> None:
+    refuse(make_jwt(claims(**overrides)))
+
+
+def test_refuses_a_tampered_payload() -> None:
+    head, _, signature = make_jwt(claims()).split(".")
+    forged = b64url(json.dumps(claims(username="admin"), separators=(",", ":")).encode())
+    refuse(f"{head}.{forged}.{signature}")
+
+
+def test_refuses_a_tampered_signature() -> None:
+    token = make_jwt(claims())
+    last = token[-1]
+    refuse(token[:-1] + ("A" if last != "A" else "B"))
+
+
+def test_refuses_a_token_with_the_signature_stripped() -> None:
+    token = make_jwt(claims())
+    refuse(token[: token.rindex(".") + 1])
