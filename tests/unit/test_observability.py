@@ -1,0 +1,219 @@
+"""Request ids, access logs, metrics, CORS and the last-resort 500, through the whole app
+(TestClient, mongomock). The same through a real process: tests/e2e/test_operations.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import mongomock
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from app import create_app
+from authkit.errors import ConfigError
+from authkit.logs import JSONFormatter, TextFormatter
+from authkit.throttle import Limit
+from config.settings import (
+    CORSSettings,
+    JWTSettings,
+    ObservabilitySettings,
+    PasswordSettings,
+    Secret,
+    Settings,
+    SigninLimits,
+)
+
+PASSWORD = "password-123"
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "jwt": JWTSettings(secret=Secret("o" * 40)),
+        "passwords": PasswordSettings(bcrypt_rounds=4),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def client() -> Any:
+    with TestClient(create_app(make_settings(), database=mongomock.MongoClient().db)) as client:
+        yield client
+
+
+def access_records(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [r.fields for r in caplog.records if r.name == "authkit.access"]  # type: ignore[attr-defined]
+
+
+def test_a_sane_request_id_is_echoed_and_others_are_replaced(client: Any) -> None:
+    given = client.get("/healthz", headers={"X-Request-ID": "abc-123.x:y"})
+    hostile = client.get("/healthz", headers={"X-Request-ID": "a" * 200})
+    missing = client.get("/healthz")
+    assert given.headers["x-request-id"] == "abc-123.x:y"
+    assert (
+        len(hostile.headers["x-request-id"]) == 32 and hostile.headers["x-request-id"] != "a" * 200
+    )
+    assert len(missing.headers["x-request-id"]) == 32
+    assert missing.headers["x-request-id"] != hostile.headers["x-request-id"]
+
+
+def test_one_access_line_per_request_with_user_but_no_query(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client.post("/auth/signup", json={"username": "alice", "password": PASSWORD})
+    token = client.post("/auth/signin", json={"username": "alice", "password": PASSWORD}).json()[
+        "accessToken"
+    ]
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="authkit.access")
+    response = client.get(
+        f"/auth/me?access_token={token}",
+        headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-1"},
+    )
+    client.get("/nope")
+
+    me, missing = access_records(caplog)
+    assert me["method"] == "GET" and me["path"] == "/auth/me" and me["route"] == "/auth/me"
+    assert me["status"] == 200 and me["request_id"] == "req-1"
+    assert me["user_id"] == response.json()["_id"]
+    assert isinstance(me["duration_ms"], float)
+    assert (missing["status"], missing["route"], missing["user_id"]) == (404, "unmatched", None)
+    for record in caplog.records:
+        assert token not in JSONFormatter().format(record)
+
+
+def test_log_formats_are_one_json_object_or_quoted_text() -> None:
+    record = logging.LogRecord(
+        "authkit.security", logging.WARNING, __file__, 1, "signin failed", None, None
+    )
+    record.fields = {"event": "signin_failed", "user": "eve\nFAKE LINE", "attempts": 3}
+    line = JSONFormatter().format(record)
+    assert "\n" not in line
+    parsed = json.loads(line)
+    assert parsed["message"] == "signin failed" and parsed["user"] == "eve\nFAKE LINE"
+    assert parsed["level"] == "warning" and parsed["logger"] == "authkit.security"
+    text = TextFormatter().format(record)
+    assert "\n" not in text
+    assert text.endswith("signin failed event='signin_failed' user='eve\\nFAKE LINE' attempts=3")
+
+
+def metric(text: str, name: str) -> float:
+    """The value of one sample line of the exposition text, e.g. 'x_total{a="b"}'."""
+    for line in text.splitlines():
+        sample, _, value = line.rpartition(" ")
+        if sample == name:
+            return float(value)
+    raise AssertionError(f"{name} not in /metrics:\n{text}")
+
+
+def test_metrics_count_what_happened() -> None:
+    settings = make_settings(signin_limits=SigninLimits(per_account=Limit(2, 60), per_address=None))
+    with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
+        client.post("/auth/signup", json={"username": "alice", "password": PASSWORD})
+        token = client.post(
+            "/auth/signin", json={"username": "alice", "password": PASSWORD}
+        ).json()["accessToken"]
+        for _ in range(3):  # two failures, then throttled
+            client.post("/auth/signin", json={"username": "alice", "password": "wrong-pass"})
+        client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+        client.get("/auth/me", headers={"Authorization": f"Bearer {token[:-2]}xx"})
+        client.get("/nope")
+        response = client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert metric(text, 'authkit_signins_total{result="succeeded"}') == 1
+    assert metric(text, 'authkit_signins_total{result="failed"}') == 2
+    assert metric(text, 'authkit_signins_total{result="throttled"}') == 1
+    assert metric(text, "authkit_tokens_issued_total") == 1
+    assert metric(text, 'authkit_tokens_rejected_total{reason="bad_signature"}') == 1
+    assert metric(text, 'authkit_bcrypt_duration_seconds_count{operation="hash"}') == 1
+    assert metric(text, 'authkit_bcrypt_duration_seconds_count{operation="verify"}') == 3
+    requests = 'authkit_http_requests_total{method="POST",route="/auth/signin",status="401"}'
+    assert metric(text, requests) == 2
+    assert (
+        metric(text, 'authkit_http_requests_total{method="GET",route="unmatched",status="404"}')
+        == 1
+    )
+
+
+def test_database_errors_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    database = mongomock.MongoClient().db
+    with TestClient(create_app(make_settings(), database=database)) as client:
+
+        def down(*args: Any, **kwargs: Any) -> Any:
+            raise ServerSelectionTimeoutError("down")
+
+        monkeypatch.setattr(type(database.users), "insert_one", down)
+        assert (
+            client.post("/auth/signup", json={"username": "bob1", "password": PASSWORD}).status_code
+            == 503
+        )
+        assert metric(client.get("/metrics").text, "authkit_database_errors_total") == 1
+
+
+def test_metrics_can_be_switched_off() -> None:
+    settings = make_settings(observability=ObservabilitySettings(metrics=False))
+    with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
+        assert client.get("/metrics").status_code == 404
+
+
+def test_cors_is_off_by_default(client: Any) -> None:
+    response = client.options(
+        "/auth/signin",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_answers_allowed_origins_only() -> None:
+    settings = make_settings(
+        cors=CORSSettings(origins=("https://app.example",), allow_credentials=True)
+    )
+    with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
+        preflight = client.options(
+            "/auth/signin",
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        other = client.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+    assert preflight.headers["access-control-allow-credentials"] == "true"
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_credentials_with_a_wildcard_origin_is_refused_at_start_up() -> None:
+    settings = make_settings(cors=CORSSettings(origins=("*",), allow_credentials=True))
+    with pytest.raises(ConfigError, match="AUTHKIT_CORS_CREDENTIALS"):
+        create_app(settings, database=mongomock.MongoClient().db)
+
+
+def test_an_unexpected_error_is_a_nest_500_and_its_message_is_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = create_app(make_settings(), database=mongomock.MongoClient().db)
+
+    async def broken(request: Request) -> Response:
+        raise RuntimeError("password=" + request.query_params["p"])  # client input in a message
+
+    app.router.routes.append(Route("/broken", broken))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/broken?p=hunter2")
+    assert response.status_code == 500
+    assert response.json() == {"statusCode": 500, "message": "Internal server error"}
+    assert response.headers["x-request-id"]
+    logged = "\n".join(JSONFormatter().format(r) for r in caplog.records)
+    assert "RuntimeError" in logged
+    assert "hunter2" not in logged
