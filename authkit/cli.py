@@ -1,113 +1,330 @@
 """The `authkit` command (also `python -m authkit`).
 
-`authkit serve` is the one command a new user runs: it makes a JWT secret in
-`.env` when there is none, starts the embedded database when no MONGO_URI is
-set, and runs uvicorn with the settings. Like app.py it wires concrete
-objects, so it may read the configuration; the rest of `authkit/` does not.
+    authkit serve        run the service (embedded database when no MONGO_URI)
+    authkit check        validate the configuration, ping the database, print the settings
+    authkit create-user  add a user (password prompted, or one line on stdin)
+    authkit delete-user  remove a user
+    authkit gen-secret   print a new random JWT_SECRET
+
+Every command reads the environment and `.env` like the service does, exits 0 on
+success and non-zero with a one-line `authkit: ...` message on error. Like app.py
+it wires concrete objects, so it may read the configuration; the rest of
+`authkit/` does not.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import asyncio
+import contextlib
+import getpass
 import os
+import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from authkit.embedded import EmbeddedMongo, EmbeddedMongoError
-from authkit.errors import ConfigError
+from authkit.errors import AuthkitError, HTTPError, ValidationFailed
+from authkit.throttle import Limit
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+__all__ = ["CommandError", "build_parser", "main"]
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _say(message: str) -> None:
+    print(f"authkit: {message}", file=sys.stderr)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from config import load_settings
+
+    try:
+        return load_settings(env_file=Path(args.env_file))
+    except AuthkitError as exc:
+        raise CommandError(f"cannot start: {exc}", code=2) from None
+
+
+@contextlib.contextmanager
+def _database_uri(settings: Settings, data_dir: Path) -> Iterator[str]:
+    """MONGO_URI, or the embedded server over `data_dir` for as long as the block runs."""
+    if settings.mongo.uri is not None:
+        yield settings.mongo.uri
+        return
+    server = EmbeddedMongo(data_dir, log_file=data_dir.parent / "embedded-db.log")
+    try:
+        server.start()
+    except EmbeddedMongoError as exc:
+        raise CommandError(f"cannot start the embedded database: {exc}") from None
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+# --- serve -----------------------------------------------------------------------------
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from config import ensure_local_secret, load_settings
+    from config import ensure_local_secret
     from config.loader import read_env_file
 
     env_file = Path(args.env_file)
-    try:
-        if ensure_local_secret(env_file):
-            print(
-                f"authkit: no JWT_SECRET was set, so a new random one was written to "
-                f"{env_file.resolve()} (mode 0600). Keep that file private; tokens signed "
-                "with it stop working if it changes.",
-                file=sys.stderr,
-            )
-        settings = load_settings(env_file=env_file)
-    except ConfigError as exc:
-        print(f"authkit: cannot start: {exc}", file=sys.stderr)
-        return 2
+    if ensure_local_secret(env_file):
+        _say(
+            f"no JWT_SECRET was set, so a new random one was written to {env_file.resolve()} "
+            "(mode 0600). Keep that file private; tokens signed with it stop working if it "
+            "changes."
+        )
+    settings = _settings(args)
     # Workers are fresh processes that read only the environment and ./.env: hand them
     # what this process read, whichever env file it was.
     for key, value in read_env_file(env_file).items():
         os.environ.setdefault(key, value)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    os.environ["HOST"], os.environ["PORT"] = host, str(port)
-
-    embedded: EmbeddedMongo | None = None
-    if settings.mongo.uri is None:
-        data_dir = Path(args.data_dir)
-        embedded = EmbeddedMongo(data_dir, log_file=data_dir.parent / "embedded-db.log")
-        try:
-            embedded.start()
-        except EmbeddedMongoError as exc:
-            print(f"authkit: cannot start the embedded database: {exc}", file=sys.stderr)
-            return 1
-        # Workers are separate processes: they find the database through the environment.
-        os.environ["MONGO_URI"] = embedded.uri
-        print(
-            f"authkit: no MONGO_URI set; started the embedded database at {embedded.uri} "
-            f"(data in {data_dir.resolve()})",
-            file=sys.stderr,
-        )
-    try:
+    with _database_uri(settings, Path(args.data_dir)) as uri:
+        if settings.mongo.uri is None:
+            os.environ["MONGO_URI"] = uri
+            _say(
+                f"no MONGO_URI set; started the embedded database at {uri} "
+                f"(data in {Path(args.data_dir).resolve()})"
+            )
         uvicorn.run(
             "app:app",
             host=host,
             port=port,
             workers=args.workers,
             log_level=args.log_level,
-            env_file=None,
+            access_log=False,  # authkit writes its own access line, with the request id
+            timeout_graceful_shutdown=args.graceful_timeout,
         )
-    finally:
-        if embedded is not None:
-            embedded.stop()
     return 0
 
 
+# --- check -----------------------------------------------------------------------------
+
+
+def _display(value: object) -> str:
+    """A setting as an operator would write it; Secret prints itself masked."""
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, timedelta):
+        return f"{int(value.total_seconds())}s"
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, Limit):
+        return f"{value.failures}/{value.window_seconds}s"
+    return str(value)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from authkit.database import describe_uri, open_client
+    from config.loader import ENV_VARS
+
+    settings = _settings(args)
+    print("configuration: valid")
+    for name, (section, field) in ENV_VARS.items():
+        print(f"  {name}={_display(getattr(getattr(settings, section), field))}")
+    if settings.mongo.uri is None:
+        print(f"database: embedded (started by `authkit serve`, data in {args.data_dir})")
+        return 0
+    client = open_client(settings.mongo.uri)
+    try:
+        database = client.get_default_database("authkit")
+        database.command("ping")
+        indexes = database["users"].index_information()
+        users = database["users"].estimated_document_count()
+    except Exception as exc:
+        raise CommandError(
+            f"database {describe_uri(settings.mongo.uri)} is not reachable: {type(exc).__name__}"
+        ) from None
+    finally:
+        client.close()
+    index = "present" if indexes.get("username_1", {}).get("unique") else "missing (made at start)"
+    print(f"database: reachable ({describe_uri(settings.mongo.uri)})")
+    print(f"  users: {users}")
+    print(f"  unique username index: {index}")
+    return 0
+
+
+# --- users -----------------------------------------------------------------------------
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin or not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password (again): ") != first:
+        raise CommandError("the two passwords differ")
+    return first
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from authkit.dto import SignupCredentials
+    from authkit.passwords import PasswordHasher
+    from authkit.users import MongoUserStore
+
+    settings = _settings(args)
+    try:
+        credentials = SignupCredentials.from_body(
+            {"username": args.username, "password": _read_password(args)}
+        )
+    except ValidationFailed as exc:
+        raise CommandError("; ".join(exc.message)) from None
+
+    async def create(uri: str) -> str:
+        from authkit.database import open_client
+
+        client = open_client(uri)
+        try:
+            store = MongoUserStore(client.get_default_database("authkit")["users"])
+            hasher = PasswordHasher(settings.passwords.bcrypt_rounds)
+            user = await store.create(credentials.username, await hasher.hash(credentials.password))
+            return user.id
+        finally:
+            client.close()
+
+    with _database_uri(settings, Path(args.data_dir)) as uri:
+        try:
+            user_id = asyncio.run(create(uri))
+        except HTTPError as exc:
+            raise CommandError(f"cannot create {args.username!r}: {exc.message}") from None
+    print(f"created user {credentials.username!r} with id {user_id}")
+    return 0
+
+
+def _delete_user(args: argparse.Namespace) -> int:
+    from authkit.database import open_client
+
+    settings = _settings(args)
+    with _database_uri(settings, Path(args.data_dir)) as uri:
+        client = open_client(uri)
+        try:
+            result = client.get_default_database("authkit")["users"].delete_one(
+                {"username": str(args.username)}
+            )
+        except Exception as exc:
+            raise CommandError(f"database error: {type(exc).__name__}") from None
+        finally:
+            client.close()
+    if result.deleted_count == 0:
+        raise CommandError(f"no user named {args.username!r}")
+    print(f"deleted user {args.username!r}")
+    return 0
+
+
+def _gen_secret(args: argparse.Namespace) -> int:
+    if args.bytes < 32:
+        raise CommandError("--bytes must be at least 32: shorter HS256 secrets can be brute-forced")
+    print(secrets.token_urlsafe(args.bytes))
+    return 0
+
+
+# --- the parser ------------------------------------------------------------------------
+
+
+def _common(parser: argparse.ArgumentParser, *, database: bool = True) -> None:
+    parser.add_argument("--env-file", default=".env", help="the .env file to read (default: .env)")
+    if database:
+        parser.add_argument(
+            "--data-dir",
+            default=".authkit/db",
+            help="the embedded database's data, used when MONGO_URI is unset "
+            "(default: .authkit/db)",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="authkit", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="authkit",
+        description="authkit: authentication service for Starlette.",
+        epilog="Settings come from the environment and .env; see README.md.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
     serve = commands.add_parser(
         "serve",
         help="run the HTTP service (embedded database when MONGO_URI is unset)",
-        description="Run the HTTP service with uvicorn. Settings come from the environment "
-        "and .env; without MONGO_URI an embedded database keeps its data in --data-dir.",
+        description="Run the HTTP service with uvicorn. Without JWT_SECRET, writes a new one "
+        "to the env file; without MONGO_URI, runs an embedded database over --data-dir.",
     )
     serve.add_argument("--host", help="interface to listen on (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 3000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
-    serve.add_argument("--env-file", default=".env", help="the .env file to read (default: .env)")
     serve.add_argument(
-        "--data-dir",
-        default=".authkit/db",
-        help="where the embedded database keeps its data (default: .authkit/db)",
+        "--graceful-timeout",
+        type=int,
+        default=30,
+        help="seconds to let requests in flight finish after SIGTERM (default: 30)",
     )
     serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    _common(serve)
     serve.set_defaults(handler=_serve)
+
+    check = commands.add_parser(
+        "check",
+        help="validate the configuration and ping the database",
+        description="Load and validate the configuration, print the effective settings "
+        "(secrets masked), and check that the database answers.",
+    )
+    _common(check)
+    check.set_defaults(handler=_check)
+
+    create = commands.add_parser(
+        "create-user",
+        help="add a user",
+        description="Add a user. The password is prompted for twice on a terminal, or read "
+        "as one line from standard input.",
+    )
+    create.add_argument("username")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    _common(create)
+    create.set_defaults(handler=_create_user)
+
+    delete = commands.add_parser("delete-user", help="remove a user", description="Remove a user.")
+    delete.add_argument("username")
+    _common(delete)
+    delete.set_defaults(handler=_delete_user)
+
+    gen = commands.add_parser(
+        "gen-secret",
+        help="print a new random JWT_SECRET",
+        description="Print a new random secret: JWT_SECRET=$(authkit gen-secret)",
+    )
+    gen.add_argument("--bytes", type=int, default=48, help="random bytes (default: 48)")
+    gen.set_defaults(handler=_gen_secret)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except CommandError as exc:
+        _say(str(exc))
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
     return code
 
 

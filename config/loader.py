@@ -51,7 +51,10 @@ ENV_VARS: Mapping[str, tuple[str, str]] = {
 _BY_PATH = {f"$.{section}.{field}": name for name, (section, field) in ENV_VARS.items()}
 _SECRET_NAMES = frozenset({"JWT_SECRET"})
 MIN_SECRET_BYTES = 32
-_KEYGEN_HINT = "create one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+_KEYGEN_HINT = (
+    "create one with `authkit gen-secret` or "
+    "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+)
 
 
 def _suggestion(name: str) -> str | None:
