@@ -19,9 +19,10 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from authkit.database import DEFAULT_DATABASE, describe_uri, open_client
+from authkit.docs_page import docs_routes
 from authkit.errors import AuthkitError, ConfigError, HTTPError
 from authkit.guard import guarded_by
 from authkit.health import health_routes
@@ -75,6 +76,7 @@ def create_app(
     routes = [
         *auth_routes(service, settings.server.max_body_bytes),
         *health_routes({"database": users.ensure_ready}),
+        *docs_routes("/openapi.json"),
     ]
     if isinstance(metrics, Metrics):
         routes.append(_metrics_route(metrics))
@@ -118,7 +120,9 @@ def _metrics_route(metrics: Metrics) -> Route:
     return Route("/metrics", exposition, methods=["GET"], include_in_schema=False)
 
 
-def _middleware(settings: Settings, metrics: NoMetrics, routes: list[Route]) -> list[Middleware]:
+def _middleware(
+    settings: Settings, metrics: NoMetrics, routes: list[BaseRoute]
+) -> list[Middleware]:
     stack = []
     cors = settings.cors
     if cors.origins:

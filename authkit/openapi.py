@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document, built from the routes and the strategy registry.
+"""The OpenAPI 3.0 document, built from the routes and the strategy registry.
 
 An endpoint describes itself with `@describe(...)`; a strategy that a client
 can present on its own (a bearer token, an API key) says how in an
@@ -7,7 +7,7 @@ alternatives, the schemes of the strategies its guard names.
 
 Example:
 
-    @describe(summary="Who am I", responses={200: ME_SCHEMA})
+    @describe(operation_id="getMe", summary="Who am I", responses={200: ME_SCHEMA})
     @guard("jwt")
     async def me(request): ...
 
@@ -63,6 +63,7 @@ def error_responses(*statuses: int) -> dict[int, dict[str, Any]]:
 
 def describe(
     *,
+    operation_id: str,
     summary: str,
     responses: Mapping[int, Mapping[str, Any]],
     request_body: Mapping[str, Any] | None = None,
@@ -72,6 +73,7 @@ def describe(
 
     def decorate(endpoint: F) -> F:
         operation: dict[str, Any] = {
+            "operationId": operation_id,
             "summary": summary,
             "responses": {str(code): dict(body) for code, body in responses.items()},
         }
@@ -109,7 +111,8 @@ def openapi_document(
         for method in sorted((route.methods or set()) - {"HEAD"}):
             paths.setdefault(route.path, {})[method.lower()] = operation
     return {
-        "openapi": "3.1.0",
+        # 3.0.3: what the bundled Swagger UI (4.x) renders; nothing here needs 3.1.
+        "openapi": "3.0.3",
         "info": {"title": title, "version": "1"},
         "paths": paths,
         "components": {"schemas": {"Error": ERROR_SCHEMA}, "securitySchemes": schemes},

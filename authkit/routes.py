@@ -53,6 +53,7 @@ def _json_object(description: str, **properties: Any) -> dict[str, Any]:
 
 def auth_routes(service: AuthService, max_body_bytes: int) -> list[Route]:
     @describe(
+        operation_id="signUp",
         summary="Create a user",
         request_body=_CREDENTIALS_BODY,
         responses={
@@ -67,6 +68,7 @@ def auth_routes(service: AuthService, max_body_bytes: int) -> list[Route]:
         return Response(status_code=201)
 
     @describe(
+        operation_id="signIn",
         summary="Exchange a username and password for an access token",
         request_body=_CREDENTIALS_BODY,
         responses={
@@ -82,6 +84,7 @@ def auth_routes(service: AuthService, max_body_bytes: int) -> list[Route]:
         return JSON(body, status_code=201)
 
     @describe(
+        operation_id="getMe",
         summary="The user the bearer token belongs to",
         responses={
             200: _json_object(
