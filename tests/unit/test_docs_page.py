@@ -31,7 +31,7 @@ def test_the_page_loads_only_assets_authkit_serves_itself(client: Any) -> None:
     for source in sources:
         asset = client.get(source)
         assert asset.status_code == 200, source
-        assert len(asset.content) > 1000, source
+        assert asset.content, source
 
 
 def test_the_document_it_renders_names_each_operation(client: Any) -> None:
