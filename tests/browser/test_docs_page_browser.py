@@ -1,0 +1,126 @@
+"""A person's path through GET /docs in headless Chromium: sign up, sign in and call
+/auth/me with "Try it out", against a real authkit process and database.
+
+A screenshot of the page after the last call is saved to $AUTHKIT_ARTIFACTS
+(default: .artifacts/ in the checkout) as docs-page.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from authkit.embedded import EmbeddedMongo, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("browser")
+    with EmbeddedMongo() as database, (workdir / "server.log").open("wb") as log:
+        env = {
+            **os.environ,
+            "MONGO_URI": database.uri,
+            "JWT_SECRET": "browser-secret-0123456789abcdef0123456",
+            "BCRYPT_ROUNDS": "4",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app:app", "--port", str(port)],
+            env=env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                assert server.poll() is None, "authkit exited before answering"
+                try:
+                    urllib.request.urlopen(url + "/healthz", timeout=1)
+                    break
+                except (urllib.error.URLError, OSError):
+                    assert time.monotonic() < deadline, "authkit did not answer"
+                    time.sleep(0.1)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(15)
+
+
+def _try_it_out(page: Any, operation: str, body: str | None = None) -> tuple[str, str]:
+    block = page.locator(f"#operations-auth-{operation}")
+    block.locator(".opblock-summary").first.click()
+    block.locator(".try-out__btn").click()
+    if body is not None:
+        block.locator("textarea.body-param__text").fill(body)
+    block.locator(".execute").click()
+    status = block.locator(".live-responses-table tbody .response-col_status").first
+    status.wait_for(timeout=15000)
+    text = block.locator(".live-responses-table").first.inner_text()
+    return status.inner_text().strip(), text
+
+
+def test_sign_up_sign_in_and_me_through_the_docs_page(base_url: str) -> None:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (tox -e browser installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    artifacts = Path(os.environ.get("AUTHKIT_ARTIFACTS", ROOT / ".artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    requests_elsewhere: list[str] = []
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.on(
+            "request",
+            lambda r: None if r.url.startswith(base_url) else requests_elsewhere.append(r.url),
+        )
+        page.goto(base_url + "/docs")
+        page.locator("#operations-auth-signUp").wait_for(timeout=15000)
+
+        credentials = '{"username": "browser-user", "password": "browser-pass-1"}'
+        signup_status, _ = _try_it_out(page, "signUp", credentials)
+        signin_status, signin_body = _try_it_out(page, "signIn", credentials)
+        found = re.search(r"eyJ[\w-]+\.[\w-]+\.[\w-]+", signin_body)
+        assert found, signin_body
+        token = found.group(0)
+
+        page.locator(".auth-wrapper .authorize").click()
+        page.locator(".modal-ux input").first.fill(token)
+        page.locator(".modal-ux .auth-btn-wrapper .authorize").click()
+        page.locator(".modal-ux .btn-done").click()
+        me_status, me_body = _try_it_out(page, "getMe")
+
+        for finished in ("signUp", "signIn"):  # fold them, so the picture shows the last call
+            page.locator(f"#operations-auth-{finished} .opblock-summary").first.click()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(artifacts / "docs-page.png"), full_page=False)
+        browser.close()
+
+    assert (signup_status, signin_status, me_status) == ("201", "201", "200")
+    assert '"username": "browser-user"' in me_body
+    assert requests_elsewhere == []  # the page works offline: nothing fetched from elsewhere
