@@ -20,6 +20,7 @@ import contextlib
 import getpass
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
@@ -102,6 +103,10 @@ def _serve(args: argparse.Namespace) -> int:
                 f"no MONGO_URI set; started the embedded database at {uri} "
                 f"(data in {Path(args.data_dir).resolve()})"
             )
+        # uvicorn answers SIGTERM by shutting down and then raising the signal again
+        # with the handler it found; make that handler a clean exit, so the `with`
+        # above stops the embedded database instead of the process dying first.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         uvicorn.run(
             "app:app",
             host=host,
@@ -112,6 +117,10 @@ def _serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=args.graceful_timeout,
         )
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 # --- check -----------------------------------------------------------------------------

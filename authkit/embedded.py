@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -97,10 +98,7 @@ class EmbeddedMongo:
         try:
             while True:
                 if self._process is None or self._process.poll() is not None:
-                    raise EmbeddedMongoError(
-                        "the embedded database exited; "
-                        "is the `secantusdb` package installed (pip install 'authkit[embedded]')?"
-                    )
+                    raise EmbeddedMongoError(self._why_it_exited())
                 try:
                     client.admin.command("ping")
                     return
@@ -114,6 +112,22 @@ class EmbeddedMongo:
                     time.sleep(0.1)
         finally:
             client.close()
+
+    def _why_it_exited(self) -> str:
+        code = self._process.returncode if self._process is not None else None
+        reasons = [f"the embedded database exited (code {code}) before answering"]
+        if self._python == sys.executable and importlib.util.find_spec("secantus") is None:
+            reasons.append(
+                "the `secantusdb` package is not installed: pip install 'authkit[embedded]'"
+            )
+        elif self.data_dir is not None:
+            reasons.append(f"is another process (a second `authkit serve`?) using {self.data_dir}?")
+        if self._log_file is not None and self._log_file.is_file():
+            lines = self._log_file.read_text(errors="replace").strip().splitlines()
+            if lines:
+                tail = lines[-1][-300:]
+                reasons.append(f"its log {self._log_file.resolve()} ends with: {tail}")
+        return "; ".join(reasons)
 
     def stop(self, timeout: float = 10.0) -> None:
         process, self._process = self._process, None

@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -52,15 +51,15 @@ class UserStore(Protocol):
 class MongoUserStore:
     def __init__(self, collection: Collection[dict[str, Any]]) -> None:
         self._users = collection
-        self._indexes_ready = False
-        self._index_lock = asyncio.Lock()
 
     async def ensure_indexes(self) -> None:
-        """Create the unique `username` index (what mongoose's autoIndex makes: `username_1`)."""
-        async with self._index_lock:
-            if not self._indexes_ready:
-                await call_database(self._users.create_index, "username", unique=True)
-                self._indexes_ready = True
+        """Create the unique `username` index (what mongoose's autoIndex makes: `username_1`).
+
+        Asked of the server every time, not remembered: createIndexes on an existing
+        index is a cheap no-op, and a collection dropped while we run (a reset, an
+        in-memory server restarted) gets its index back before the next insert.
+        """
+        await call_database(self._users.create_index, "username", unique=True)
 
     async def find_by_username(self, username: str) -> User | None:
         # The filter is built here from a str, never from client-supplied mappings,
@@ -71,7 +70,7 @@ class MongoUserStore:
         return User.from_document(doc)
 
     async def create(self, username: str, password_hash: str) -> User:
-        # Inserting before the unique index exists could let a racing duplicate through.
+        # Without the unique index in place, two racing sign-ups could both get in.
         await self.ensure_indexes()
         doc: dict[str, Any] = {
             "_id": ObjectId(),
@@ -92,6 +91,4 @@ class MongoUserStore:
         """
         indexes = await call_database(self._users.index_information)
         if not indexes.get("username_1", {}).get("unique"):
-            async with self._index_lock:
-                self._indexes_ready = False
             await self.ensure_indexes()
