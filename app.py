@@ -23,8 +23,8 @@ from starlette.routing import BaseRoute, Route
 
 from authkit.database import DEFAULT_DATABASE, describe_uri, open_client
 from authkit.docs_page import docs_routes
-from authkit.errors import AuthkitError, ConfigError, HTTPError
-from authkit.guard import guarded_by
+from authkit.errors import AuthkitError, ConfigError, HTTPError, RegistryError
+from authkit.guard import StrategyRegistryMiddleware, guards_in
 from authkit.health import health_routes
 from authkit.logs import configure_logging
 from authkit.metrics import CONTENT_TYPE, Metrics, NoMetrics
@@ -73,6 +73,8 @@ def create_app(
     )
     strategies = StrategyRegistry()
     strategies.load_entry_points(ctx)
+    strategies.load_paths(settings.plugins.strategies, ctx)
+    strategies.load_package(settings.plugins.folder, ctx)
     routes = [
         *auth_routes(service, settings.server.max_body_bytes),
         *health_routes({"database": users.ensure_ready}),
@@ -80,9 +82,7 @@ def create_app(
     ]
     if isinstance(metrics, Metrics):
         routes.append(_metrics_route(metrics))
-    for route in routes:
-        for name in guarded_by(getattr(route, "endpoint", None)):
-            strategies.get(name)  # an unknown name fails here, at start-up, not per request
+    check_guards(routes, strategies)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -102,7 +102,7 @@ def create_app(
 
     app = Starlette(
         routes=routes,
-        middleware=_middleware(settings, metrics, routes),
+        middleware=_middleware(settings, metrics, routes, strategies),
         exception_handlers=dict(exception_handlers),
         lifespan=lifespan,
     )
@@ -120,8 +120,22 @@ def _metrics_route(metrics: Metrics) -> Route:
     return Route("/metrics", exposition, methods=["GET"], include_in_schema=False)
 
 
+def check_guards(routes: list[BaseRoute], strategies: StrategyRegistry) -> None:
+    """Every strategy a guard names must be registered: a typo fails the boot, not a request."""
+    for path, method, rule in guards_in(routes):
+        for name in rule.names:
+            if name not in strategies:
+                raise RegistryError(
+                    f"the guard on {method} {path} names strategy {name!r}, which no plugin "
+                    f"provides (registered: {', '.join(sorted(strategies)) or 'none'})"
+                )
+
+
 def _middleware(
-    settings: Settings, metrics: NoMetrics, routes: list[BaseRoute]
+    settings: Settings,
+    metrics: NoMetrics,
+    routes: list[BaseRoute],
+    strategies: StrategyRegistry,
 ) -> list[Middleware]:
     stack = []
     cors = settings.cors
@@ -143,6 +157,7 @@ def _middleware(
             )
         )
     stack.append(Middleware(RequestObserver, metrics=metrics, routes=routes))
+    stack.append(Middleware(StrategyRegistryMiddleware, registry=strategies))
     return stack
 
 

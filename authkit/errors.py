@@ -12,6 +12,8 @@ AuthkitError
     ├── AuthenticationFailed (401)
     │   ├── InvalidCredentials
     │   └── InvalidToken
+    ├── Forbidden (403)
+    │   └── InsufficientScope
     ├── NotFound (404)
     ├── Conflict (409)
     │   └── UserAlreadyExists
@@ -40,7 +42,9 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "DuplicateStrategyError",
+    "Forbidden",
     "HTTPError",
+    "InsufficientScope",
     "InvalidCredentials",
     "InvalidToken",
     "NotFound",
@@ -145,6 +149,26 @@ class InvalidToken(AuthenticationFailed):
     def __init__(self, reason: str = "invalid") -> None:
         super().__init__(None)
         self.reason = reason  # a fixed label (expired, bad_signature, ...) for metrics; never sent
+
+
+class Forbidden(HTTPError):
+    status_code = 403
+    error = "Forbidden"
+    default_message = "Forbidden"
+
+
+class InsufficientScope(Forbidden):
+    """Authenticated, but without every scope the guard requires (RFC 6750 3.1)."""
+
+    def __init__(self, missing: Sequence[str]) -> None:
+        self.missing = tuple(missing)
+        noun = "scope" if len(self.missing) == 1 else "scopes"
+        super().__init__(f"Missing {noun}: {', '.join(self.missing)}")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        scope = " ".join(self.missing)
+        return {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'}
 
 
 class NotFound(HTTPError):

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from starlette.routing import BaseRoute, Route
 
-from authkit.guard import guarded_by
+from authkit.guard import guards_in
 from authkit.registry import StrategyRegistry
 
 __all__ = ["ERROR_SCHEMA", "describe", "error_responses", "openapi_document"]
@@ -43,6 +43,7 @@ _JSON = "application/json"
 _REASONS = {
     400: "The body is malformed or fails validation",
     401: "Not authenticated",
+    403: "Authenticated, but lacking a required scope",
     404: "Not found",
     409: "Conflict",
     413: "The body is larger than the configured cap",
@@ -95,6 +96,8 @@ def openapi_document(
         scheme = getattr(registry.get(name), "openapi_scheme", None)
         if scheme is not None:
             schemes[name] = scheme
+    routes = list(routes)
+    guards = {(path, method): rule for path, method, rule in guards_in(routes)}
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         if not isinstance(route, Route):
@@ -102,14 +105,17 @@ def openapi_document(
         operation = getattr(route.endpoint, _OPERATION_ATTRIBUTE, None)
         if operation is None:
             continue
-        operation = dict(operation)
-        security: list[dict[str, list[str]]] = [
-            {name: []} for name in guarded_by(route.endpoint) if name in schemes
-        ]
-        if security:
-            operation["security"] = security
         for method in sorted((route.methods or set()) - {"HEAD"}):
-            paths.setdefault(route.path, {})[method.lower()] = operation
+            described = dict(operation)
+            rule = guards.get((route.path, method))
+            if rule is not None:
+                # Alternatives, as the chain tries them; the guard's scopes apply to each.
+                security = [{n: list(rule.scopes)} for n in rule.names if n in schemes]
+                if security:
+                    described["security"] = security
+                if rule.scopes:
+                    described["responses"] = {**described["responses"], **error_responses(403)}
+            paths.setdefault(route.path, {})[method.lower()] = described
     return {
         # 3.0.3: what the bundled Swagger UI (4.x) renders; nothing here needs 3.1.
         "openapi": "3.0.3",

@@ -22,6 +22,7 @@ __all__ = [
     "MongoSettings",
     "ObservabilitySettings",
     "PasswordSettings",
+    "PluginSettings",
     "Range",
     "Secret",
     "ServerSettings",
@@ -123,6 +124,14 @@ class CORSSettings:
 
 
 @attrs.frozen
+class PluginSettings:
+    # Dotted paths, `package.module:Class`, loaded after the entry points.
+    strategies: tuple[str, ...] = ()
+    # The package whose modules are searched for strategy classes (the project's folder).
+    folder: str = "strategies"
+
+
+@attrs.frozen
 class Settings:
     jwt: JWTSettings
     mongo: MongoSettings = MongoSettings()
@@ -131,3 +140,4 @@ class Settings:
     server: ServerSettings = ServerSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     cors: CORSSettings = CORSSettings()
+    plugins: PluginSettings = PluginSettings()

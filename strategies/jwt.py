@@ -12,7 +12,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import attrs
 from starlette.requests import Request
@@ -26,6 +27,18 @@ __all__ = ["JWTStrategy"]
 
 _NO_TOKEN = Fail(challenge='Bearer realm="authkit"')
 _BAD_TOKEN = Fail(challenge='Bearer realm="authkit", error="invalid_token"')
+
+
+def scopes_from_claims(claims: Mapping[str, Any]) -> tuple[str, ...]:
+    """OAuth's space-separated `scope` (RFC 8693) and a `roles` list, as one tuple of scopes."""
+    found: list[str] = []
+    scope = claims.get("scope")
+    if isinstance(scope, str):
+        found.extend(scope.split())
+    roles = claims.get("roles")
+    if isinstance(roles, list):
+        found.extend(r for r in roles if isinstance(r, str))
+    return tuple(dict.fromkeys(found))
 
 
 def bearer_token(authorization: str) -> str | None:
@@ -60,4 +73,5 @@ class JWTStrategy:
         except InvalidToken as exc:
             self.metrics.token_rejected(exc.reason)
             return _BAD_TOKEN
-        return Success(AuthenticatedUser(claims["sub"], claims["username"], claims))
+        user = AuthenticatedUser(claims["sub"], claims["username"], claims)
+        return Success(user, scopes_from_claims(claims))

@@ -25,7 +25,7 @@ from authkit.errors import (
     RegistryError,
     UnknownStrategyError,
 )
-from authkit.guard import authenticate, guard, guarded_by
+from authkit.guard import Guard, authenticate, guard, guarded_by
 from authkit.passwords import PasswordHasher
 from authkit.registry import ENTRY_POINT_GROUP, StrategyRegistry
 from authkit.responses import exception_handlers
@@ -205,9 +205,9 @@ def test_guard_records_its_names_and_keeps_the_endpoint_name() -> None:
     async def endpoint(request: Request) -> Response:
         return Response()
 
-    assert guarded_by(endpoint) == ("jwt", "local")
+    assert guarded_by(endpoint) == Guard(("jwt", "local"))
     assert endpoint.__name__ == "endpoint"
-    assert guarded_by(lambda request: None) == ()
+    assert guarded_by(lambda request: None) is None
 
 
 @pytest.mark.parametrize("names", [(), ("",), ("jwt", "")])
