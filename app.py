@@ -82,6 +82,11 @@ def create_app(
     ]
     if isinstance(metrics, Metrics):
         routes.append(_metrics_route(metrics))
+    for name in strategies:
+        # A plugin may bring routes of its own (an API-key strategy's key management).
+        contribute = getattr(strategies.get(name), "routes", None)
+        if callable(contribute):
+            routes.extend(contribute())
     check_guards(routes, strategies)
 
     @contextlib.asynccontextmanager

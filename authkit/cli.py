@@ -25,7 +25,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
 
 from authkit.embedded import EmbeddedMongo, EmbeddedMongoError
 from authkit.errors import AuthkitError, HTTPError, ValidationFailed
@@ -34,7 +35,15 @@ from authkit.throttle import Limit
 if TYPE_CHECKING:
     from config.settings import Settings
 
-__all__ = ["CommandError", "build_parser", "main"]
+__all__ = [
+    "COMMANDS_GROUP",
+    "CommandError",
+    "add_common_options",
+    "build_parser",
+    "database_uri_for",
+    "load_settings_for",
+    "main",
+]
 
 
 class CommandError(Exception):
@@ -322,7 +331,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--bytes", type=int, default=48, help="random bytes (default: 48)")
     gen.set_defaults(handler=_gen_secret)
+    _add_plugin_commands(commands)
     return parser
+
+
+COMMANDS_GROUP = "authkit.commands"
+
+
+def _add_plugin_commands(commands: Any) -> None:
+    """Let installed packages add subcommands: an `authkit.commands` entry point names a
+    function `register(subparsers)` that adds a parser and sets its `handler`
+    (a function of the parsed arguments returning the exit status; it may raise
+    CommandError). Helpers for it: `load_settings_for(args)` and `database_uri_for(args)`.
+    """
+    for ep in entry_points(group=COMMANDS_GROUP):
+        try:
+            ep.load()(commands)
+        except Exception as exc:
+            _say(f"ignoring command plugin {ep.name!r} ({ep.value}): {type(exc).__name__}: {exc}")
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """--env-file and --data-dir, as the built-in commands take them."""
+    _common(parser)
+
+
+def load_settings_for(args: argparse.Namespace) -> Settings:
+    return _settings(args)
+
+
+def database_uri_for(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
+    """MONGO_URI, or the embedded database over --data-dir while the block runs."""
+    return _database_uri(_settings(args), Path(args.data_dir))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

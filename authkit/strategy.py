@@ -105,6 +105,16 @@ class StrategyContext:
 
 @runtime_checkable
 class Strategy(Protocol):
+    """What the registry holds. Optional extras a strategy may define:
+
+    - `openapi_scheme: ClassVar[dict]`, an OpenAPI security scheme, when a client can
+      present the credential on its own (bearer token, API key, basic);
+    - `routes() -> list[BaseRoute]`, routes the application adds (say, to manage keys);
+
+    and a package may add `authkit` subcommands through the `authkit.commands`
+    entry-point group (see authkit.cli).
+    """
+
     name: ClassVar[str]
 
     async def authenticate(self, request: Request) -> Outcome: ...
