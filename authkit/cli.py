@@ -24,8 +24,8 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
-from pathlib import Path
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from authkit.embedded import EmbeddedMongo, EmbeddedMongoError
