@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from pymongo.database import Database
@@ -46,9 +46,17 @@ logger = logging.getLogger("authkit")
 
 
 def create_app(
-    settings: Settings, *, database: Database[dict[str, Any]] | None = None
+    settings: Settings,
+    *,
+    database: Database[dict[str, Any]] | None = None,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """Build the app. `database` replaces the one named by MONGO_URI (tests pass mongomock's)."""
+    """Build the app.
+
+    `routes` are your own, added beside authkit's and guarded with `@guard(...)` or
+    `GuardedApp`; their guards are checked at start-up like authkit's. `database`
+    replaces the one MONGO_URI names (tests pass mongomock's).
+    """
     client = None
     if database is None:
         client = open_client(settings.mongo.effective_uri)
@@ -75,19 +83,20 @@ def create_app(
     strategies.load_entry_points(ctx)
     strategies.load_paths(settings.plugins.strategies, ctx)
     strategies.load_package(settings.plugins.folder, ctx)
-    routes = [
+    all_routes: list[BaseRoute] = [
         *auth_routes(service, settings.server.max_body_bytes),
         *health_routes({"database": users.ensure_ready}),
         *docs_routes("/openapi.json"),
+        *routes,
     ]
     if isinstance(metrics, Metrics):
-        routes.append(_metrics_route(metrics))
+        all_routes.append(_metrics_route(metrics))
     for name in strategies:
         # A plugin may bring routes of its own (an API-key strategy's key management).
         contribute = getattr(strategies.get(name), "routes", None)
         if callable(contribute):
-            routes.extend(contribute())
-    check_guards(routes, strategies)
+            all_routes.extend(contribute())
+    check_guards(all_routes, strategies)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -106,8 +115,8 @@ def create_app(
                 client.close()
 
     app = Starlette(
-        routes=routes,
-        middleware=_middleware(settings, metrics, routes, strategies),
+        routes=all_routes,
+        middleware=_middleware(settings, metrics, all_routes, strategies),
         exception_handlers=dict(exception_handlers),
         lifespan=lifespan,
     )
