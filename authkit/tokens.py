@@ -42,6 +42,16 @@ MAX_TOKEN_LENGTH = 8192
 
 
 class _ClaimsRegistry(jwt.JWTClaimsRegistry):
+    """joserfc's registry, with two decisions of ours that must not vary with its version."""
+
+    def validate_exp(self, value: object) -> None:
+        # Expired from `exp` on, as RFC 7519 4.1.4 and jsonwebtoken say; joserfc before
+        # 1.8 still accepted a token during its `exp` second.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidClaimError("exp", "Claim 'exp' must be a NumericDate value")
+        if value <= self.now - self.leeway:
+            raise ExpiredTokenError("exp")
+
     def validate_iat(self, value: object) -> None:
         # `iat` only says when the token was made (RFC 7519 4.1.6). jsonwebtoken does not
         # refuse one from the future, and refusing it would turn a replica or the NestJS
@@ -97,6 +107,8 @@ class TokenIssuer:
             raise InvalidToken("too_long")
         try:
             decoded = jwt.decode(token, self._key, algorithms=[self.algorithm])
+            if not isinstance(decoded.claims, dict):  # joserfc < 1.8 lets a JSON array through
+                raise InvalidToken("malformed")
             registry = _ClaimsRegistry(
                 now=int(self._clock()),
                 exp={"essential": True},
