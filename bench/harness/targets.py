@@ -1,0 +1,148 @@
+"""The servers under test, and how each one is started on SERVER_CPU.
+
+    authkit  this checkout's app.py under uvicorn (the venv running the harness)
+    hello    a bare Starlette JSON hello under the same uvicorn: the ceiling for /auth/me
+    peer     FastAPI-Users 15 (shared/reference/fastapi-users-peer) through its run.sh
+    nest     the NestJS tutorial app (shared/reference/nest-seed) through its run.sh
+
+Each start command ends in an `exec` of the server, so the pid we get is the server's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.common import BENCH_DIR, ROOT, SERVER_CPU, STATE_DIR
+from harness.tools import SetupFailed, TargetUnavailable, prepare_nest, prepare_peer
+
+from config import ENV_VARS
+
+__all__ = ["AUTHKIT_SETTINGS", "TARGET_NAMES", "Launch", "Target", "prepare_targets"]
+
+TARGET_NAMES = ("authkit", "hello", "peer", "nest")
+
+# authkit's settings for the run. Tokens outlive the run; the sign-in limits are off because
+# every signin request comes from one account at one address and would get 429s otherwise.
+AUTHKIT_SETTINGS = {
+    "BCRYPT_ROUNDS": "10",
+    "JWT_EXPIRES_IN": "1h",
+    "AUTHKIT_SIGNIN_LIMIT_ACCOUNT": "off",
+    "AUTHKIT_SIGNIN_LIMIT_ADDRESS": "off",
+}
+
+
+@dataclass(frozen=True)
+class Launch:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server to measure: `launch(port, mongo_uri, jwt_secret, workdir)` says how to start it.
+
+    Example:
+
+        launch = target.launch(3101, "mongodb://127.0.0.1:27017/bench_nest_r1", secret, workdir)
+        Server.start(target.name, launch.argv, launch.env, launch.cwd, workdir / "server.log")
+    """
+
+    name: str
+    label: str
+    auth: bool  # False for the hello baseline: only `GET /`, no auth routes
+    start_timeout: float
+    launch: Callable[[int, str, str, Path], Launch]
+
+
+def _pinned(*argv: str) -> list[str]:
+    return ["taskset", "-c", str(SERVER_CPU), *argv]
+
+
+def _base_env() -> dict[str, str]:
+    """This environment without any authkit setting (authkit refuses unknown AUTHKIT_*)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AUTHKIT_") and k not in ENV_VARS and k not in ("PYTHONPATH",)
+    }
+
+
+def _uvicorn(app: str, port: int, *extra: str) -> list[str]:
+    return _pinned(
+        sys.executable, "-m", "uvicorn", app, *extra, "--host", "127.0.0.1", "--port", str(port),
+        "--no-access-log", "--log-level", "warning",
+    )  # fmt: skip
+
+
+def _authkit(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
+    # PYTHONPATH: this checkout's app.py and packages, whichever authkit the venv has installed.
+    # cwd: an empty folder, so no developer's ./.env is read.
+    env = {
+        **_base_env(),
+        **AUTHKIT_SETTINGS,
+        "MONGO_URI": mongo_uri,
+        "JWT_SECRET": secret,
+        "PYTHONPATH": str(ROOT),
+    }
+    return Launch(_uvicorn("app:app", port), env, workdir)
+
+
+def _hello(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
+    argv = _uvicorn("hello_starlette:app", port, "--app-dir", str(BENCH_DIR))
+    return Launch(argv, _base_env(), workdir)
+
+
+def _peer(folder: Path) -> Callable[[int, str, str, Path], Launch]:
+    def launch(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
+        env = {
+            **_base_env(),
+            "VENV": str(STATE_DIR / "peer-venv"),
+            "PORT": str(port),
+            "MONGO_URI": mongo_uri,
+            "JWT_SECRET": secret,
+        }
+        env.pop("VIRTUAL_ENV", None)
+        return Launch(_pinned("bash", str(folder / "run.sh")), env, workdir)
+
+    return launch
+
+
+def _nest(folder: Path) -> Callable[[int, str, str, Path], Launch]:
+    def launch(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
+        env = {**_base_env(), "PORT": str(port), "MONGO_URI": mongo_uri, "JWT_SECRET": secret}
+        return Launch(_pinned("bash", str(folder / "run.sh")), env, workdir)
+
+    return launch
+
+
+def prepare_targets(
+    names: list[str], shared: Path | None, where: str
+) -> tuple[list[Target], dict[str, str], dict[str, str]]:
+    """The targets ready to run, those skipped (prerequisite missing) and those that failed
+    to install, each with its reason. Installs the peer's venv and the NestJS app if needed."""
+    ready: list[Target] = []
+    skipped: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    for name in names:
+        try:
+            if name == "authkit":
+                ready.append(Target("authkit", "authkit", True, 60, _authkit))
+            elif name == "hello":
+                ready.append(Target("hello", "hello (GET /)", False, 60, _hello))
+            elif name == "peer":
+                folder = prepare_peer(shared, where)
+                ready.append(Target("peer", "FastAPI-Users", True, 90, _peer(folder)))
+            elif name == "nest":
+                folder = prepare_nest(shared, where)
+                # run.sh runs tsc before node starts
+                ready.append(Target("nest", "NestJS", True, 300, _nest(folder)))
+        except TargetUnavailable as exc:
+            skipped[name] = str(exc)
+        except SetupFailed as exc:
+            failed[name] = str(exc)
+    return ready, skipped, failed

@@ -1,0 +1,335 @@
+"""Benchmark authkit against a bare Starlette hello, the FastAPI-Users peer and the NestJS
+reference: each in turn alone on CPU 0, the same wrk scenarios, one table with the ratios.
+
+    python bench/run.py [--runs 3] [--duration 10s] [--targets authkit,hello,peer,nest]
+                        [--scenarios me,signin,signup,notfound] [--out bench/results/<time>]
+
+What each number means, and what gets installed on the first run: bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import re
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+from harness.common import (
+    BENCH_DIR,
+    LOAD_CPU,
+    ROOT,
+    SERVER_CPU,
+    STATE_DIR,
+    Server,
+    pids_listening,
+    say,
+    status_kib,
+    trim_log,
+)
+from harness.measure import SCENARIOS, WrkParams, bcrypt_ceiling, run_root, run_wrk_bench
+from harness.report import Report, TargetRun, render, summary
+from harness.targets import AUTHKIT_SETTINGS, TARGET_NAMES, Target, prepare_targets
+from harness.tools import SetupFailed, ensure_tools, find_shared
+from pymongo import MongoClient
+
+from authkit.embedded import EmbeddedMongo, EmbeddedMongoError, free_port
+
+STARTUP_SECONDS = {"authkit": 3, "hello": 2, "peer": 5, "nest": 15}  # for the time estimate
+
+
+def _names(allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: expected a comma-separated list of {', '.join(allowed)}"
+            )
+        return [n for n in allowed if n in names]  # fixed order, no duplicates
+
+    return parse
+
+
+def _duration(text: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]*[smh]?", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a wrk duration such as 10s or 1m")
+    return text
+
+
+def seconds_of(duration: str) -> float:
+    factor = {"s": 1, "m": 60, "h": 3600}.get(duration[-1], 1)
+    return float(duration.rstrip("smh")) * factor
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py",
+        description="authkit against its baselines and peers, each alone on CPU 0, "
+        "the load on CPU 1. Prints one markdown table; see bench/README.md.",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="rounds over all targets (default 3)")
+    parser.add_argument("--duration", type=_duration, default="10s", help="per scenario (10s)")
+    parser.add_argument(
+        "--targets", type=_names(TARGET_NAMES), default=list(TARGET_NAMES),
+        help=f"comma-separated, of {','.join(TARGET_NAMES)} (default: all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scenarios", type=_names(SCENARIOS), default=list(SCENARIOS),
+        help=f"comma-separated, of {','.join(SCENARIOS)} (default: all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--warmup", type=int, default=0,
+        help="seconds of unrecorded load before each scenario (default 0, as shared/bench)",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, help="results folder (default bench/results/<time>)")
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.warmup < 0:
+        parser.error("--runs must be at least 1 and --warmup at least 0")
+    return args
+
+
+def _uvicorn_stack(site_packages: list[Path] | None = None) -> str:
+    """'uvloop/httptools' or 'asyncio/h11': what uvicorn picks in a venv."""
+
+    def has(module: str) -> bool:
+        if site_packages is None:
+            return importlib.util.find_spec(module) is not None
+        return any((path / module).is_dir() for path in site_packages)
+
+    return (
+        f"{'uvloop' if has('uvloop') else 'asyncio'}/{'httptools' if has('httptools') else 'h11'}"
+    )
+
+
+def _git_revision() -> str:
+    def git(*args: str) -> str:
+        done = subprocess.run(  # noqa: S603 - fixed argv
+            ["git", "-C", str(ROOT), *args],  # noqa: S607 - git from PATH
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.stdout.strip()
+
+    revision = git("rev-parse", "--short", "HEAD") or "unknown"
+    return revision + (" + uncommitted changes" if git("status", "--porcelain") else "")
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def _tool_version(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)  # noqa: S603
+    except OSError:
+        return "absent"
+    return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else "?"
+
+
+def _notes(args: argparse.Namespace, params: WrkParams, targets: list[Target]) -> list[str]:
+    names = [t.name for t in targets]
+    wrk = " ".join(params.wrk_argv()[3:])
+    notes = [
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; authkit {_git_revision()}; "
+        f"{_cpu_model()}, {os.cpu_count()} CPUs; Python {platform.python_version()}.",
+        f"Each server alone on CPU {SERVER_CPU}; load `{wrk}` on CPU {LOAD_CPU}; SecantusDB "
+        f"{version('secantusdb')} in memory on CPU {LOAD_CPU}, a fresh database per target "
+        f"and run. {args.runs} run(s), the targets interleaved (each run starts with the next "
+        "one, every server freshly started); the figures are medians over the runs.",
+        f"authkit: {', '.join(f'{k}={v}' for k, v in AUTHKIT_SETTINGS.items())}. The sign-in "
+        "limits are off because the benchmark hammers one account from one address; "
+        "authkit's JSON access log and /metrics stay on, as shipped.",
+        f"uvicorn {version('uvicorn')} runs authkit and hello with {_uvicorn_stack()} "
+        "(this venv, --no-access-log --log-level warning).",
+        "authkit vs this: authkit's median req/s ÷ this target's (2.00x: authkit twice as "
+        "fast); for hello, authkit's /auth/me as a share of hello's `GET /`. % of bcrypt "
+        "ceiling: req/s ÷ the single-thread bcrypt rate on CPU 0 (checkpw for signin, hashpw "
+        "for signup).",
+    ]
+    if "peer" in names:
+        site = sorted((STATE_DIR / "peer-venv" / "lib").glob("python*/site-packages"))
+        notes.append(
+            "FastAPI-Users: shared/reference/fastapi-users-peer (its requirements.txt, "
+            f"uvicorn with {_uvicorn_stack(site)}), bcrypt cost 10, 60 s tokens, reads the "
+            "user from the database on every /auth/me."
+        )
+    if "nest" in names:
+        notes.append(
+            f"NestJS: shared/reference/nest-seed on node {_tool_version(['node', '--version'])},"
+            " node's bcrypt (cost 10), started with its run.sh (npm ci once, tsc, node)."
+        )
+    return notes
+
+
+def _pin_database(port: int) -> None:
+    pids = pids_listening(port)
+    if not pids:
+        raise EmbeddedMongoError(f"no process listens on the database's port {port}")
+    for pid in pids:
+        subprocess.run(  # noqa: S603 - fixed argv
+            ["taskset", "-a", "-cp", str(LOAD_CPU), str(pid)],  # noqa: S607
+            stdout=subprocess.DEVNULL, check=True,
+        )  # fmt: skip
+
+
+def _drop_database(port: int, name: str) -> None:
+    client: MongoClient[dict[str, object]] = MongoClient(
+        f"mongodb://127.0.0.1:{port}", serverSelectionTimeoutMS=5000
+    )
+    try:
+        client.drop_database(name)
+    except Exception as exc:  # the next target gets a new name anyway
+        say(f"could not drop database {name}: {type(exc).__name__}: {exc}")
+    finally:
+        client.close()
+
+
+def run_target(
+    target: Target, round_: int, db_port: int, params: WrkParams, scenarios: list[str], out: Path
+) -> TargetRun:
+    """Start `target` on CPU 0, run the scenarios, stop it."""
+    result = TargetRun(target.name, round_)
+    workdir = out / f"run{round_}" / target.name
+    workdir.mkdir(parents=True, exist_ok=True)
+    database = f"bench_{target.name}_r{round_}"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    secret = secrets.token_urlsafe(48)
+    launch = target.launch(port, f"mongodb://127.0.0.1:{db_port}/{database}", secret, workdir)
+    say(f"run {round_}: starting {target.name} on CPU {SERVER_CPU} ({url})")
+    server = Server.start(target.name, launch.argv, launch.env, launch.cwd, workdir / "server.log")
+    try:
+        server.wait_until_answers(url + "/", target.start_timeout)
+        result.idle_rss_mib = status_kib(server.pid, "VmRSS") / 1024
+        if target.auth:
+            result.rows, result.error = run_wrk_bench(url, server.pid, scenarios, params, workdir)
+        else:
+            result.rows = {"me": run_root(url, server.pid, params, workdir)}
+        result.peak_rss_mib = status_kib(server.pid, "VmHWM") / 1024
+        if server.process.poll() is not None:
+            result.error = f"{target.name} exited with status {server.process.returncode}"
+    except (RuntimeError, ValueError, OSError) as exc:
+        result.error = str(exc)
+    finally:
+        server.stop()
+        trim_log(server.log)
+        _drop_database(db_port, database)
+    figures = ", ".join(f"{name} {row.rps:.1f} req/s" for name, row in result.rows.items())
+    say(f"run {round_}: {target.name}: {figures or 'no figures'}" + (
+        f"; ERROR: {result.error}" if result.error else ""
+    ))  # fmt: skip
+    return result
+
+
+def estimate_minutes(
+    targets: list[Target], scenarios: list[str], runs: int, seconds: float, warmup: int
+) -> float:
+    per_scenario = seconds + warmup + 3  # settle, bench user, idle checks
+    per_round = 2 * max(2.0, seconds / 2) + 2  # bcrypt ceiling
+    for target in targets:
+        count = len(scenarios) if target.auth else 1
+        per_round += count * per_scenario + STARTUP_SECONDS.get(target.name, 5) + 3
+    return per_round * runs / 60
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM too: stop the servers and the database, print the table
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return bench(args)
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+
+
+def bench(args: argparse.Namespace) -> int:
+    params = WrkParams(duration=args.duration, warmup=args.warmup)
+    out: Path = args.out or BENCH_DIR / "results" / f"{datetime.now():%Y%m%d-%H%M%S}"
+    if not {SERVER_CPU, LOAD_CPU} <= os.sched_getaffinity(0):
+        allowed = sorted(os.sched_getaffinity(0))
+        say(f"needs CPUs {SERVER_CPU} and {LOAD_CPU}; this process may use {allowed}")
+        return 2
+    try:
+        ensure_tools()
+    except SetupFailed as exc:
+        say(str(exc))
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    shared, where = find_shared()
+    targets, skipped, failed = prepare_targets(args.targets, shared, where)
+    if "me" not in args.scenarios and any(t.name == "hello" for t in targets):
+        targets = [t for t in targets if t.name != "hello"]
+        skipped["hello"] = "it is the baseline of the `me` scenario, which is not selected"
+    for name, reason in skipped.items():
+        say(f"skipping {name}: {reason}")
+    for name, reason in failed.items():
+        say(f"FAILED to set up {name}: {reason}")
+    if not targets:
+        say("no target left to measure")
+        return 1
+    minutes = estimate_minutes(
+        targets, args.scenarios, args.runs, seconds_of(args.duration), args.warmup
+    )
+    say(
+        f"{args.runs} run(s) of {', '.join(t.name for t in targets)} x "
+        f"{', '.join(args.scenarios)}, {args.duration} each: about {max(minutes, 1):.0f} min; "
+        f"results in {out}"
+    )
+    os.sched_setaffinity(0, {LOAD_CPU})  # this harness, and what it starts unpinned, off CPU 0
+    runs: list[TargetRun] = []
+    ceilings: list[dict[str, object]] = []
+    interrupted = False
+    database = EmbeddedMongo(None, log_file=out / "database.log")
+    try:
+        database.start()
+        _pin_database(database.port)
+        for round_ in range(1, args.runs + 1):
+            seconds = max(2.0, seconds_of(args.duration) / 2)
+            ceilings.append(bcrypt_ceiling(seconds, out / f"run{round_}"))
+            shift = (round_ - 1) % len(targets)  # each round starts with the next target
+            for target in targets[shift:] + targets[:shift]:
+                runs.append(run_target(target, round_, database.port, params, args.scenarios, out))
+    except KeyboardInterrupt:
+        interrupted = True
+        say("interrupted; the table below has what was measured")
+    except (EmbeddedMongoError, RuntimeError, ValueError) as exc:
+        say(f"stopped: {exc}")
+        failed["run"] = str(exc)
+    finally:
+        database.stop()
+    notes = _notes(args, params, targets)
+    notes += [f"{name} skipped: {reason}" for name, reason in skipped.items()]
+    notes += [f"{name} FAILED: {reason}" for name, reason in failed.items()]
+    notes += ["INTERRUPTED: not every run was made."] if interrupted else []
+    notes.append(f"Raw outputs (wrk, server logs, bcrypt): {out}")
+    labels = [(t.name, t.label) for t in sorted(targets, key=lambda t: TARGET_NAMES.index(t.name))]
+    report = Report(args.scenarios, labels, runs, ceilings, notes)
+    text = render(report)
+    (out / "table.md").write_text(text)
+    (out / "summary.json").write_text(json.dumps(summary(report), indent=2) + "\n")
+    print(text)
+    if interrupted:
+        return 130
+    return 1 if failed or any(run.error for run in runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
