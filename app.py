@@ -78,6 +78,7 @@ def create_app(
         service=service,
         max_body_bytes=settings.server.max_body_bytes,
         metrics=metrics,
+        database=database,
     )
     strategies = StrategyRegistry()
     strategies.load_entry_points(ctx)
@@ -164,8 +165,15 @@ def _middleware(
                 CORSMiddleware,
                 allow_origins=list(cors.origins),
                 allow_credentials=cors.allow_credentials,
-                allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                # Origins are the boundary; methods and headers are whatever routes and
+                # strategies use, plugins' too (an API key's header, a DELETE route).
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "X-Request-ID",
+                    *strategies.credential_headers(),
+                ],
                 expose_headers=["X-Request-ID", "Retry-After"],
                 max_age=600,
             )

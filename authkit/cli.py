@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import logging
 import os
 import secrets
 import signal
@@ -367,6 +368,9 @@ def database_uri_for(args: argparse.Namespace) -> contextlib.AbstractContextMana
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # A command reports a failure in one `authkit: ...` line; without this, Python's
+    # last-resort handler would also print the log records of the modules it calls.
+    logging.getLogger("authkit").addHandler(logging.NullHandler())
     try:
         code: int = args.handler(args)
     except CommandError as exc:

@@ -68,9 +68,14 @@ def describe(
     summary: str,
     responses: Mapping[int, Mapping[str, Any]],
     request_body: Mapping[str, Any] | None = None,
+    parameters: Iterable[Mapping[str, Any]] = (),
     tags: Iterable[str] = (),
 ) -> Callable[[F], F]:
-    """Attach an OpenAPI operation to an endpoint (put it above `@guard`)."""
+    """Attach an OpenAPI operation to an endpoint (put it above `@guard`).
+
+    `parameters` are OpenAPI Parameter Objects: a path template such as
+    `/keys/{key_id}` must declare its `key_id` there.
+    """
 
     def decorate(endpoint: F) -> F:
         operation: dict[str, Any] = {
@@ -80,6 +85,8 @@ def describe(
         }
         if request_body is not None:
             operation["requestBody"] = dict(request_body)
+        if parameters:
+            operation["parameters"] = [dict(p) for p in parameters]
         if tags:
             operation["tags"] = list(tags)
         setattr(endpoint, _OPERATION_ATTRIBUTE, operation)
@@ -92,10 +99,14 @@ def openapi_document(
     routes: Iterable[BaseRoute], registry: StrategyRegistry, *, title: str = "authkit"
 ) -> dict[str, Any]:
     schemes: dict[str, Any] = {}
+    anonymous: set[str] = set()
     for name in registry:
-        scheme = getattr(registry.get(name), "openapi_scheme", None)
+        strategy = registry.get(name)
+        scheme = getattr(strategy, "openapi_scheme", None)
         if scheme is not None:
             schemes[name] = scheme
+        if getattr(strategy, "openapi_allows_anonymous", False):
+            anonymous.add(name)
     routes = list(routes)
     guards = {(path, method): rule for path, method, rule in guards_in(routes)}
     paths: dict[str, dict[str, Any]] = {}
@@ -111,6 +122,9 @@ def openapi_document(
             if rule is not None:
                 # Alternatives, as the chain tries them; the guard's scopes apply to each.
                 security = [{n: list(rule.scopes)} for n in rule.names if n in schemes]
+                if anonymous.intersection(rule.names):
+                    # OpenAPI's empty requirement: the route also opens with no credential.
+                    security.append({})
                 if security:
                     described["security"] = security
                 if rule.scopes:

@@ -60,6 +60,16 @@ class StrategyRegistry:
     def __iter__(self) -> Iterator[str]:
         return iter(self._strategies)
 
+    def credential_headers(self) -> list[str]:
+        """Request headers that carry a credential, from each strategy's `openapi_scheme`
+        (an API key's `X-API-Key`, say): what CORS must let a browser send."""
+        headers = []
+        for strategy in self._strategies.values():
+            scheme = getattr(strategy, "openapi_scheme", None) or {}
+            if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
+                headers.append(str(scheme["name"]))
+        return headers
+
     def load_entry_points(self, ctx: StrategyContext, group: str = ENTRY_POINT_GROUP) -> int:
         """Build and register every strategy declared in `group`; returns how many."""
         return self._load(entry_points(group=group), ctx)

@@ -32,6 +32,8 @@ from starlette.requests import Request
 from authkit.metrics import NoMetrics
 
 if TYPE_CHECKING:
+    from pymongo.database import Database
+
     from authkit.passwords import PasswordHasher
     from authkit.service import AuthService
     from authkit.tokens import TokenIssuer
@@ -101,6 +103,9 @@ class StrategyContext:
     service: AuthService
     max_body_bytes: int = 16 * 1024
     metrics: NoMetrics = attrs.field(factory=NoMetrics)
+    # The database the users live in, for a strategy that keeps its own collection
+    # (API keys, say); None when the user store is not MongoDB-backed.
+    database: Database[dict[str, Any]] | None = None
 
 
 @runtime_checkable
@@ -109,6 +114,8 @@ class Strategy(Protocol):
 
     - `openapi_scheme: ClassVar[dict]`, an OpenAPI security scheme, when a client can
       present the credential on its own (bearer token, API key, basic);
+    - `openapi_allows_anonymous: ClassVar[bool]`, True when a route it guards also opens
+      with no credential at all (the `anonymous` strategy);
     - `routes() -> list[BaseRoute]`, routes the application adds (say, to manage keys);
 
     and a package may add `authkit` subcommands through the `authkit.commands`

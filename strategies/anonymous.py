@@ -27,6 +27,8 @@ __all__ = ["AnonymousStrategy"]
 @attrs.frozen
 class AnonymousStrategy:
     name: ClassVar[str] = "anonymous"
+    # Lets /openapi.json mark a route guarded with it as open to callers with no credential.
+    openapi_allows_anonymous: ClassVar[bool] = True
 
     @classmethod
     def from_context(cls, ctx: StrategyContext) -> AnonymousStrategy:

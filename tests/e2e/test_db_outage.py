@@ -24,7 +24,7 @@ from authkit.embedded import EmbeddedMongo, free_port
 if TYPE_CHECKING:
     from conftest import AppProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 
 ALICE = {"username": "alice", "password": "Passw0rd!x"}
 BOB = {"username": "bobby", "password": "Passw0rd!y"}

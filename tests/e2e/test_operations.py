@@ -19,7 +19,7 @@ from conftest import clean_environ, wait_until
 if TYPE_CHECKING:
     from conftest import AppProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 
 PASSWORD = "Passw0rd!x"
 
@@ -65,6 +65,13 @@ def test_check_masks_the_secret_and_reports_the_database(
     code, out, err = cli(["check"], down, tmp_path)
     assert code == 1
     assert "is not reachable" in err
+    assert len(err.strip().splitlines()) == 1, err
+    code, _, err = cli(["create-user", "someone"], down, tmp_path, stdin=PASSWORD + "\n")
+    assert code == 1
+    # One line, without the log records of the database layer beneath it.
+    assert err.strip().splitlines() == [
+        "authkit: cannot create 'someone': The user database is unavailable; try again shortly"
+    ]
 
     code, _, err = cli(["check"], {**server_env, "PORT": "eighty"}, tmp_path)
     assert code == 2

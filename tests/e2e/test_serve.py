@@ -30,7 +30,7 @@ from authkit.embedded import free_port
 if TYPE_CHECKING:
     from conftest import AppProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 
 CREDENTIALS = {"username": "alice", "password": "Passw0rd!x"}
 ENV = {"BCRYPT_ROUNDS": "4", "JWT_EXPIRES_IN": "1h"}  # no MONGO_URI, no JWT_SECRET

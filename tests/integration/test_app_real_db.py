@@ -153,6 +153,7 @@ def test_simultaneous_signups_of_one_username_create_exactly_one_user(
     assert mongo_db["users"].count_documents({}) == 1
 
 
+@pytest.mark.processes
 def test_unreachable_database_gives_a_quick_503_and_tokens_keep_working(
     make_client: Callable[[str], TestClient], jwt_secret: str
 ) -> None:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import mongomock
 import pytest
 from starlette.applications import Starlette
@@ -23,7 +24,15 @@ from app import create_app
 from authkit import TokenIssuer, guard
 from authkit.errors import DuplicateStrategyError, RegistryError
 from authkit.guard import GuardedApp
-from config.settings import JWTSettings, PasswordSettings, PluginSettings, Secret, Settings
+from authkit.openapi import describe
+from config.settings import (
+    CORSSettings,
+    JWTSettings,
+    PasswordSettings,
+    PluginSettings,
+    Secret,
+    Settings,
+)
 
 SECRET = "guard-features-secret-0123456789abcdef"
 ISSUER = TokenIssuer(SECRET, 600)
@@ -67,11 +76,18 @@ async def whoami(request: Request) -> Response:
     )
 
 
+@describe(
+    operation_id="adminOnly",
+    summary="Admins only",
+    responses={200: {"description": "Who you are"}},
+    parameters=[{"name": "verbose", "in": "query", "schema": {"type": "boolean"}}],
+)
 @guard("jwt", scopes=["admin"])
 async def admin_only(request: Request) -> Response:
     return await whoami(request)
 
 
+@describe(operation_id="anyone", summary="Anyone", responses={200: {"description": "Hi"}})
 @guard("jwt", "anonymous")
 async def anyone(request: Request) -> Response:
     return await whoami(request)
@@ -153,6 +169,17 @@ def test_openapi_lists_the_scopes_and_the_403(client: Any) -> None:
     me = document["paths"]["/auth/me"]["get"]
     assert me["security"] == [{"jwt": []}]
     assert "403" not in me["responses"]
+    admin = document["paths"]["/admin-only"]["get"]
+    assert admin["security"] == [{"jwt": ["admin"]}]
+    assert "403" in admin["responses"]
+    verbose = {"name": "verbose", "in": "query", "schema": {"type": "boolean"}}
+    assert admin["parameters"] == [verbose]
+
+
+def test_openapi_marks_a_route_with_the_anonymous_strategy_as_open(client: Any) -> None:
+    document = client.get("/openapi.json").json()
+    # {} is OpenAPI's "no credential needed"; Swagger UI then lets the call through bare.
+    assert document["paths"]["/anyone"]["get"]["security"] == [{"jwt": []}, {}]
 
 
 @pytest.mark.parametrize(
@@ -218,6 +245,38 @@ def test_a_strategy_named_in_authkit_strategies_is_loaded(
     with TestClient(app) as client:
         assert client.get("/h", headers={"X-User": "zoe"}).json()["name"] == "zoe"
         assert client.get("/h").headers["www-authenticate"] == 'Header realm="test"'
+
+
+def test_cors_lets_browsers_send_a_plugins_credential_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = HEADER_STRATEGY.format(name="header").replace(
+        "    async def authenticate",
+        '    openapi_scheme: ClassVar[dict] = {"type": "apiKey", "in": "header", "name": "X-User"}'
+        "\n\n    async def authenticate",
+    )
+    write_package(tmp_path, "corspkg", {"auth": source})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = create_app(
+        attrs.evolve(
+            settings(strategies=("corspkg.auth:HeaderStrategy",)),
+            cors=CORSSettings(origins=("https://app.example",)),
+        ),
+        database=mongomock.MongoClient().db,
+        routes=[Route("/h", by_header, methods=["DELETE"])],
+    )
+    with TestClient(app) as client:
+        preflight = client.options(
+            "/h",
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "DELETE",
+                "Access-Control-Request-Headers": "x-user",
+            },
+        )
+    assert preflight.status_code == 200, preflight.text
+    assert "x-user" in preflight.headers["access-control-allow-headers"].lower()
+    assert "DELETE" in preflight.headers["access-control-allow-methods"]
 
 
 def test_strategy_modules_dropped_in_the_folder_are_loaded(

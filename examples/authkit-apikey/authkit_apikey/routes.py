@@ -24,7 +24,7 @@ from typing import Any
 from authkit.body import read_fields
 from authkit.errors import Conflict, Forbidden, NotFound
 from authkit.guard import guard
-from authkit.openapi import _OPERATION_ATTRIBUTE, describe, error_responses
+from authkit.openapi import describe, error_responses
 from authkit.responses import JSON
 from authkit.strategy import AuthenticatedUser
 from starlette.requests import Request
@@ -146,6 +146,7 @@ def api_key_routes(keys: APIKeyStore, max_body_bytes: int) -> list[Route]:
             204: {"description": "Revoked (or it already was)"},
             **error_responses(401, 404, 503),
         },
+        parameters=[_KEY_ID_PARAMETER],
         tags=_TAGS,
     )
     @guard("jwt")
@@ -158,10 +159,6 @@ def api_key_routes(keys: APIKeyStore, max_body_bytes: int) -> list[Route]:
         if found is Revocation.NOT_FOUND:
             raise NotFound("API key not found")
         return Response(status_code=204)
-
-    # authkit's describe() takes no path parameters yet; an OpenAPI path template must
-    # declare its parameter, so it is added to the operation describe() attached.
-    getattr(revoke_key, _OPERATION_ATTRIBUTE)["parameters"] = [_KEY_ID_PARAMETER]
 
     return [
         Route("/auth/api-keys", create_key, methods=["POST"]),

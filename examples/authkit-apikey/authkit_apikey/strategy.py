@@ -47,21 +47,13 @@ logger = logging.getLogger("authkit_apikey")
 
 
 def database_of(ctx: StrategyContext) -> Database[dict[str, Any]]:
-    """The database the users live in, where the keys go too.
-
-    StrategyContext offers no database handle, so this takes it from authkit's
-    MongoUserStore, which keeps its collection as `_users` (a `database` on the
-    context, should authkit add one, is preferred).
-    """
-    database = getattr(ctx, "database", None)
-    if database is None:
-        database = getattr(getattr(ctx.users, "_users", None), "database", None)
-    if database is None:
+    """The database the users live in, where the keys go too."""
+    if ctx.database is None:
         raise TypeError(
-            "authkit-apikey stores keys in the users' MongoDB database, and cannot find it: "
-            f"ctx.users is a {type(ctx.users).__name__}, not authkit's MongoUserStore"
+            "authkit-apikey stores keys in the users' MongoDB database, and this application "
+            "gave its strategies none (StrategyContext.database is None)"
         )
-    return database  # type: ignore[no-any-return]
+    return ctx.database
 
 
 @attrs.frozen
