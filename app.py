@@ -112,6 +112,7 @@ def create_app(
         try:
             yield
         finally:
+            passwords.pool.close()
             if client is not None:
                 client.close()
 

@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -26,6 +26,9 @@ __all__ = ["CONTENT_TYPE", "Metrics", "NoMetrics", "SigninResult"]
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 SigninResult = Literal["succeeded", "failed", "throttled"]
 
+# Methods a route can answer; any other (h11 accepts any token as a method) is counted as
+# "other", so a client cannot mint new label values and grow our memory without bound.
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _BCRYPT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 
@@ -86,10 +89,25 @@ class Metrics(NoMetrics):
         )
         for result in ("succeeded", "failed", "throttled"):
             self._signins.labels(result)  # export zeros, so rate() works from the first scrape
+        # labels() builds and locks on every call: a quarter of a small request's time.
+        # The children per label set are few (routes x methods x statuses), so keep them.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self._requests.labels(route, method, str(status)).inc()
-        self._latency.labels(route, method).observe(seconds)
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            label = method if method in _KNOWN_METHODS else "other"
+            children = (
+                self._requests.labels(route, label, str(status)),
+                self._latency.labels(route, label),
+            )
+            # Only bounded keys are kept: a method outside the known set is not.
+            if label == method:
+                self._request_children[key] = children
+        counter, histogram = children
+        counter.inc()
+        histogram.observe(seconds)
 
     def signin(self, result: SigninResult) -> None:
         self._signins.labels(result).inc()

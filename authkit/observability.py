@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Iterable
 
 from starlette.datastructures import MutableHeaders
@@ -54,7 +54,7 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
         status: int | None = None
         started = time.perf_counter()
@@ -79,25 +79,37 @@ class RequestObserver:
             endpoint = scope.get("endpoint")
             route = self._templates.get(endpoint, "unmatched") if endpoint else "unmatched"
             self.metrics.request(route, scope["method"], status, seconds)
-            user = scope.get("user")
-            user_id = user.identity if user is not None and user.is_authenticated else None
-            client = scope.get("client")
-            access_log.info(
-                "%s %s %d",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "fields": {
-                        "event": "request",
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 2),
-                        "request_id": request_id,
-                        "user_id": user_id,
-                        "client": client[0] if client else None,
-                    }
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                self._log_access(scope, route, status, seconds, request_id)
+
+    @staticmethod
+    def _log_access(scope: Scope, route: str, status: int, seconds: float, request_id: str) -> None:
+        user = scope.get("user")
+        user_id = user.identity if user is not None and user.is_authenticated else None
+        client = scope.get("client")
+        # Logger.info() would also walk the stack for the caller's file and line, which no
+        # formatter of ours prints: a fifth of the line's cost. makeRecord() + handle() is
+        # what info() does without that walk; handlers and filters still apply.
+        record = access_log.makeRecord(
+            access_log.name,
+            logging.INFO,
+            __file__,
+            0,
+            "%s %s %d",
+            (scope["method"], scope["path"], status),
+            None,
+            extra={
+                "fields": {
+                    "event": "request",
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "request_id": request_id,
+                    "user_id": user_id,
+                    "client": client[0] if client else None,
+                }
+            },
+        )
+        access_log.handle(record)

@@ -143,6 +143,22 @@ def test_metrics_count_what_happened() -> None:
     )
 
 
+def test_made_up_methods_are_counted_as_other_so_labels_stay_bounded() -> None:
+    with TestClient(create_app(make_settings(), database=mongomock.MongoClient().db)) as client:
+        for n in range(20):
+            client.request(f"BREW{n}", "/nope")
+        client.get("/nope")
+        client.get("/nope")
+        text = client.get("/metrics").text
+    other = 'authkit_http_requests_total{method="other",route="unmatched",status="404"}'
+    assert metric(text, other) == 20
+    assert (
+        metric(text, 'authkit_http_requests_total{method="GET",route="unmatched",status="404"}')
+        == 2
+    )
+    assert "BREW" not in text
+
+
 def test_database_errors_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     from pymongo.errors import ServerSelectionTimeoutError
 

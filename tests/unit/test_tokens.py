@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from authkit.errors import InvalidToken
-from authkit.tokens import MAX_TOKEN_LENGTH, TokenIssuer
+from authkit.tokens import MAX_TOKEN_LENGTH, VERIFIED_CACHE_SIZE, TokenIssuer
 
 JSONWEBTOKEN_HS256_HEADER = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"  # {"alg":"HS256","typ":"JWT"}
 NOW = 1_800_000_000
@@ -298,3 +298,58 @@ def test_refuses_a_tampered_signature() -> None:
 def test_refuses_a_token_with_the_signature_stripped() -> None:
     token = make_jwt(claims())
     refuse(token[: token.rindex(".") + 1])
+
+
+# ---------------------------------------------------------------- the verified-token cache
+
+
+def test_a_token_met_before_still_expires_on_time(clock: list[float]) -> None:
+    issuer = TokenIssuer(SECRET, 60, clock=lambda: clock[0])
+    token = issuer.issue(user_id="u1", username="alice")
+    assert issuer.verify(token)["sub"] == "u1"  # now remembered
+    clock[0] += 59
+    assert issuer.verify(token)["sub"] == "u1"
+    clock[0] += 1
+    with pytest.raises(InvalidToken) as refused:
+        issuer.verify(token)
+    assert refused.value.reason == "expired"
+
+
+def test_a_token_met_before_is_not_valid_before_its_nbf(clock: list[float]) -> None:
+    issuer = TokenIssuer(SECRET, 60, clock=lambda: clock[0])
+    token = make_jwt(claims(iat=int(clock[0]), nbf=int(clock[0]), exp=int(clock[0]) + 60))
+    assert issuer.verify(token)["sub"]
+    clock[0] -= 5  # a clock stepped back (NTP) must not make nbf meaningless
+    with pytest.raises(InvalidToken):
+        issuer.verify(token)
+
+
+def test_changing_the_claims_one_caller_got_does_not_reach_the_next() -> None:
+    issuer = issuer_at(NOW)
+    token = issuer.issue(user_id="u1", username="alice")
+    issuer.verify(token)["username"] = "mallory"
+    assert issuer.verify(token)["username"] == "alice"
+
+
+def test_a_tampered_copy_of_a_remembered_token_is_still_refused() -> None:
+    issuer = issuer_at(NOW)
+    token = issuer.issue(user_id="u1", username="alice")
+    issuer.verify(token)
+    head, _, signature = token.split(".")
+    forged = b64url(json.dumps(claims(username="admin"), separators=(",", ":")).encode())
+    with pytest.raises(InvalidToken):
+        issuer.verify(f"{head}.{forged}.{signature}")
+    with pytest.raises(InvalidToken):
+        issuer.verify(token[:-1] + ("A" if token[-1] != "A" else "B"))
+
+
+def test_the_cache_keeps_at_most_its_size_and_refused_tokens_never() -> None:
+    issuer = issuer_at(NOW)
+    for n in range(VERIFIED_CACHE_SIZE + 10):
+        issuer.verify(issuer.issue(user_id=f"u{n}", username="alice"))
+    for _ in range(10):
+        with pytest.raises(InvalidToken):
+            issuer.verify(make_jwt(claims(), secret="another-secret-0123456789abcdef0123"))
+    remembered = issuer._verified  # the size bound is the point of this test
+    assert len(remembered) == VERIFIED_CACHE_SIZE
+    assert all(c["sub"] != "u0" for c in remembered.values())  # the oldest went first
