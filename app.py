@@ -179,7 +179,14 @@ def _middleware(
                 max_age=600,
             )
         )
-    stack.append(Middleware(RequestObserver, metrics=metrics, routes=routes))
+    stack.append(
+        Middleware(
+            RequestObserver,
+            metrics=metrics,
+            routes=routes,
+            access_log=settings.observability.access_log,
+        )
+    )
     stack.append(Middleware(StrategyRegistryMiddleware, registry=strategies))
     return stack
 

@@ -44,9 +44,17 @@ def _incoming_request_id(scope: Scope) -> str | None:
 
 
 class RequestObserver:
-    def __init__(self, app: ASGIApp, metrics: NoMetrics, routes: Iterable[BaseRoute]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: NoMetrics,
+        routes: Iterable[BaseRoute],
+        *,
+        access_log: bool = True,
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
         # Metrics are labelled by route template, so their number stays bounded.
         self._templates = {r.endpoint: r.path for r in routes if isinstance(r, Route)}
 
@@ -79,7 +87,7 @@ class RequestObserver:
             endpoint = scope.get("endpoint")
             route = self._templates.get(endpoint, "unmatched") if endpoint else "unmatched"
             self.metrics.request(route, scope["method"], status, seconds)
-            if access_log.isEnabledFor(logging.INFO):
+            if self.access_log and access_log.isEnabledFor(logging.INFO):
                 self._log_access(scope, route, status, seconds, request_id)
 
     @staticmethod

@@ -44,6 +44,7 @@ ENV_VARS: Mapping[str, tuple[str, str]] = {
     "AUTHKIT_SIGNIN_LIMIT_ADDRESS": ("signin_limits", "per_address"),
     "AUTHKIT_LOG_FORMAT": ("observability", "log_format"),
     "AUTHKIT_LOG_LEVEL": ("observability", "log_level"),
+    "AUTHKIT_ACCESS_LOG": ("observability", "access_log"),
     "AUTHKIT_METRICS": ("observability", "metrics"),
     "AUTHKIT_CORS_ORIGINS": ("cors", "origins"),
     "AUTHKIT_CORS_CREDENTIALS": ("cors", "allow_credentials"),

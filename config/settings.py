@@ -112,6 +112,8 @@ class ServerSettings:
 class ObservabilitySettings:
     log_format: Annotated[str, Choice(("json", "text"))] = "json"
     log_level: Annotated[str, Choice(("debug", "info", "warning", "error"))] = "info"
+    # One line per request; off when a proxy in front already logs every request.
+    access_log: bool = True
     metrics: bool = True
 
 

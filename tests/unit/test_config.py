@@ -153,6 +153,7 @@ def test_empty_secret_in_environment_does_not_hide_the_dotenv_secret(tmp_path: P
         ),
         ("JWT_EXPIRES_IN", "-5m", "JWT_EXPIRES_IN: expected a duration"),
         ("JWT_EXPIRES_IN", "0", "JWT_EXPIRES_IN: expected at least 1 second"),
+        ("AUTHKIT_ACCESS_LOG", "maybe", "AUTHKIT_ACCESS_LOG: expected true or false (got 'maybe')"),
     ],
 )
 def test_invalid_value_names_the_variable_and_what_was_expected(

@@ -87,6 +87,21 @@ def test_one_access_line_per_request_with_user_but_no_query(
         assert token not in JSONFormatter().format(record)
 
 
+def test_the_access_log_can_be_switched_off_and_security_events_stay(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = make_settings(observability=ObservabilitySettings(access_log=False))
+    caplog.set_level(logging.INFO, logger="authkit")
+    with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
+        client.post("/auth/signup", json={"username": "alice", "password": PASSWORD})
+        client.post("/auth/signin", json={"username": "alice", "password": "wrong-pass"})
+        response = client.get("/healthz")
+    assert response.headers["x-request-id"]  # request ids do not depend on the log
+    assert access_records(caplog) == []
+    events = [r.fields["event"] for r in caplog.records if r.name == "authkit.security"]  # type: ignore[attr-defined]
+    assert events == ["signup", "signin_failed"]
+
+
 def test_log_formats_are_one_json_object_or_quoted_text() -> None:
     record = logging.LogRecord(
         "authkit.security", logging.WARNING, __file__, 1, "signin failed", None, None
