@@ -31,7 +31,7 @@ from authkit.metrics import CONTENT_TYPE, Metrics, NoMetrics
 from authkit.observability import RequestObserver
 from authkit.passwords import PasswordHasher
 from authkit.registry import StrategyRegistry
-from authkit.responses import exception_handlers
+from authkit.responses import exception_handlers, not_found
 from authkit.routes import auth_routes
 from authkit.service import AuthService
 from authkit.strategy import StrategyContext
@@ -122,6 +122,7 @@ def create_app(
         exception_handlers=dict(exception_handlers),
         lifespan=lifespan,
     )
+    app.router.default = not_found
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.strategies = strategies

@@ -25,6 +25,8 @@ import mongomock
 import pytest
 from bson import ObjectId
 from pymongo.errors import ServerSelectionTimeoutError
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from config.settings import Settings
 
@@ -674,3 +676,24 @@ def test_app_starts_while_the_database_is_down_and_answers_503(
         post_json(client, "/auth/signup", {"username": "alice", "password": PASSWORD}).status_code
         == 201
     )
+
+
+def test_unknown_paths_answer_express_404s_through_the_whole_app(client: TestClient) -> None:
+    for method, path in (("GET", "/nope"), ("DELETE", "/a/b/c"), ("POST", "/auth/me")):
+        response = client.request(method, path)
+        assert response.status_code == 404
+        assert response.headers["content-type"] == JSON_UTF8
+        assert response.headers["x-request-id"]
+        assert response.json() == {
+            "message": f"Cannot {method} {path}",
+            "error": "Not Found",
+            "statusCode": 404,
+        }
+    # The path as decoded, and whole: '#' and '?' inside it are not a fragment or a query.
+    odd = client.get("/a%23b%3Fc")
+    assert odd.json()["message"] == "Cannot GET /a#b?c"
+
+
+def test_a_websocket_to_an_unknown_path_is_closed(client: TestClient) -> None:
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/nope") as socket:
+        socket.receive_text()
