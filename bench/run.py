@@ -3,6 +3,10 @@ reference: each in turn alone on CPU 0, the same wrk scenarios, one table with t
 
     python bench/run.py [--runs 3] [--duration 10s] [--targets authkit,hello,peer,nest]
                         [--scenarios me,signin,signup,notfound] [--out bench/results/<time>]
+    python bench/run.py --targets authkit --scenarios cores,flood,workers,growth
+
+The second form runs the opt-in scenarios (authkit alone: one core vs two, /auth/me under a
+signin flood, two workers, 100 vs 100,000 users), each in its own section after the table.
 
 What each number means, and what gets installed on the first run: bench/README.md.
 """
@@ -19,7 +23,7 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -31,16 +35,25 @@ from harness.common import (
     SERVER_CPU,
     STATE_DIR,
     Server,
+    drop_database,
     pids_listening,
     say,
     status_kib,
     trim_log,
 )
+from harness.extras import (
+    EXTRA_SCENARIOS,
+    GROWTH_SMALL,
+    ExtraContext,
+    ExtraRun,
+    estimate_seconds,
+    run_extra,
+)
+from harness.extras_report import extras_render, extras_summary, extras_warnings
 from harness.measure import SCENARIOS, WrkParams, bcrypt_ceiling, run_root, run_wrk_bench
 from harness.report import Report, TargetRun, render, summary
 from harness.targets import AUTHKIT_SETTINGS, TARGET_NAMES, Target, prepare_targets
 from harness.tools import SetupFailed, ensure_tools, find_shared
-from pymongo import MongoClient
 
 from authkit.embedded import EmbeddedMongo, EmbeddedMongoError, free_port
 
@@ -84,8 +97,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated, of {','.join(TARGET_NAMES)} (default: all)",
     )  # fmt: skip
     parser.add_argument(
-        "--scenarios", type=_names(SCENARIOS), default=list(SCENARIOS),
-        help=f"comma-separated, of {','.join(SCENARIOS)} (default: all)",
+        "--scenarios", type=_names(SCENARIOS + EXTRA_SCENARIOS), default=list(SCENARIOS),
+        help=f"comma-separated, of {','.join(SCENARIOS)} (default: these four) and the opt-in "
+        f"{','.join(EXTRA_SCENARIOS)} (authkit only, each its own section)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--growth-users", type=int, default=100_000,
+        help="users in the collection for the growth scenario's large run (default 100000)",
     )  # fmt: skip
     parser.add_argument(
         "--warmup", type=int, default=0,
@@ -95,6 +113,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be at least 1 and --warmup at least 0")
+    if args.growth_users <= GROWTH_SMALL:
+        parser.error(f"--growth-users must be more than {GROWTH_SMALL}")
+    args.main_scenarios = [s for s in args.scenarios if s in SCENARIOS]
+    args.extra_scenarios = [s for s in args.scenarios if s in EXTRA_SCENARIOS]
     return args
 
 
@@ -146,20 +168,37 @@ def _notes(args: argparse.Namespace, params: WrkParams, targets: list[Target]) -
     notes = [
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; authkit {_git_revision()}; "
         f"{_cpu_model()}, {os.cpu_count()} CPUs; Python {platform.python_version()}.",
-        f"Each server alone on CPU {SERVER_CPU}; load `{wrk}` on CPU {LOAD_CPU}; SecantusDB "
-        f"{version('secantusdb')} in memory on CPU {LOAD_CPU}, a fresh database per target "
-        f"and run. {args.runs} run(s), the targets interleaved (each run starts with the next "
-        "one, every server freshly started); the figures are medians over the runs.",
+        (
+            f"Each server alone on CPU {SERVER_CPU}; load `{wrk}` on CPU {LOAD_CPU}; SecantusDB "
+            f"{version('secantusdb')} in memory on CPU {LOAD_CPU}, a fresh database per target "
+            f"and run. {args.runs} run(s), the targets interleaved (each run starts with the "
+            "next one, every server freshly started); the figures are medians over the runs."
+        )
+        if targets
+        else (
+            f"Load `{wrk}` on CPU {LOAD_CPU}; SecantusDB {version('secantusdb')} in memory on "
+            f"CPU {LOAD_CPU}. {args.runs} run(s); the figures are medians over the runs."
+        ),
         f"authkit: {', '.join(f'{k}={v}' for k, v in AUTHKIT_SETTINGS.items())}. The sign-in "
         "limits are off because the benchmark hammers one account from one address; "
         "authkit's JSON access log and /metrics stay on, as shipped.",
         f"uvicorn {version('uvicorn')} runs authkit and hello with {_uvicorn_stack()} "
         "(this venv, --no-access-log --log-level warning).",
-        "authkit vs this: authkit's median req/s ÷ this target's (2.00x: authkit twice as "
-        "fast); for hello, authkit's /auth/me as a share of hello's `GET /`. % of bcrypt "
-        "ceiling: req/s ÷ the single-thread bcrypt rate on CPU 0 (checkpw for signin, hashpw "
-        "for signup).",
     ]
+    if args.main_scenarios:
+        notes.append(
+            "authkit vs this: authkit's median req/s ÷ this target's (2.00x: authkit twice as "
+            "fast); for hello, authkit's /auth/me as a share of hello's `GET /`. % of bcrypt "
+            "ceiling: req/s ÷ the single-thread bcrypt rate on CPU 0 (checkpw for signin, "
+            "hashpw for signup)."
+        )
+    if args.extra_scenarios:
+        notes.append(
+            f"Opt-in scenarios ({', '.join(args.extra_scenarios)}): authkit alone, after the "
+            "main targets in each round, every setup on a freshly started server and a fresh "
+            "database; the CPUs each server had are in its row, wrk always runs on CPU "
+            f"{LOAD_CPU}. Growth's large run: {args.growth_users:,} users."
+        )
     if "peer" in names:
         site = sorted((STATE_DIR / "peer-venv" / "lib").glob("python*/site-packages"))
         notes.append(
@@ -175,7 +214,8 @@ def _notes(args: argparse.Namespace, params: WrkParams, targets: list[Target]) -
     return notes
 
 
-def _pin_database(port: int) -> None:
+def _pin_database(port: int) -> list[int]:
+    """Move the database's threads to LOAD_CPU; its pids."""
     pids = pids_listening(port)
     if not pids:
         raise EmbeddedMongoError(f"no process listens on the database's port {port}")
@@ -184,18 +224,7 @@ def _pin_database(port: int) -> None:
             ["taskset", "-a", "-cp", str(LOAD_CPU), str(pid)],  # noqa: S607
             stdout=subprocess.DEVNULL, check=True,
         )  # fmt: skip
-
-
-def _drop_database(port: int, name: str) -> None:
-    client: MongoClient[dict[str, object]] = MongoClient(
-        f"mongodb://127.0.0.1:{port}", serverSelectionTimeoutMS=5000
-    )
-    try:
-        client.drop_database(name)
-    except Exception as exc:  # the next target gets a new name anyway
-        say(f"could not drop database {name}: {type(exc).__name__}: {exc}")
-    finally:
-        client.close()
+    return pids
 
 
 def run_target(
@@ -227,7 +256,7 @@ def run_target(
     finally:
         server.stop()
         trim_log(server.log)
-        _drop_database(db_port, database)
+        drop_database(db_port, database)
     figures = ", ".join(f"{name} {row.rps:.1f} req/s" for name, row in result.rows.items())
     say(f"run {round_}: {target.name}: {figures or 'no figures'}" + (
         f"; ERROR: {result.error}" if result.error else ""
@@ -236,13 +265,15 @@ def run_target(
 
 
 def estimate_minutes(
-    targets: list[Target], scenarios: list[str], runs: int, seconds: float, warmup: int
-) -> float:
+    targets: list[Target], scenarios: list[str], runs: int, seconds: float, warmup: int,
+    extras: Sequence[str] = (),
+) -> float:  # fmt: skip
     per_scenario = seconds + warmup + 3  # settle, bench user, idle checks
-    per_round = 2 * max(2.0, seconds / 2) + 2  # bcrypt ceiling
+    per_round = 2 * max(2.0, seconds / 2) + 2 if scenarios else 0.0  # bcrypt ceiling
     for target in targets:
         count = len(scenarios) if target.auth else 1
         per_round += count * per_scenario + STARTUP_SECONDS.get(target.name, 5) + 3
+    per_round += sum(estimate_seconds(name, seconds, warmup) for name in extras)
     return per_round * runs / 60
 
 
@@ -273,40 +304,61 @@ def bench(args: argparse.Namespace) -> int:
         say(str(exc))
         return 2
     out.mkdir(parents=True, exist_ok=True)
+    main_scenarios: list[str] = args.main_scenarios
+    extras: list[str] = args.extra_scenarios
+    skipped: dict[str, str] = {}
+    names = list(args.targets)
+    if not main_scenarios:  # only opt-in scenarios: they need authkit and nothing else
+        for name in (n for n in names if n != "authkit"):
+            skipped[name] = "only opt-in scenarios were selected, and they measure authkit alone"
+        names = []
     shared, where = find_shared()
-    targets, skipped, failed = prepare_targets(args.targets, shared, where)
-    if "me" not in args.scenarios and any(t.name == "hello" for t in targets):
+    targets, skipped_now, failed = prepare_targets(names, shared, where)
+    skipped.update(skipped_now)
+    if "me" not in main_scenarios and any(t.name == "hello" for t in targets):
         targets = [t for t in targets if t.name != "hello"]
         skipped["hello"] = "it is the baseline of the `me` scenario, which is not selected"
+    if extras and "authkit" not in args.targets:
+        skipped[", ".join(extras)] = "the opt-in scenarios measure authkit, not in --targets"
+        extras = []
     for name, reason in skipped.items():
         say(f"skipping {name}: {reason}")
     for name, reason in failed.items():
         say(f"FAILED to set up {name}: {reason}")
-    if not targets:
+    if not targets and not extras:
         say("no target left to measure")
         return 1
-    minutes = estimate_minutes(
-        targets, args.scenarios, args.runs, seconds_of(args.duration), args.warmup
-    )
+    seconds = seconds_of(args.duration)
+    minutes = estimate_minutes(targets, main_scenarios, args.runs, seconds, args.warmup, extras)
+    what = [f"{', '.join(t.name for t in targets)} x {', '.join(main_scenarios)}"]
+    what = (what if targets else []) + ([f"authkit x {', '.join(extras)}"] if extras else [])
     say(
-        f"{args.runs} run(s) of {', '.join(t.name for t in targets)} x "
-        f"{', '.join(args.scenarios)}, {args.duration} each: about {max(minutes, 1):.0f} min; "
-        f"results in {out}"
+        f"{args.runs} run(s) of {'; '.join(what)}, {args.duration} each: "
+        f"about {max(minutes, 1):.0f} min; results in {out}"
     )
     os.sched_setaffinity(0, {LOAD_CPU})  # this harness, and what it starts unpinned, off CPU 0
     runs: list[TargetRun] = []
+    extra_runs: list[ExtraRun] = []
     ceilings: list[dict[str, object]] = []
     interrupted = False
     database = EmbeddedMongo(None, log_file=out / "database.log")
     try:
         database.start()
-        _pin_database(database.port)
+        db_pids = tuple(_pin_database(database.port))
         for round_ in range(1, args.runs + 1):
-            seconds = max(2.0, seconds_of(args.duration) / 2)
-            ceilings.append(bcrypt_ceiling(seconds, out / f"run{round_}"))
-            shift = (round_ - 1) % len(targets)  # each round starts with the next target
-            for target in targets[shift:] + targets[:shift]:
-                runs.append(run_target(target, round_, database.port, params, args.scenarios, out))
+            if targets:
+                half = max(2.0, seconds / 2)
+                ceilings.append(bcrypt_ceiling(half, out / f"run{round_}"))
+                shift = (round_ - 1) % len(targets)  # each round starts with the next target
+                for target in targets[shift:] + targets[:shift]:
+                    runs.append(
+                        run_target(target, round_, database.port, params, main_scenarios, out)
+                    )
+            context = ExtraContext(
+                round_, database.port, params, seconds, out, args.growth_users, db_pids
+            )
+            for name in extras:
+                extra_runs.append(run_extra(name, context))
     except KeyboardInterrupt:
         interrupted = True
         say("interrupted; the table below has what was measured")
@@ -321,14 +373,21 @@ def bench(args: argparse.Namespace) -> int:
     notes += ["INTERRUPTED: not every run was made."] if interrupted else []
     notes.append(f"Raw outputs (wrk, server logs, bcrypt): {out}")
     labels = [(t.name, t.label) for t in sorted(targets, key=lambda t: TARGET_NAMES.index(t.name))]
-    report = Report(args.scenarios, labels, runs, ceilings, notes)
+    report = Report(
+        main_scenarios if targets else [], labels, runs, ceilings, notes,
+        extras=extras_render(extra_runs, extras), extra_warnings=extras_warnings(extra_runs),
+    )  # fmt: skip
     text = render(report)
+    data = summary(report)
+    data["extra_scenarios"] = extras
+    data["extras"] = extras_summary(extra_runs, extras)
     (out / "table.md").write_text(text)
-    (out / "summary.json").write_text(json.dumps(summary(report), indent=2) + "\n")
+    (out / "summary.json").write_text(json.dumps(data, indent=2) + "\n")
     print(text)
     if interrupted:
         return 130
-    return 1 if failed or any(run.error for run in runs) else 0
+    failures = any(run.error for run in runs) or any(run.error for run in extra_runs)
+    return 1 if failed or failures else 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from pymongo import MongoClient
+
 __all__ = [
     "BENCH_DIR",
     "BENCH_LOCK",
@@ -31,6 +33,9 @@ __all__ = [
     "bench_lock",
     "cpu_ticks",
     "cpu_usage",
+    "drop_database",
+    "group_pids",
+    "group_ticks",
     "pids_listening",
     "run_group",
     "say",
@@ -109,31 +114,71 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
 
 
-def cpu_usage(cpu: int) -> tuple[int, int, int]:
-    """(busy, steal, total) ticks of one CPU from /proc/stat, counted as wrk_bench.sh does."""
+def group_pids(pgid: int) -> list[int]:
+    """The live processes of a process group: a server started by `Server.start` and every
+    process it made (uvicorn's workers, multiprocessing's helpers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            if int(stat[stat.rindex(")") + 2 :].split()[2]) == pgid:  # field 5 of stat(5)
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def group_ticks(pgid: int) -> dict[int, int]:
+    """utime + stime of each live process of a process group, by pid."""
+    return {pid: cpu_ticks(pid) for pid in group_pids(pgid)}
+
+
+def cpu_usage(cpu: int | Sequence[int]) -> tuple[int, int, int]:
+    """(busy, steal, total) ticks of one CPU, or the sum over several, from /proc/stat,
+    counted as wrk_bench.sh does."""
+    wanted = {f"cpu{c}" for c in ([cpu] if isinstance(cpu, int) else cpu)}
+    busy = steal = total = 0
     for line in Path("/proc/stat").read_text().splitlines():
         parts = line.split()
-        if parts and parts[0] == f"cpu{cpu}":
+        if parts and parts[0] in wanted:
             values = [int(v) for v in parts[1:]]
-            busy = values[0] + values[1] + values[2] + values[5] + values[6]
-            return busy, values[7], sum(values)
-    raise RuntimeError(f"cpu{cpu} is not in /proc/stat")
+            busy += values[0] + values[1] + values[2] + values[5] + values[6]
+            steal += values[7]
+            total += sum(values)
+            wanted.discard(parts[0])
+    if wanted:
+        raise RuntimeError(f"{', '.join(sorted(wanted))} not in /proc/stat")
+    return busy, steal, total
 
 
-def settle(pid: int | None, cpu: int = SERVER_CPU, max_seconds: int = 60) -> bool:
+def settle(
+    pid: int | None, cpu: int | Sequence[int] = SERVER_CPU, max_seconds: int = 60, *,
+    group: bool = False,
+) -> bool:  # fmt: skip
     """Wait until the server (if any) and its CPU have been idle for 1 s: < 5% / < 10%.
 
     Queued bcrypt work from a previous scenario, or someone else's run on that CPU, would
     otherwise eat into the next measurement. False when still busy after `max_seconds`.
+    `cpu` may be several CPUs (each may be 10% busy); with `group`, `pid` is a process
+    group and all its processes count (a server with workers).
     """
     hz = os.sysconf("SC_CLK_TCK")
+    cpus = 1 if isinstance(cpu, int) else len(cpu)
+
+    def ticks() -> int:
+        if not pid:
+            return 0
+        return sum(group_ticks(pid).values()) if group else cpu_ticks(pid)
+
     for _ in range(max_seconds):
-        ticks0, cpu0 = (cpu_ticks(pid) if pid else 0), cpu_usage(cpu)
+        ticks0, cpu0 = ticks(), cpu_usage(cpu)
         time.sleep(1)
-        ticks1, cpu1 = (cpu_ticks(pid) if pid else 0), cpu_usage(cpu)
-        if ticks1 - ticks0 < hz // 20 + 1 and cpu1[0] - cpu0[0] < hz // 10 + 1:
+        ticks1, cpu1 = ticks(), cpu_usage(cpu)
+        if ticks1 - ticks0 < hz // 20 + 1 and cpu1[0] - cpu0[0] < cpus * (hz // 10 + 1):
             return True
-    say(f"warning: CPU {cpu} still busy after {max_seconds} s; measuring anyway")
+    where = f"CPU {cpu}" if isinstance(cpu, int) else f"CPUs {','.join(map(str, cpu))}"
+    say(f"warning: {where} still busy after {max_seconds} s; measuring anyway")
     return False
 
 
@@ -245,3 +290,16 @@ def pids_listening(port: int) -> list[int]:
         check=False,
     )
     return sorted({int(pid) for pid in re.findall(r"pid=(\d+)", done.stdout)})
+
+
+def drop_database(port: int, name: str) -> None:
+    """Drop database `name` on the harness's SecantusDB; a failure is only reported."""
+    client: MongoClient[dict[str, object]] = MongoClient(
+        f"mongodb://127.0.0.1:{port}", serverSelectionTimeoutMS=5000
+    )
+    try:
+        client.drop_database(name)
+    except Exception as exc:  # the next target gets a new name anyway
+        say(f"could not drop database {name}: {type(exc).__name__}: {exc}")
+    finally:
+        client.close()

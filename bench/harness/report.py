@@ -47,6 +47,8 @@ class Report:
     runs: list[TargetRun]
     ceilings: list[dict[str, Any]]
     notes: list[str]
+    extras: str = ""  # the opt-in scenarios' sections (extras_report.extras_render)
+    extra_warnings: list[str] = field(default_factory=list)
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -169,7 +171,7 @@ def warnings(report: Report) -> list[str]:
 
 
 def render(report: Report) -> str:
-    parts = [table(report), "", memory_table(report), ""]
+    parts = [table(report), "", memory_table(report), ""] if report.scenarios else []
     limit_in, limit_up = ceiling(report, "signin"), ceiling(report, "signup")
     if report.ceilings:
         first = report.ceilings[0]
@@ -178,8 +180,10 @@ def render(report: Report) -> str:
             f"CPU 0, median of {len(report.ceilings)}): checkpw {_rate(limit_in)}/s (signin's), "
             f"hashpw {_rate(limit_up)}/s (signup's)."
         )
+    if report.extras:
+        parts += ["", report.extras, "### Settings and notes", ""]
     parts.extend(f"- {note}" for note in report.notes)
-    problems = warnings(report)
+    problems = warnings(report) + report.extra_warnings
     if problems:
         parts.append("")
         parts.append("Warnings:")

@@ -16,12 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from config import ENV_VARS
 from harness.common import BENCH_DIR, ROOT, SERVER_CPU, STATE_DIR
 from harness.tools import SetupFailed, TargetUnavailable, prepare_nest, prepare_peer
 
-from config import ENV_VARS
-
-__all__ = ["AUTHKIT_SETTINGS", "TARGET_NAMES", "Launch", "Target", "prepare_targets"]
+__all__ = [
+    "AUTHKIT_SETTINGS",
+    "TARGET_NAMES",
+    "Launch",
+    "Target",
+    "authkit_launch",
+    "prepare_targets",
+]
 
 TARGET_NAMES = ("authkit", "hello", "peer", "nest")
 
@@ -59,8 +65,8 @@ class Target:
     launch: Callable[[int, str, str, Path], Launch]
 
 
-def _pinned(*argv: str) -> list[str]:
-    return ["taskset", "-c", str(SERVER_CPU), *argv]
+def _pinned(*argv: str, cpus: str = str(SERVER_CPU)) -> list[str]:
+    return ["taskset", "-c", cpus, *argv]
 
 
 def _base_env() -> dict[str, str]:
@@ -72,14 +78,23 @@ def _base_env() -> dict[str, str]:
     }
 
 
-def _uvicorn(app: str, port: int, *extra: str) -> list[str]:
+def _uvicorn(app: str, port: int, *extra: str, cpus: str = str(SERVER_CPU)) -> list[str]:
     return _pinned(
         sys.executable, "-m", "uvicorn", app, *extra, "--host", "127.0.0.1", "--port", str(port),
-        "--no-access-log", "--log-level", "warning",
+        "--no-access-log", "--log-level", "warning", cpus=cpus,
     )  # fmt: skip
 
 
-def _authkit(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
+def authkit_launch(
+    port: int, mongo_uri: str, secret: str, workdir: Path, *, cpus: str = str(SERVER_CPU),
+    workers: int | None = None,
+) -> Launch:  # fmt: skip
+    """authkit on `cpus` (a taskset list: "0", "0,1"): `uvicorn app:app` as the main table
+    runs it, or with `workers`, `python -m authkit serve --workers N` on MONGO_URI.
+
+    The CPUs are always given: the harness itself runs on LOAD_CPU only, and what it starts
+    inherits that. authkit's bcrypt pool sizes itself to the CPUs it may use at start.
+    """
     # PYTHONPATH: this checkout's app.py and packages, whichever authkit the venv has installed.
     # cwd: an empty folder, so no developer's ./.env is read.
     env = {
@@ -89,7 +104,17 @@ def _authkit(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
         "JWT_SECRET": secret,
         "PYTHONPATH": str(ROOT),
     }
-    return Launch(_uvicorn("app:app", port), env, workdir)
+    if workers is None:
+        return Launch(_uvicorn("app:app", port, cpus=cpus), env, workdir)
+    argv = _pinned(
+        sys.executable, "-m", "authkit", "serve", "--workers", str(workers),
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", cpus=cpus,
+    )  # fmt: skip
+    return Launch(argv, env, workdir)
+
+
+def _authkit(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
+    return authkit_launch(port, mongo_uri, secret, workdir)
 
 
 def _hello(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
