@@ -52,7 +52,13 @@ from harness.extras import (
 from harness.extras_report import extras_render, extras_summary, extras_warnings
 from harness.measure import SCENARIOS, WrkParams, bcrypt_ceiling, run_root, run_wrk_bench
 from harness.report import Report, TargetRun, render, summary
-from harness.targets import AUTHKIT_SETTINGS, TARGET_NAMES, Target, prepare_targets
+from harness.targets import (
+    AUTHKIT_SETTINGS,
+    DEFAULT_TARGETS,
+    TARGET_NAMES,
+    Target,
+    prepare_targets,
+)
 from harness.tools import SetupFailed, ensure_tools, find_shared
 
 from authkit.embedded import EmbeddedMongo, EmbeddedMongoError, free_port
@@ -93,8 +99,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="rounds over all targets (default 3)")
     parser.add_argument("--duration", type=_duration, default="10s", help="per scenario (10s)")
     parser.add_argument(
-        "--targets", type=_names(TARGET_NAMES), default=list(TARGET_NAMES),
-        help=f"comma-separated, of {','.join(TARGET_NAMES)} (default: all)",
+        "--targets", type=_names(TARGET_NAMES), default=list(DEFAULT_TARGETS),
+        help=f"comma-separated, of {','.join(TARGET_NAMES)} (default: {','.join(DEFAULT_TARGETS)})",
     )  # fmt: skip
     parser.add_argument(
         "--scenarios", type=_names(SCENARIOS + EXTRA_SCENARIOS), default=list(SCENARIOS),

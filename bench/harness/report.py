@@ -97,7 +97,11 @@ def _versus(report: Report, target: str, scenario: str) -> str:
     if ours is None or not theirs:
         return "-"
     if target == "hello":
-        return f"authkit = {ours / theirs * 100:.0f}% of hello"
+        share = f"authkit = {ours / theirs * 100:.0f}% of hello"
+        quiet = median_rps(report, "authkit-quiet", scenario)
+        if quiet is not None:
+            share += f"; no access log: {quiet / theirs * 100:.0f}%"
+        return share
     return f"{ours / theirs:.2f}x"
 
 

@@ -29,7 +29,9 @@ __all__ = [
     "prepare_targets",
 ]
 
-TARGET_NAMES = ("authkit", "hello", "peer", "nest")
+TARGET_NAMES = ("authkit", "authkit-quiet", "hello", "peer", "nest")
+# Measured unless --targets says otherwise; authkit-quiet (no access log) is opt-in.
+DEFAULT_TARGETS = ("authkit", "hello", "peer", "nest")
 
 # authkit's settings for the run. Tokens outlive the run; the sign-in limits are off because
 # every signin request comes from one account at one address and would get 429s otherwise.
@@ -117,6 +119,12 @@ def _authkit(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
     return authkit_launch(port, mongo_uri, secret, workdir)
 
 
+def _authkit_quiet(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
+    # For a deployment whose proxy already logs each request: the access line is off.
+    launch = authkit_launch(port, mongo_uri, secret, workdir)
+    return Launch(launch.argv, {**launch.env, "AUTHKIT_ACCESS_LOG": "false"}, launch.cwd)
+
+
 def _hello(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
     argv = _uvicorn("hello_starlette:app", port, "--app-dir", str(BENCH_DIR))
     return Launch(argv, _base_env(), workdir)
@@ -157,6 +165,9 @@ def prepare_targets(
         try:
             if name == "authkit":
                 ready.append(Target("authkit", "authkit", True, 60, _authkit))
+            elif name == "authkit-quiet":
+                label = "authkit, no access log"
+                ready.append(Target("authkit-quiet", label, True, 60, _authkit_quiet))
             elif name == "hello":
                 ready.append(Target("hello", "hello (GET /)", False, 60, _hello))
             elif name == "peer":
