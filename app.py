@@ -26,16 +26,21 @@ from authkit.docs_page import docs_routes
 from authkit.errors import AuthkitError, ConfigError, HTTPError, RegistryError
 from authkit.guard import StrategyRegistryMiddleware, guards_in
 from authkit.health import health_routes
+from authkit.keys import KeyRing, KeySetError
+from authkit.lifecycle import TokenLifecycle
 from authkit.logs import configure_logging
 from authkit.metrics import CONTENT_TYPE, Metrics, NoMetrics
 from authkit.observability import RequestObserver
 from authkit.passwords import PasswordHasher
 from authkit.registry import StrategyRegistry
 from authkit.responses import exception_handlers, not_found
+from authkit.revocation import MongoDenylist, RevocationChecker
 from authkit.routes import auth_routes
 from authkit.service import AuthService
+from authkit.sessions import MongoSessionStore
 from authkit.strategy import StrategyContext
 from authkit.throttle import SigninThrottle
+from authkit.token_routes import RefreshDelivery, token_routes
 from authkit.tokens import TokenIssuer
 from authkit.users import MongoUserStore
 from config import Settings, load_settings
@@ -64,13 +69,34 @@ def create_app(
     metrics = Metrics() if settings.observability.metrics else NoMetrics()
     users = MongoUserStore(database["users"])
     passwords = PasswordHasher(settings.passwords.bcrypt_rounds, metrics)
-    tokens = TokenIssuer(settings.jwt.secret.value, int(settings.jwt.expires_in.total_seconds()))
+    tokens = token_issuer(settings)
     throttle = SigninThrottle(
         database["signin_failures"],
         per_account=settings.signin_limits.per_account,
         per_address=settings.signin_limits.per_address,
     )
     service = AuthService(users, passwords, tokens, throttle, metrics)
+    lifetimes = settings.sessions
+    sessions = (
+        MongoSessionStore(database["auth_sessions"], database["refresh_tokens"])
+        if lifetimes.refresh_tokens != "off"
+        else None
+    )
+    denylist = MongoDenylist(database["revoked_tokens"])
+    lifecycle = TokenLifecycle(
+        tokens,
+        users,
+        sessions,
+        denylist,
+        refresh_ttl=lifetimes.refresh_ttl,
+        revocation_checks=lifetimes.revocation_checks,
+        metrics=metrics,
+    )
+    delivery = RefreshDelivery(
+        lifetimes.refresh_tokens,
+        int(lifetimes.refresh_ttl.total_seconds()),
+        lifetimes.cookie_samesite,
+    )
     ctx = StrategyContext(
         users=users,
         passwords=passwords,
@@ -79,13 +105,15 @@ def create_app(
         max_body_bytes=settings.server.max_body_bytes,
         metrics=metrics,
         database=database,
+        revocation=RevocationChecker(denylist, users) if lifetimes.revocation_checks else None,
     )
     strategies = StrategyRegistry()
     strategies.load_entry_points(ctx)
     strategies.load_paths(settings.plugins.strategies, ctx)
     strategies.load_package(settings.plugins.folder, ctx)
     all_routes: list[BaseRoute] = [
-        *auth_routes(service, settings.server.max_body_bytes),
+        *auth_routes(service, settings.server.max_body_bytes, lifecycle, delivery),
+        *token_routes(lifecycle, delivery, settings.server.max_body_bytes),
         *health_routes({"database": users.ensure_ready}),
         *docs_routes("/openapi.json"),
         *routes,
@@ -104,6 +132,10 @@ def create_app(
         try:
             await users.ensure_indexes()
             await throttle.ensure_indexes()
+            if sessions is not None:
+                await sessions.ensure_indexes()
+            if lifetimes.revocation_checks:
+                await denylist.ensure_indexes()
         except HTTPError:
             # Start anyway: the index is created before the first insert, once the
             # database answers, and requests that need it get a 503 until then.
@@ -128,6 +160,27 @@ def create_app(
     app.state.strategies = strategies
     app.state.users = users
     return app
+
+
+def token_issuer(settings: Settings) -> TokenIssuer:
+    """HS256 with JWT_SECRET, or the key set AUTHKIT_JWT_KEYS names (ConfigError if unusable)."""
+    jwt = settings.jwt
+    keys = None
+    if jwt.keys_file is not None:
+        try:
+            keys = KeyRing(jwt.keys_file)
+        except KeySetError as exc:
+            raise ConfigError(f"AUTHKIT_JWT_KEYS: {exc}") from None
+    elif jwt.secret is None:
+        raise ConfigError("JWT_SECRET is not set (nor AUTHKIT_JWT_KEYS): nothing to sign with")
+    return TokenIssuer(
+        None if keys is not None or jwt.secret is None else jwt.secret.value,
+        int(jwt.expires_in.total_seconds()),
+        keys=keys,
+        issuer=jwt.issuer,
+        audience=jwt.audience,
+        leeway=jwt.leeway,
+    )
 
 
 def _metrics_route(metrics: Metrics) -> Route:

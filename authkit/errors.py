@@ -11,7 +11,8 @@ AuthkitError
     │   └── ValidationFailed     message is a list, class-validator style
     ├── AuthenticationFailed (401)
     │   ├── InvalidCredentials
-    │   └── InvalidToken
+    │   ├── InvalidToken
+    │   └── InvalidRefreshToken
     ├── Forbidden (403)
     │   └── InsufficientScope
     ├── NotFound (404)
@@ -46,6 +47,7 @@ __all__ = [
     "HTTPError",
     "InsufficientScope",
     "InvalidCredentials",
+    "InvalidRefreshToken",
     "InvalidToken",
     "NotFound",
     "PayloadTooLarge",
@@ -149,6 +151,18 @@ class InvalidToken(AuthenticationFailed):
     def __init__(self, reason: str = "invalid") -> None:
         super().__init__(None)
         self.reason = reason  # a fixed label (expired, bad_signature, ...) for metrics; never sent
+
+
+class InvalidRefreshToken(AuthenticationFailed):
+    """A refresh token that is unknown, expired, revoked or already used: sign in again.
+
+    One message for every case, so a client learns what to do and an attacker learns nothing.
+    """
+
+    default_message = "Invalid or expired refresh token"
+
+    def __init__(self) -> None:
+        super().__init__(None, ['RefreshToken realm="authkit"'])
 
 
 class Forbidden(HTTPError):

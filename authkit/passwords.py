@@ -9,6 +9,11 @@ password, silently. pyca/bcrypt refuses longer input instead, so verification
 truncates to 72 bytes, exactly what Node hashed. New hashes are never made from
 more than 72 bytes: `too_long()` lets signup reject such passwords up front.
 
+When BCRYPT_ROUNDS changes, `needs_rehash()` tells a successful sign-in that the
+stored hash was made at another cost; `rehash()` makes a new one from the bytes
+that were verified. The `$2a$`/`$2b$` prefix alone is no reason: Node's hashes of
+the right cost stay as they are, so the NestJS app keeps reading them.
+
 Example:
 
     hasher = PasswordHasher(rounds=10)
@@ -19,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -33,6 +39,7 @@ __all__ = ["BCRYPT_MAX_BYTES", "PasswordHasher"]
 BCRYPT_MAX_BYTES = 72
 logger = logging.getLogger("authkit.passwords")
 T = TypeVar("T")
+_COST = re.compile(r"^\$2[abxy]\$(\d\d)\$")
 
 
 def _secret_bytes(password: str) -> bytes:
@@ -62,6 +69,17 @@ class PasswordHasher:
             raise ValueError(f"password exceeds bcrypt's {BCRYPT_MAX_BYTES}-byte limit")
         salt = bcrypt.gensalt(self.rounds)
         hashed = await self._timed("hash", bcrypt.hashpw, password.encode("utf-8"), salt)
+        return hashed.decode("ascii")
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        """True when `stored_hash` is a bcrypt hash of another cost than ours."""
+        found = _COST.match(stored_hash)
+        return found is not None and int(found[1]) != self.rounds
+
+    async def rehash(self, password: str) -> str:
+        """A hash at our cost of what verification checks (the first 72 bytes), for upgrades."""
+        salt = bcrypt.gensalt(self.rounds)
+        hashed = await self._timed("hash", bcrypt.hashpw, _secret_bytes(password), salt)
         return hashed.decode("ascii")
 
     async def verify(self, password: str, stored_hash: str) -> bool:

@@ -17,10 +17,12 @@ from starlette.routing import Route
 from authkit.body import read_fields
 from authkit.dto import SignupCredentials
 from authkit.guard import guard
+from authkit.lifecycle import TokenLifecycle
 from authkit.openapi import describe, error_responses, openapi_document
 from authkit.responses import JSON
 from authkit.service import AuthService
 from authkit.strategy import AuthenticatedUser
+from authkit.token_routes import PAIR_SCHEMA, RefreshDelivery
 
 __all__ = ["auth_routes"]
 
@@ -51,7 +53,16 @@ def _json_object(description: str, **properties: Any) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def auth_routes(service: AuthService, max_body_bytes: int) -> list[Route]:
+def auth_routes(
+    service: AuthService,
+    max_body_bytes: int,
+    lifecycle: TokenLifecycle | None = None,
+    delivery: RefreshDelivery | None = None,
+) -> list[Route]:
+    """The seed's routes. With a `lifecycle`, sign-in also starts a session and hands out a
+    refresh token the way `delivery` says (authkit.token_routes)."""
+    delivery = delivery or RefreshDelivery()
+
     @describe(
         operation_id="signUp",
         summary="Create a user",
@@ -72,7 +83,10 @@ def auth_routes(service: AuthService, max_body_bytes: int) -> list[Route]:
         summary="Exchange a username and password for an access token",
         request_body=_CREDENTIALS_BODY,
         responses={
-            201: _json_object("Signed in", accessToken={"type": "string"}),
+            201: {
+                "description": "Signed in",
+                "content": {"application/json": {"schema": PAIR_SCHEMA}},
+            },
             **error_responses(400, 401, 413, 429, 503),
         },
         tags=["auth"],
@@ -80,8 +94,17 @@ def auth_routes(service: AuthService, max_body_bytes: int) -> list[Route]:
     @guard("local")
     async def sign_in(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
-        body = service.sign_in(user_id=principal.id, username=principal.username)
-        return JSON(body, status_code=201)
+        if lifecycle is None:
+            body = service.sign_in(user_id=principal.id, username=principal.username)
+            return JSON(body, status_code=201)
+        version = principal.claims.get("token_version")
+        pair = await lifecycle.sign_in(
+            principal.id,
+            principal.username,
+            token_version=version if isinstance(version, int) else None,
+            user_agent=request.headers.get("user-agent", "")[:256] or None,
+        )
+        return delivery.response(pair, 201)
 
     @describe(
         operation_id="getMe",

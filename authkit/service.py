@@ -5,6 +5,8 @@ strategy (local today, HTTP Basic tomorrow) gets the same guarantees: an
 unknown user costs the same bcrypt work as a wrong password, failures are
 throttled per account and per address, and each outcome is logged as a
 security event on the `authkit.security` logger (never with the password).
+A successful check also upgrades a hash made at another bcrypt cost than
+BCRYPT_ROUNDS, when the store can write one (an `AccountStore`).
 
 Example:
 
@@ -21,12 +23,12 @@ import logging
 import attrs
 
 from authkit.dto import SignupCredentials
-from authkit.errors import TooManyRequests
+from authkit.errors import BackendUnavailable, TooManyRequests
 from authkit.metrics import NoMetrics
 from authkit.passwords import PasswordHasher
 from authkit.throttle import SigninThrottle
 from authkit.tokens import TokenIssuer
-from authkit.users import User, UserStore
+from authkit.users import AccountStore, User, UserStore
 
 __all__ = ["AuthService"]
 
@@ -83,7 +85,7 @@ class AuthService:
                 "signin ok",
                 extra={"fields": {"event": "signin_ok", "user": username, "address": address}},
             )
-            return user
+            return await self._upgrade_hash(user, password)
         self.metrics.signin("failed")
         security_log.warning(
             "signin failed",
@@ -99,6 +101,28 @@ class AuthService:
         if self.throttle is not None:
             await self.throttle.record_failure(username, address)
         return None
+
+    async def _upgrade_hash(self, user: User, password: str) -> User:
+        """Rehash at BCRYPT_ROUNDS a hash made at another cost; the sign-in succeeds either way."""
+        if not self.passwords.needs_rehash(user.password_hash) or not isinstance(
+            self.users, AccountStore
+        ):
+            return user
+        new_hash = await self.passwords.rehash(password)
+        try:
+            stored = await self.users.replace_password_hash(user.id, user.password_hash, new_hash)
+        except BackendUnavailable:
+            stored = False  # the next sign-in tries again
+        fields = {
+            "event": "password_rehashed" if stored else "password_rehash_skipped",
+            "user": user.username,
+            "user_id": user.id,
+            "from_cost": user.password_hash[4:6],
+            "to_cost": self.passwords.rounds,
+        }
+        message = "password hash upgraded" if stored else "password hash upgrade skipped"
+        security_log.info(message, extra={"fields": fields})
+        return attrs.evolve(user, password_hash=new_hash) if stored else user
 
     def sign_in(self, *, user_id: str, username: str) -> dict[str, str]:
         token = self.tokens.issue(user_id=user_id, username=username)

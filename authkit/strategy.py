@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from pymongo.database import Database
 
     from authkit.passwords import PasswordHasher
+    from authkit.revocation import RevocationChecker
     from authkit.service import AuthService
     from authkit.tokens import TokenIssuer
     from authkit.users import UserStore
@@ -106,6 +107,9 @@ class StrategyContext:
     # The database the users live in, for a strategy that keeps its own collection
     # (API keys, say); None when the user store is not MongoDB-backed.
     database: Database[dict[str, Any]] | None = None
+    # Set when AUTHKIT_REVOCATION_CHECKS is on: bearer-token strategies ask it whether a
+    # validly signed token was signed out.
+    revocation: RevocationChecker | None = None
 
 
 @runtime_checkable

@@ -1,10 +1,20 @@
 """TokenIssuer: sign and verify access tokens (JWT, through joserfc).
 
-Tokens are what the NestJS app issues with `@nestjs/jwt`: header
-`{"alg":"HS256","typ":"JWT"}`, payload `{username, sub, iat, exp}`, signed
-with `JWT_SECRET`. Either side accepts the other's tokens when they share the
-secret. Verification is stricter than the reference (RFC 8725): the algorithm
-is pinned, `exp` is required, and `sub` and `username` must be strings.
+By default tokens are what the NestJS app issues with `@nestjs/jwt`: header
+`{"alg":"HS256","typ":"JWT"}`, payload `{username, sub, iat, exp}` signed with
+`JWT_SECRET`, plus a `jti` (and `iss`/`aud` when configured, and whatever the
+caller adds: `token_version`, `sid`). Either side accepts the other's tokens
+when they share the secret: jsonwebtoken ignores claims it was not asked about.
+
+With a key ring (authkit.keys) tokens are signed with the ring's newest key
+instead, and every header names it in `kid`.
+
+Verification is stricter than the reference (RFC 8725): the algorithm is pinned
+to the configured one (HS256, or the `alg` of the key the `kid` names: an HMAC
+token is never checked against a public key), `exp` is required, `nbf` is
+honoured, `iss` and `aud` are required when configured, `leeway` seconds of
+clock skew are forgiven on `exp` and `nbf`, and `sub`, `username` and `jti`
+must be strings.
 
 Example:
 
@@ -15,10 +25,14 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import copy
+import json
+import secrets
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from joserfc import jwt
@@ -32,37 +46,81 @@ from joserfc.errors import (
     UnsupportedAlgorithmError,
 )
 from joserfc.jwk import OctKey
+from joserfc.jws import JWSRegistry
 
 from authkit.errors import InvalidToken
+from authkit.keys import KeyRing
 
-__all__ = ["MAX_TOKEN_LENGTH", "TokenIssuer"]
+__all__ = ["MAX_TOKEN_LENGTH", "VERIFIED_CACHE_SIZE", "TokenIssuer"]
 
-# Far above any token authkit issues (~250 bytes); refusing longer input early
-# keeps an attacker from making us base64-decode and parse megabytes.
+# Far above any token authkit issues (~250 bytes, ~700 with an RSA signature);
+# refusing longer input early keeps an attacker from making us parse megabytes.
 MAX_TOKEN_LENGTH = 8192
 # Tokens whose signature and claims were verified, remembered so that a client calling
-# again with the same token skips the HMAC and JSON work (two fifths of /auth/me).
+# again with the same token skips the signature and JSON work (two fifths of /auth/me).
 # Only tokens that passed are kept, so an attacker cannot fill it without our key.
 VERIFIED_CACHE_SIZE = 4096
+_OWN_CLAIMS = frozenset({"username", "sub", "iat", "exp", "iss", "aud", "jti"})
+
+
+def _quiet_eddsa() -> Any:
+    # RFC 9864 deprecates the name "EdDSA" because it does not say which curve. Our keys
+    # are pinned to Ed25519 (authkit.keys), so the ambiguity cannot arise, and "EdDSA" is
+    # the name verifiers (PyJWT, jose, Java, Go) understand today: sign with it, quietly.
+    alg = copy.copy(JWSRegistry.algorithms["EdDSA"])
+    alg.security_warning = None
+    return alg
+
+
+class _Registry(JWSRegistry):
+    # joserfc declares `algorithms` on the class but types it as an instance variable.
+    algorithms = {**JWSRegistry.algorithms, "EdDSA": _quiet_eddsa()}  # noqa: RUF012
 
 
 class _ClaimsRegistry(jwt.JWTClaimsRegistry):
-    """joserfc's registry, with two decisions of ours that must not vary with its version."""
+    """joserfc's registry, with decisions of ours that must not vary with its version."""
+
+    def __init__(
+        self, now: int, leeway: int, issuer: str | None, audience: str | None, **kw: Any
+    ) -> None:
+        super().__init__(now=now, leeway=leeway, **kw)
+        self.expected_issuer = issuer
+        self.expected_audience = audience
+
+    @staticmethod
+    def _numeric(name: str, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise InvalidClaimError(name, f"Claim '{name}' must be a NumericDate value")
+        return value
 
     def validate_exp(self, value: object) -> None:
         # Expired from `exp` on, as RFC 7519 4.1.4 and jsonwebtoken say; joserfc before
         # 1.8 still accepted a token during its `exp` second.
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidClaimError("exp", "Claim 'exp' must be a NumericDate value")
-        if value <= self.now - self.leeway:
+        if self._numeric("exp", value) <= self.now - self.leeway:
             raise ExpiredTokenError("exp")
+
+    def validate_nbf(self, value: object) -> None:
+        if self._numeric("nbf", value) > self.now + self.leeway:
+            raise InvalidClaimError("nbf", "The token is not valid yet")
 
     def validate_iat(self, value: object) -> None:
         # `iat` only says when the token was made (RFC 7519 4.1.6). jsonwebtoken does not
         # refuse one from the future, and refusing it would turn a replica or the NestJS
         # app whose clock runs a second fast into spurious 401s. It must still be a number.
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidClaimError("iat", "Claim 'iat' must be a NumericDate value")
+        self._numeric("iat", value)
+
+    def validate_iss(self, value: object) -> None:
+        if not isinstance(value, str) or (
+            self.expected_issuer is not None and value != self.expected_issuer
+        ):
+            raise InvalidClaimError("iss")
+
+    def validate_aud(self, value: object) -> None:
+        audiences = [value] if isinstance(value, str) else value
+        if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+            raise InvalidClaimError("aud")
+        if self.expected_audience is not None and self.expected_audience not in audiences:
+            raise InvalidClaimError("aud")
 
 
 def _reason(exc: Exception) -> str:
@@ -80,34 +138,90 @@ def _reason(exc: Exception) -> str:
     return "malformed" if isinstance(exc, (ValueError, TypeError)) else "invalid"
 
 
+def _unverified_header(token: str) -> dict[str, Any]:
+    """The JOSE header, read only to choose the key; nothing in it is trusted beyond that."""
+    segment = token.split(".", 1)[0]
+    header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    if not isinstance(header, dict):
+        raise InvalidToken("malformed")
+    return header
+
+
 class TokenIssuer:
-    algorithm = "HS256"
+    """Issues and verifies access tokens: HS256 with a secret, or a managed key ring."""
 
     def __init__(
         self,
-        secret: str,
+        secret: str | None = None,
         ttl_seconds: int = 60,
         *,
+        keys: KeyRing | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+        leeway: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if ttl_seconds < 1:
             raise ValueError(f"token lifetime must be at least 1 second (got {ttl_seconds})")
-        with warnings.catch_warnings():
-            # joserfc warns about short HMAC keys; settings warn once, in words an operator
-            # can act on, and an existing deployment's short secret must keep working.
-            warnings.simplefilter("ignore")
-            self._key = OctKey.import_key(secret.encode("utf-8"))
+        if leeway < 0:
+            raise ValueError(f"leeway must not be negative (got {leeway})")
+        if keys is None and secret is None:
+            raise ValueError("a TokenIssuer needs a secret (HS256) or a key ring")
+        self._key: OctKey | None = None
+        if keys is None and secret is not None:
+            with warnings.catch_warnings():
+                # joserfc warns about short HMAC keys; settings warn once, in words an
+                # operator can act on, and an existing deployment's short secret must work.
+                warnings.simplefilter("ignore")
+                self._key = OctKey.import_key(secret.encode("utf-8"))
+        self.keys = keys
         self.ttl_seconds = ttl_seconds
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
         self._clock = clock
-        self._header = {"alg": self.algorithm, "typ": "JWT"}
         self._verified: dict[str, dict[str, Any]] = {}
         self._cache_lock = threading.Lock()
 
-    def issue(self, *, user_id: str, username: str) -> str:
+    @property
+    def algorithm(self) -> str:
+        return "HS256" if self.keys is None else self.keys.current().signing_key().alg
+
+    def now(self) -> float:
+        return self._clock()
+
+    def issue(self, *, user_id: str, username: str, claims: Mapping[str, Any] | None = None) -> str:
+        """A signed token; `claims` adds claims of the caller's (never one of the standard ones)."""
         now = int(self._clock())
-        claims = {"username": username, "sub": user_id, "iat": now, "exp": now + self.ttl_seconds}
-        # default_type=None keeps the header bytes identical to jsonwebtoken's.
-        return jwt.encode(self._header, claims, self._key, default_type=None)
+        payload: dict[str, Any] = {
+            "username": username,
+            "sub": user_id,
+            "iat": now,
+            "exp": now + self.ttl_seconds,
+        }
+        if self.issuer is not None:
+            payload["iss"] = self.issuer
+        if self.audience is not None:
+            payload["aud"] = self.audience
+        payload["jti"] = secrets.token_urlsafe(16)
+        for name, value in (claims or {}).items():
+            if name in _OWN_CLAIMS:
+                raise ValueError(f"claim {name!r} is set by the TokenIssuer")
+            payload[name] = value
+        if self._key is not None:
+            # default_type=None keeps the header bytes identical to jsonwebtoken's.
+            header = {"alg": "HS256", "typ": "JWT"}
+            return jwt.encode(header, payload, self._key, ["HS256"], default_type=None)
+        signer = self._ring().current().signing_key()
+        header = {"alg": signer.alg, "typ": "JWT", "kid": signer.kid}
+        registry = _Registry(algorithms=[signer.alg])
+        return jwt.encode(header, payload, signer.key, registry=registry, default_type=None)
+
+    def public_jwks(self) -> dict[str, Any]:
+        """The JWK Set other services verify tokens with; empty with HS256 (a secret is secret)."""
+        if self.keys is None:
+            return {"keys": []}
+        return self.keys.current().public_jwks(self._clock())
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims (a copy: yours to change); InvalidToken saying why not."""
@@ -122,28 +236,44 @@ class TokenIssuer:
                     del self._verified[next(iter(self._verified))]
                 self._verified[token] = claims
         else:
-            # Time moves on for a token we met before: exp and nbf are checked again.
-            self._check_times(token, claims)
+            # Time moves on for a token we met before: exp, nbf and its key are checked again.
+            self._check_again(token, claims)
         return dict(claims)
 
-    def _check_times(self, token: str, claims: dict[str, Any]) -> None:
+    def _check_again(self, token: str, claims: dict[str, Any]) -> None:
         now = int(self._clock())
-        if claims["exp"] <= now:
+        if claims["exp"] <= now - self.leeway:
             self._verified.pop(token, None)
             raise InvalidToken("expired")
         nbf = claims.get("nbf")
-        if isinstance(nbf, (int, float)) and nbf > now:
+        if isinstance(nbf, (int, float)) and nbf > now + self.leeway:
             raise InvalidToken("bad_claims")
+        if (
+            self.keys is not None
+            and self.keys.current().find(_unverified_header(token).get("kid"), now) is None
+        ):
+            # Its key retired (or was rotated out at once) since we verified it.
+            self._verified.pop(token, None)
+            raise InvalidToken("unknown_key")
 
     def _verify(self, token: str) -> dict[str, Any]:
+        now = int(self._clock())
         try:
-            decoded = jwt.decode(token, self._key, algorithms=[self.algorithm])
+            if self._key is not None:
+                decoded = jwt.decode(token, self._key, algorithms=["HS256"])
+            else:
+                decoded = self._decode_with_ring(token, now)
             if not isinstance(decoded.claims, dict):  # joserfc < 1.8 lets a JSON array through
                 raise InvalidToken("malformed")
             registry = _ClaimsRegistry(
-                now=int(self._clock()),
+                now,
+                self.leeway,
+                self.issuer,
+                self.audience,
                 exp={"essential": True},
                 sub={"essential": True},
+                **({"iss": {"essential": True}} if self.issuer is not None else {}),
+                **({"aud": {"essential": True}} if self.audience is not None else {}),
             )
             registry.validate(decoded.claims)
         except (JoseError, ValueError, TypeError) as exc:
@@ -151,4 +281,25 @@ class TokenIssuer:
         claims = decoded.claims
         if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("username"), str):
             raise InvalidToken("bad_claims")
+        for name, kind in (("jti", str), ("sid", str), ("token_version", int)):
+            value = claims.get(name)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+                raise InvalidToken("bad_claims")
         return claims
+
+    def _ring(self) -> KeyRing:
+        if self.keys is None:  # pragma: no cover - the constructor makes this impossible
+            raise RuntimeError("no key ring")
+        return self.keys
+
+    def _decode_with_ring(self, token: str, now: int) -> jwt.Token:
+        header = _unverified_header(token)
+        key = self._ring().current().find(header.get("kid"), now)
+        if key is None:
+            raise InvalidToken("unknown_key")
+        if header.get("alg") != key.alg:
+            # Key confusion (an HS256 token "signed" with the public key, say) ends here.
+            raise InvalidToken("bad_algorithm")
+        # The registry allows exactly this key's algorithm (joserfc ignores `algorithms=`
+        # when given a registry).
+        return jwt.decode(token, key.key, registry=_Registry(algorithms=[key.alg]))

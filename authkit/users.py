@@ -2,7 +2,9 @@
 
 The collection layout is the NestJS app's (mongoose): `{_id: ObjectId,
 username, password: <bcrypt hash>, __v: 0}` with a unique index on
-`username`, so authkit and that app can share a database.
+`username`, so authkit and that app can share a database. One field of ours
+may appear: `token_version`, a counter that `signout-all` raises (absent
+means 0); mongoose ignores fields its schema does not name.
 
 Every pymongo call blocks, so each runs in a worker thread through
 `authkit.database.call_database`, which also turns connection trouble into
@@ -18,17 +20,18 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from authkit.database import call_database
 from authkit.errors import UserAlreadyExists
 
-__all__ = ["MongoUserStore", "User", "UserStore"]
+__all__ = ["AccountStore", "MongoUserStore", "User", "UserStore"]
 
 
 @attrs.frozen
@@ -36,16 +39,44 @@ class User:
     id: str
     username: str
     password_hash: str = attrs.field(repr=False)
+    # Raised by signout-all; access tokens carry the value they were issued under.
+    token_version: int = 0
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> User:
-        return cls(id=str(doc["_id"]), username=doc["username"], password_hash=doc["password"])
+        version = doc.get("token_version", 0)
+        return cls(
+            id=str(doc["_id"]),
+            username=doc["username"],
+            password_hash=doc["password"],
+            token_version=version if isinstance(version, int) else 0,
+        )
 
 
 class UserStore(Protocol):
+    """What sign-up and sign-in need."""
+
     async def find_by_username(self, username: str) -> User | None: ...
 
     async def create(self, username: str, password_hash: str) -> User: ...
+
+
+@runtime_checkable
+class AccountStore(UserStore, Protocol):
+    """What refresh, sign-out and hash upgrades need beyond a UserStore."""
+
+    async def find_by_id(self, user_id: str) -> User | None: ...
+
+    async def token_version(self, user_id: str) -> int | None: ...
+
+    async def bump_token_version(self, user_id: str) -> int: ...
+
+    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool: ...
+
+
+def _object_id(user_id: str) -> ObjectId | None:
+    """The `_id` a user id names; None for text that cannot be one (a forged `sub`)."""
+    return ObjectId(user_id) if isinstance(user_id, str) and ObjectId.is_valid(user_id) else None
 
 
 class MongoUserStore:
@@ -83,6 +114,53 @@ class MongoUserStore:
         except DuplicateKeyError:
             raise UserAlreadyExists() from None
         return User.from_document(doc)
+
+    async def find_by_id(self, user_id: str) -> User | None:
+        oid = _object_id(user_id)
+        if oid is None:
+            return None
+        doc = await call_database(self._users.find_one, {"_id": oid})
+        if doc is None or not isinstance(doc.get("password"), str):
+            return None
+        return User.from_document(doc)
+
+    async def token_version(self, user_id: str) -> int | None:
+        """The user's token version; None when there is no such user (any more)."""
+        oid = _object_id(user_id)
+        if oid is None:
+            return None
+        doc = await call_database(self._users.find_one, {"_id": oid}, {"token_version": 1})
+        if doc is None:
+            return None
+        version = doc.get("token_version", 0)
+        return version if isinstance(version, int) else 0
+
+    async def bump_token_version(self, user_id: str) -> int:
+        """Raise the user's token version by one; the new value (0 for an unknown user)."""
+        oid = _object_id(user_id)
+        if oid is None:
+            return 0
+        doc = await call_database(
+            self._users.find_one_and_update,
+            {"_id": oid},
+            {"$inc": {"token_version": 1}},
+            projection={"token_version": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(doc["token_version"]) if doc is not None else 0
+
+    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
+        """Store `new_hash` unless the password changed meanwhile (the stored hash is not
+        `old_hash` any more); True when it was stored."""
+        oid = _object_id(user_id)
+        if oid is None:
+            return False
+        result = await call_database(
+            self._users.update_one,
+            {"_id": oid, "password": old_hash},
+            {"$set": {"password": new_hash}},
+        )
+        return result.modified_count == 1
 
     async def ensure_ready(self) -> None:
         """Raise BackendUnavailable unless the database answers and the unique index exists.

@@ -8,6 +8,7 @@ from config.settings import (
     PasswordSettings,
     Secret,
     ServerSettings,
+    SessionSettings,
     Settings,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "PasswordSettings",
     "Secret",
     "ServerSettings",
+    "SessionSettings",
     "Settings",
     "ensure_local_secret",
     "load_settings",

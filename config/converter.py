@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 
 import cattrs
@@ -148,6 +149,14 @@ def _structure_secret(value: object, _: type) -> Secret:
     return Secret(value)
 
 
+def _structure_path(value: object, _: type) -> Path:
+    if isinstance(value, Path):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a file path")
+    return Path(value.strip()).expanduser()
+
+
 def _structure_str(value: object, _: type) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected text (got {type(value).__name__})")
@@ -160,6 +169,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(int, lambda v, _: _structure_int(v, None))
     converter.register_structure_hook(timedelta, lambda v, _: parse_duration(v))
     converter.register_structure_hook(Secret, _structure_secret)
+    converter.register_structure_hook(Path, _structure_path)
     converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook_func(lambda tp: tp == tuple[str, ...], _structure_words)
     converter.register_structure_hook_func(_is_bounded_int, _structure_bounded_int)

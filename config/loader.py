@@ -36,6 +36,14 @@ ENV_VARS: Mapping[str, tuple[str, str]] = {
     "MONGO_URI": ("mongo", "uri"),
     "JWT_SECRET": ("jwt", "secret"),
     "JWT_EXPIRES_IN": ("jwt", "expires_in"),
+    "AUTHKIT_JWT_KEYS": ("jwt", "keys_file"),
+    "AUTHKIT_JWT_ISSUER": ("jwt", "issuer"),
+    "AUTHKIT_JWT_AUDIENCE": ("jwt", "audience"),
+    "AUTHKIT_JWT_LEEWAY": ("jwt", "leeway"),
+    "AUTHKIT_REFRESH_TOKENS": ("sessions", "refresh_tokens"),
+    "AUTHKIT_REFRESH_TTL": ("sessions", "refresh_ttl"),
+    "AUTHKIT_REFRESH_COOKIE_SAMESITE": ("sessions", "cookie_samesite"),
+    "AUTHKIT_REVOCATION_CHECKS": ("sessions", "revocation_checks"),
     "BCRYPT_ROUNDS": ("passwords", "bcrypt_rounds"),
     "HOST": ("server", "host"),
     "PORT": ("server", "port"),
@@ -110,11 +118,12 @@ def load_settings(
         _from_environment(os.environ if environ is None else environ),
     )
     raw = {k: v for source in sources for k, v in source.items() if v.strip()}
-    if "JWT_SECRET" not in raw:
+    if "JWT_SECRET" not in raw and "AUTHKIT_JWT_KEYS" not in raw:
         raise ConfigError(
             "JWT_SECRET is not set: authkit signs and verifies tokens with it. Set it in the "
             f"environment or in {env_file or '.env'} ({_KEYGEN_HINT}), "
-            "or start with `authkit serve`, which creates one in .env on first run."
+            "or start with `authkit serve`, which creates one in .env on first run "
+            "(or set AUTHKIT_JWT_KEYS to sign with a key set instead: docs/tokens.md)."
         )
     nested: dict[str, dict[str, str]] = {}
     for name, value in raw.items():
@@ -124,7 +133,12 @@ def load_settings(
         settings = make_converter().structure(nested, Settings)
     except ClassValidationError as exc:
         raise ConfigError("invalid configuration: " + "; ".join(_describe(exc))) from None
-    if len(settings.jwt.secret.value.encode("utf-8")) < MIN_SECRET_BYTES:
+    secret = settings.jwt.secret
+    if (
+        settings.jwt.keys_file is None
+        and secret is not None
+        and len(secret.value.encode("utf-8")) < MIN_SECRET_BYTES
+    ):
         logger.warning(
             "JWT_SECRET is shorter than %d bytes: tokens signed with it can be brute-forced "
             "offline. It keeps working; replace it when you can (%s).",

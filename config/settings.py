@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import attrs
@@ -26,6 +27,7 @@ __all__ = [
     "Range",
     "Secret",
     "ServerSettings",
+    "SessionSettings",
     "Settings",
     "SigninLimits",
 ]
@@ -62,9 +64,40 @@ class Secret:
 
 @attrs.frozen
 class JWTSettings:
-    secret: Secret
+    """How access tokens are signed and checked.
+
+    HS256 with `secret` (the seed's JWT_SECRET) unless `keys_file` names a key set
+    (RS256, ES256 or EdDSA; see authkit.keys): then the secret is not needed, and
+    not accepted either, since the algorithm is pinned to the keys'.
+    """
+
+    secret: Secret | None = None
     # @nestjs/jwt's expiresIn: '60s' in the seed.
     expires_in: timedelta = timedelta(seconds=60)
+    keys_file: Path | None = None
+    # Set on every token and required of every token when given.
+    issuer: str | None = None
+    audience: str | None = None
+    # Seconds of clock skew forgiven on exp and nbf; 0, as jsonwebtoken's default.
+    leeway: Annotated[int, Range(0, 300)] = 0
+
+
+@attrs.frozen
+class SessionSettings:
+    """Refresh tokens, sessions and revocation (docs/tokens.md).
+
+    `refresh_tokens`: `body` returns `refreshToken` beside `accessToken`; `cookie`
+    sets it as an HttpOnly, Secure cookie scoped to /auth instead (the body stays
+    the reference's); `off` issues none (the reference's behaviour exactly).
+    `revocation_checks` makes every bearer check ask the database whether the token
+    was signed out; off, `/auth/me` stays database-free and a signed-out access
+    token lives until its `exp`.
+    """
+
+    refresh_tokens: Annotated[str, Choice(("body", "cookie", "off"))] = "body"
+    refresh_ttl: timedelta = timedelta(days=14)
+    cookie_samesite: Annotated[str, Choice(("strict", "lax", "none"))] = "strict"
+    revocation_checks: bool = False
 
 
 @attrs.frozen
@@ -137,6 +170,7 @@ class PluginSettings:
 class Settings:
     jwt: JWTSettings
     mongo: MongoSettings = MongoSettings()
+    sessions: SessionSettings = SessionSettings()
     passwords: PasswordSettings = PasswordSettings()
     signin_limits: SigninLimits = SigninLimits()
     server: ServerSettings = ServerSettings()

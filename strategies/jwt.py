@@ -3,7 +3,9 @@
 Extraction follows passport-jwt's `fromAuthHeaderAsBearerToken()`: the
 scheme is case-insensitive and any run of whitespace separates it from the
 token. A token in the query string is ignored. Verification is the
-TokenIssuer's; the user comes from the token alone, with no database read.
+TokenIssuer's; the user comes from the token alone, with no database read,
+unless revocation checks are on (AUTHKIT_REVOCATION_CHECKS): then a signed-out
+token, or one issued before the user's last sign-out-all, is refused too.
 
 Example:
 
@@ -20,6 +22,7 @@ from starlette.requests import Request
 
 from authkit.errors import InvalidToken
 from authkit.metrics import NoMetrics
+from authkit.revocation import RevocationChecker
 from authkit.strategy import AuthenticatedUser, Fail, Outcome, StrategyContext, Success
 from authkit.tokens import TokenIssuer
 
@@ -59,10 +62,11 @@ class JWTStrategy:
 
     tokens: TokenIssuer
     metrics: NoMetrics = attrs.field(factory=NoMetrics)
+    revocation: RevocationChecker | None = None
 
     @classmethod
     def from_context(cls, ctx: StrategyContext) -> JWTStrategy:
-        return cls(ctx.tokens, ctx.metrics)
+        return cls(ctx.tokens, ctx.metrics, ctx.revocation)
 
     async def authenticate(self, request: Request) -> Outcome:
         token = bearer_token(request.headers.get("authorization", ""))
@@ -73,5 +77,11 @@ class JWTStrategy:
         except InvalidToken as exc:
             self.metrics.token_rejected(exc.reason)
             return _BAD_TOKEN
+        if self.revocation is not None:
+            # A database outage raises BackendUnavailable: 503, never a silent pass.
+            refusal = await self.revocation.refusal(claims)
+            if refusal is not None:
+                self.metrics.token_rejected(refusal)
+                return _BAD_TOKEN
         user = AuthenticatedUser(claims["sub"], claims["username"], claims)
         return Success(user, scopes_from_claims(claims))

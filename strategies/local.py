@@ -57,4 +57,7 @@ class LocalStrategy:
         user = await self.service.validate_user(username, password, address=address)
         if user is None:
             return _INVALID
-        return Success(AuthenticatedUser(user.id, user.username))
+        # The token version travels to the sign-in route, which puts it in the access token.
+        return Success(
+            AuthenticatedUser(user.id, user.username, {"token_version": user.token_version})
+        )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,9 @@ REQUIRED_DEVIATIONS = frozenset(
 )
 # May differ in the message only: 400, same shape, authkit's own words.
 OWN_MESSAGE_CASES = ("signup_malformed_json", "signin_malformed_json")
+# May differ by one field: a refreshToken beside the reference's accessToken (refresh
+# tokens are on by default; AUTHKIT_REFRESH_TOKENS=off gives the reference body exactly).
+REFRESH_TOKEN_CASES = ("signin_ok_json", "signin_ok_form")
 
 
 def load_module(path: Path) -> ModuleType:
@@ -83,6 +87,19 @@ def has_own_bad_request_shape(case: dict[str, Any]) -> bool:
         and isinstance(body["message"], str)
         and bool(body["message"])
         and (body["error"], body["statusCode"]) == ("Bad Request", 400)
+    )
+
+
+def has_reference_body_plus_refresh_token(case: dict[str, Any]) -> bool:
+    """201 `{"accessToken": <jwt>, "refreshToken": <43 base64url characters>}`, in that order."""
+    body = case.get("body")
+    return (
+        case.get("status") == 201
+        and isinstance(body, dict)
+        and list(body) == ["accessToken", "refreshToken"]
+        and body["accessToken"] == "<jwt>"
+        and isinstance(body["refreshToken"], str)
+        and re.fullmatch(r"[A-Za-z0-9_-]{43}", body["refreshToken"]) is not None
     )
 
 
@@ -124,7 +141,15 @@ def test_answers_match_the_nestjs_contract_except_the_documented_deviations(
         for line in lines
         if line.startswith(f"- {name}: body: ")
     }
-    unexpected = sorted(set(lines) - REQUIRED_DEVIATIONS - own_message_lines)
+    refresh_token_lines = {
+        line
+        for name in REFRESH_TOKEN_CASES
+        if has_reference_body_plus_refresh_token(cases.get(name, {}))
+        for line in lines
+        if line.startswith(f"- {name}: body: ")
+    }
+    allowed = REQUIRED_DEVIATIONS | own_message_lines | refresh_token_lines
+    unexpected = sorted(set(lines) - allowed)
     missing = sorted(REQUIRED_DEVIATIONS - set(lines))
     assert not unexpected and not missing, (
         "the contract diff is not the documented set of deviations\n"

@@ -87,7 +87,7 @@ def test_signup_signin_me_round_trip(
 
     signin = client.post("/auth/signin", data={"username": "alice", "password": PASSWORD})
     assert signin.status_code == 201
-    assert list(signin.json()) == ["accessToken"]
+    assert list(signin.json()) == ["accessToken", "refreshToken"]
 
     me = client.get("/auth/me", headers={"Authorization": f"Bearer {signin.json()['accessToken']}"})
     assert me.status_code == 200

@@ -46,6 +46,15 @@ def test_the_document_it_renders_names_each_operation(client: Any) -> None:
         "signUp": ("/auth/signup", "post"),
         "signIn": ("/auth/signin", "post"),
         "getMe": ("/auth/me", "get"),
+        "refresh": ("/auth/refresh", "post"),
+        "signOut": ("/auth/signout", "post"),
+        "signOutAll": ("/auth/signout-all", "post"),
+        "listSessions": ("/auth/sessions", "get"),
+        "revokeSession": ("/auth/sessions/{session_id}", "delete"),
+        "getJwks": ("/.well-known/jwks.json", "get"),
     }
     assert document["paths"]["/auth/me"]["get"]["security"] == [{"jwt": []}]
+    for path in ("/auth/signout", "/auth/signout-all"):
+        assert document["paths"][path]["post"]["security"] == [{"jwt": []}]
+    assert "security" not in document["paths"]["/auth/refresh"]["post"]
     assert document["components"]["securitySchemes"]["jwt"]["scheme"] == "bearer"

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 import pytest
@@ -117,12 +118,29 @@ def test_node_token_with_another_secret_is_refused(node_compat: dict[str, Any]) 
         issuer_at(payload["iat"] + 1, SECRET).verify(token)
 
 
-def test_our_token_is_byte_identical_to_the_node_apps(node_compat: dict[str, Any]) -> None:
+def test_our_token_is_the_node_apps_plus_a_jti(node_compat: dict[str, Any]) -> None:
+    # Same header bytes, same claims in the same order, then the jti every token carries
+    # (jsonwebtoken ignores claims it is not asked to check, so the NestJS app accepts it).
     for token, payload, user in node_tokens(node_compat):
         ours = issuer_at(payload["iat"], node_compat["jwt_secret"]).issue(
             user_id=user["_id"], username=user["username"]
         )
-        assert ours == token
+        assert ours.split(".")[0] == token.split(".")[0]
+        claims = payload_of(ours)
+        jti = claims.pop("jti")
+        assert claims == payload and list(claims) == list(payload)
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", jti)
+        head, body, signature = ours.split(".")
+        expected = hmac.new(
+            node_compat["jwt_secret"].encode(), f"{head}.{body}".encode(), hashlib.sha256
+        ).digest()
+        assert b64url_decode(signature) == expected
+
+
+def test_every_token_has_its_own_jti() -> None:
+    issuer = issuer_at(NOW)
+    jtis = {payload_of(issuer.issue(user_id="u1", username="a"))["jti"] for _ in range(50)}
+    assert len(jtis) == 50
 
 
 # ---------------------------------------------------------------- tokens we issue
@@ -138,8 +156,10 @@ def test_payload_keys_in_order_and_lifetime(ttl: int) -> None:
     token = issuer_at(NOW + 0.9, ttl=ttl).issue(user_id="abc123", username="élodie")
     segment = token.split(".")[1]
     payload = payload_of(token)
-    assert list(payload) == ["username", "sub", "iat", "exp"]
+    assert list(payload) == ["username", "sub", "iat", "exp", "jti"]
+    jti = payload.pop("jti")
     assert payload == {"username": "élodie", "sub": "abc123", "iat": NOW, "exp": NOW + ttl}
+    payload["jti"] = jti
     assert payload["exp"] - payload["iat"] == ttl
     # compact JSON with raw UTF-8, as JSON.stringify writes it
     expected = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,256 @@
+"""Sign-in sessions and their refresh tokens, in MongoDB.
+
+A session is one sign-in: a *family* of refresh tokens, each traded for the
+next. Two collections, both emptied by a TTL index on `expires_at`:
+
+```
+sessions        {_id: session id, user_id, created_at, last_used_at, user_agent,
+                 expires_at, revoked, revoked_at}
+refresh_tokens  {_id: SHA-256 of the token (hex), session_id, user_id, issued_at,
+                 expires_at, used, used_at, revoked}
+```
+
+A refresh token itself is never stored, only its hash: someone who reads the
+database (a backup, a replica, a log of queries) cannot use what they read.
+The token is 256 random bits, so a fast hash is enough: there is nothing to
+guess, unlike a password.
+
+Consumption is one `find_one_and_update` whose filter requires `used: false`:
+the server applies it to one document atomically, so of any number of
+concurrent refreshes with one token, in any number of workers, exactly one
+matches. A used token stays until it expires so that a second use is seen for
+what it is (reuse), and the caller revokes the family.
+
+Revocation marks the session first and its tokens second, and a refresh adds
+its new token before it confirms the session is still live: whichever order a
+refresh and a revocation interleave in, no live token survives in a revoked
+session.
+
+Example:
+
+    store = MongoSessionStore(db["sessions"], db["refresh_tokens"])
+    session = await store.start("6650…", "curl/8.5", hash_token(token), now, expires_at)
+    used = await store.consume(hash_token(token), now)      # Consumption("consumed", …)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import attrs
+from pymongo import ASCENDING, DESCENDING
+from pymongo.collection import Collection
+
+from authkit.database import call_database
+
+__all__ = [
+    "MAX_LISTED_SESSIONS",
+    "Consumption",
+    "MongoSessionStore",
+    "Session",
+    "hash_token",
+    "new_refresh_token",
+]
+
+MAX_LISTED_SESSIONS = 100
+
+
+def new_refresh_token() -> str:
+    """43 characters of base64url: 256 bits from the operating system's CSPRNG."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _utc(value: datetime) -> datetime:
+    # pymongo hands back naive datetimes (UTC) unless the client is tz_aware.
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+@attrs.frozen
+class Session:
+    """One sign-in, as `GET /auth/sessions` shows it (never a token or its hash)."""
+
+    id: str
+    user_id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None = None
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> Session:
+        agent = doc.get("user_agent")
+        return cls(
+            id=doc["_id"],
+            user_id=doc["user_id"],
+            created_at=_utc(doc["created_at"]),
+            last_used_at=_utc(doc["last_used_at"]),
+            expires_at=_utc(doc["expires_at"]),
+            user_agent=agent if isinstance(agent, str) else None,
+        )
+
+
+@attrs.frozen
+class Consumption:
+    """What happened to a refresh token presented for a trade."""
+
+    outcome: Literal["consumed", "reused", "revoked", "expired", "unknown"]
+    session_id: str | None = None
+    user_id: str | None = None
+
+
+class MongoSessionStore:
+    def __init__(
+        self, sessions: Collection[dict[str, Any]], tokens: Collection[dict[str, Any]]
+    ) -> None:
+        self._sessions = sessions
+        self._tokens = tokens
+
+    async def ensure_indexes(self) -> None:
+        await call_database(
+            self._sessions.create_index, [("user_id", ASCENDING), ("created_at", DESCENDING)]
+        )
+        await call_database(self._sessions.create_index, "expires_at", expireAfterSeconds=0)
+        await call_database(self._tokens.create_index, "session_id")
+        await call_database(self._tokens.create_index, "user_id")
+        await call_database(self._tokens.create_index, "expires_at", expireAfterSeconds=0)
+
+    async def start(
+        self,
+        user_id: str,
+        user_agent: str | None,
+        token_hash: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> Session:
+        session = Session(
+            id=secrets.token_urlsafe(12),
+            user_id=user_id,
+            created_at=now,
+            last_used_at=now,
+            expires_at=expires_at,
+            user_agent=user_agent,
+        )
+        await call_database(
+            self._sessions.insert_one,
+            {
+                "_id": session.id,
+                "user_id": user_id,
+                "created_at": now,
+                "last_used_at": now,
+                "user_agent": user_agent,
+                "expires_at": expires_at,
+                "revoked": False,
+            },
+        )
+        await self._add_token(session.id, user_id, token_hash, now, expires_at)
+        return session
+
+    async def _add_token(
+        self, session_id: str, user_id: str, token_hash: str, now: datetime, expires_at: datetime
+    ) -> None:
+        await call_database(
+            self._tokens.insert_one,
+            {
+                "_id": token_hash,
+                "session_id": session_id,
+                "user_id": user_id,
+                "issued_at": now,
+                "expires_at": expires_at,
+                "used": False,
+                "revoked": False,
+            },
+        )
+
+    async def consume(self, token_hash: str, now: datetime) -> Consumption:
+        """Mark the token used if it is live; otherwise say why not."""
+        live = {"_id": token_hash, "used": False, "revoked": False, "expires_at": {"$gt": now}}
+        doc = await call_database(
+            self._tokens.find_one_and_update,
+            live,
+            {"$set": {"used": True, "used_at": now}},
+            projection={"session_id": 1, "user_id": 1},
+        )
+        if doc is not None:
+            return Consumption("consumed", doc["session_id"], doc["user_id"])
+        doc = await call_database(self._tokens.find_one, {"_id": token_hash})
+        if doc is None:
+            return Consumption("unknown")
+        outcome: Literal["reused", "revoked", "expired"] = (
+            "reused" if doc.get("used") else "revoked" if doc.get("revoked") else "expired"
+        )
+        return Consumption(outcome, doc.get("session_id"), doc.get("user_id"))
+
+    async def continue_session(
+        self, session_id: str, user_id: str, token_hash: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        """Add the next token of a session; False (and the token dead) when it was revoked."""
+        await self._add_token(session_id, user_id, token_hash, now, expires_at)
+        live = await call_database(
+            self._sessions.find_one_and_update,
+            {"_id": session_id, "user_id": user_id, "revoked": False},
+            {"$set": {"last_used_at": now, "expires_at": expires_at}},
+            projection={"_id": 1},
+        )
+        if live is None:
+            await call_database(
+                self._tokens.update_one, {"_id": token_hash}, {"$set": {"revoked": True}}
+            )
+            return False
+        return True
+
+    async def find_token(self, token_hash: str) -> Consumption:
+        """Whose token this is, without using it (sign-out names a session by its token)."""
+        doc = await call_database(
+            self._tokens.find_one, {"_id": token_hash}, {"session_id": 1, "user_id": 1}
+        )
+        if doc is None:
+            return Consumption("unknown")
+        return Consumption("consumed", doc["session_id"], doc["user_id"])
+
+    async def revoke(self, session_id: str, user_id: str, now: datetime) -> bool:
+        """Revoke one live session of `user_id`; False when there is no such session."""
+        result = await call_database(
+            self._sessions.update_one,
+            {"_id": session_id, "user_id": user_id, "revoked": False, "expires_at": {"$gt": now}},
+            {"$set": {"revoked": True, "revoked_at": now}},
+        )
+        if result.matched_count == 0:
+            return False
+        await call_database(
+            self._tokens.update_many,
+            {"session_id": session_id, "revoked": False},
+            {"$set": {"revoked": True}},
+        )
+        return True
+
+    async def revoke_all(self, user_id: str, now: datetime) -> int:
+        """Revoke every session of `user_id`; how many were live."""
+        result = await call_database(
+            self._sessions.update_many,
+            {"user_id": user_id, "revoked": False},
+            {"$set": {"revoked": True, "revoked_at": now}},
+        )
+        await call_database(
+            self._tokens.update_many,
+            {"user_id": user_id, "revoked": False},
+            {"$set": {"revoked": True}},
+        )
+        return int(result.modified_count)
+
+    async def active(self, user_id: str, now: datetime) -> list[Session]:
+        """The user's live sessions, newest first (at most MAX_LISTED_SESSIONS)."""
+        cursor = (
+            self._sessions.find({"user_id": user_id, "revoked": False, "expires_at": {"$gt": now}})
+            .sort("created_at", DESCENDING)
+            .limit(MAX_LISTED_SESSIONS)
+        )
+        docs: list[dict[str, Any]] = await call_database(list, cursor)
+        return [Session.from_document(doc) for doc in docs]

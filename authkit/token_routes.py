@@ -1,0 +1,278 @@
+"""The token-lifecycle routes: refresh, sign-out, sessions, and the public keys.
+
+    POST   /auth/refresh               refresh token -> new access + refresh token (200)
+    POST   /auth/signout               Bearer (+ refresh token) -> session ended (204)
+    POST   /auth/signout-all           Bearer -> every session ended, every token outdated (204)
+    GET    /auth/sessions              Bearer -> the caller's live sessions (200)
+    DELETE /auth/sessions/{session_id} Bearer -> that session ended (204; 404 if not the caller's)
+    GET    /.well-known/jwks.json      the public keys tokens are signed with (200)
+
+Where the refresh token travels is `RefreshDelivery`'s business: in the JSON
+body beside `accessToken` (AUTHKIT_REFRESH_TOKENS=body), or in an HttpOnly,
+Secure, SameSite cookie scoped to /auth (=cookie); a request may always send it
+in the body (JSON or form field `refreshToken`) or in that cookie.
+
+Example:
+
+    routes += token_routes(lifecycle, RefreshDelivery("cookie"), max_body_bytes=16384)
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from authkit.body import read_fields
+from authkit.errors import NotFound, ValidationFailed
+from authkit.guard import guard
+from authkit.lifecycle import TokenLifecycle, TokenPair
+from authkit.openapi import describe, error_responses
+from authkit.responses import JSON
+from authkit.sessions import Session
+from authkit.strategy import AuthenticatedUser
+
+__all__ = ["REFRESH_COOKIE", "RefreshDelivery", "token_routes"]
+
+REFRESH_COOKIE = "authkit_refresh"
+_COOKIE_PATH = "/auth"
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_MAX_USER_AGENT = 256
+# RFC 6749 5.1: a response carrying tokens must not be stored by any cache.
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@attrs.frozen
+class RefreshDelivery:
+    """How refresh tokens reach the client: `body`, `cookie` or `off`."""
+
+    mode: str = "body"
+    max_age_seconds: int = 14 * 86400
+    samesite: str = "strict"
+
+    def response(self, pair: TokenPair, status_code: int) -> Response:
+        body = {"accessToken": pair.access_token}
+        if self.mode == "body" and pair.refresh_token is not None:
+            body["refreshToken"] = pair.refresh_token
+        response = JSON(body, status_code=status_code, headers=_NO_STORE)
+        if self.mode == "cookie" and pair.refresh_token is not None:
+            response.set_cookie(
+                REFRESH_COOKIE,
+                pair.refresh_token,
+                max_age=self.max_age_seconds,
+                path=_COOKIE_PATH,
+                secure=True,
+                httponly=True,
+                samesite=self.samesite,  # type: ignore[arg-type]
+            )
+        return response
+
+    def forget(self, response: Response) -> Response:
+        if self.mode == "cookie":
+            response.delete_cookie(
+                REFRESH_COOKIE,
+                path=_COOKIE_PATH,
+                secure=True,
+                httponly=True,
+                samesite=self.samesite,  # type: ignore[arg-type]
+            )
+        return response
+
+    @staticmethod
+    def presented(request: Request, fields: dict[str, Any]) -> str | None:
+        """The refresh token the request carries: the body's `refreshToken`, else the cookie."""
+        value = fields.get("refreshToken")
+        if value is None:
+            value = request.cookies.get(REFRESH_COOKIE)
+        if value is not None and not isinstance(value, str):
+            raise ValidationFailed(["refreshToken must be a string"])
+        return value
+
+
+def _user_agent(request: Request) -> str | None:
+    agent = request.headers.get("user-agent")
+    return agent[:_MAX_USER_AGENT] if agent else None
+
+
+def _iso(moment: datetime) -> str:
+    # What JavaScript's Date.toISOString() writes, so a NestJS client parses it unchanged.
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _session_json(session: Session, current: object) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "createdAt": _iso(session.created_at),
+        "lastUsedAt": _iso(session.last_used_at),
+        "expiresAt": _iso(session.expires_at),
+        "userAgent": session.user_agent,
+        "current": session.id == current,
+    }
+
+
+_TOKEN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "refreshToken": {
+            "type": "string",
+            "description": "or the authkit_refresh cookie; a form field works too",
+        }
+    },
+}
+_TOKEN_BODY = {
+    "required": False,
+    "content": {
+        "application/json": {"schema": _TOKEN_SCHEMA},
+        "application/x-www-form-urlencoded": {"schema": _TOKEN_SCHEMA},
+    },
+}
+PAIR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["accessToken"],
+    "properties": {
+        "accessToken": {"type": "string"},
+        "refreshToken": {
+            "type": "string",
+            "description": "absent when refresh tokens are off or travel in a cookie",
+        },
+    },
+}
+_SESSION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "createdAt", "lastUsedAt", "expiresAt", "userAgent", "current"],
+    "properties": {
+        "id": {"type": "string"},
+        "createdAt": {"type": "string", "format": "date-time"},
+        "lastUsedAt": {"type": "string", "format": "date-time"},
+        "expiresAt": {"type": "string", "format": "date-time"},
+        "userAgent": {"type": "string", "nullable": True},
+        "current": {"type": "boolean"},
+    },
+}
+_JWKS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def token_routes(
+    lifecycle: TokenLifecycle, delivery: RefreshDelivery, max_body_bytes: int
+) -> list[Route]:
+    @describe(
+        operation_id="refresh",
+        summary="Trade a refresh token for a new access token and refresh token (once)",
+        request_body=_TOKEN_BODY,
+        responses={
+            200: _json("A new pair; the refresh token presented is used up", PAIR_SCHEMA),
+            **error_responses(400, 401, 413, 503),
+        },
+        tags=["tokens"],
+    )
+    async def refresh(request: Request) -> Response:
+        token = delivery.presented(request, await read_fields(request, max_body_bytes))
+        if token is None:
+            raise ValidationFailed(
+                [f"refreshToken is missing: send it in the body or the {REFRESH_COOKIE} cookie"]
+            )
+        pair = await lifecycle.refresh(token, user_agent=_user_agent(request))
+        return delivery.response(pair, 200)
+
+    @describe(
+        operation_id="signOut",
+        summary="End this session: its refresh token, and this access token when checks are on",
+        request_body=_TOKEN_BODY,
+        responses={204: {"description": "Signed out"}, **error_responses(400, 401, 413, 503)},
+        tags=["tokens"],
+    )
+    @guard("jwt")
+    async def sign_out(request: Request) -> Response:
+        principal: AuthenticatedUser = request.user
+        token = delivery.presented(request, await read_fields(request, max_body_bytes))
+        await lifecycle.sign_out(principal.claims, token)
+        return delivery.forget(Response(status_code=204))
+
+    @describe(
+        operation_id="signOutAll",
+        summary="End every session of the caller and outdate every access token issued so far",
+        responses={204: {"description": "Signed out everywhere"}, **error_responses(401, 503)},
+        tags=["tokens"],
+    )
+    @guard("jwt")
+    async def sign_out_all(request: Request) -> Response:
+        principal: AuthenticatedUser = request.user
+        await lifecycle.sign_out_all(principal.claims)
+        return delivery.forget(Response(status_code=204))
+
+    @describe(
+        operation_id="listSessions",
+        summary="The caller's live sessions (sign-ins), newest first",
+        responses={
+            200: _json(
+                "Sessions",
+                {
+                    "type": "object",
+                    "required": ["sessions"],
+                    "properties": {"sessions": {"type": "array", "items": _SESSION_SCHEMA}},
+                },
+            ),
+            **error_responses(401, 503),
+        },
+        tags=["tokens"],
+    )
+    @guard("jwt")
+    async def list_sessions(request: Request) -> Response:
+        principal: AuthenticatedUser = request.user
+        current = principal.claims.get("sid")
+        sessions = await lifecycle.list_sessions(principal.id)
+        body = {"sessions": [_session_json(s, current) for s in sessions]}
+        return JSON(body, headers={"Cache-Control": "no-store"})
+
+    @describe(
+        operation_id="revokeSession",
+        summary="End one of the caller's sessions",
+        parameters=[
+            {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        responses={204: {"description": "Revoked"}, **error_responses(401, 404, 503)},
+        tags=["tokens"],
+    )
+    @guard("jwt")
+    async def revoke_session(request: Request) -> Response:
+        principal: AuthenticatedUser = request.user
+        session_id = request.path_params["session_id"]
+        if not _SESSION_ID.match(session_id):
+            raise NotFound("Session not found")
+        await lifecycle.revoke_session(principal.id, session_id)
+        return Response(status_code=204)
+
+    @describe(
+        operation_id="getJwks",
+        summary="The public keys access tokens are signed with (empty with HS256)",
+        responses={200: _json("A JWK Set (RFC 7517)", _JWKS_SCHEMA)},
+        tags=["tokens"],
+    )
+    async def jwks(request: Request) -> Response:
+        # Cached briefly: a verifier that meets an unknown kid fetches again (docs/tokens.md).
+        headers = {"Cache-Control": "public, max-age=300"}
+        return JSON(lifecycle.tokens.public_jwks(), headers=headers)
+
+    routes = [
+        Route("/auth/signout", sign_out, methods=["POST"]),
+        Route("/auth/signout-all", sign_out_all, methods=["POST"]),
+        Route("/auth/sessions", list_sessions, methods=["GET"]),
+        Route("/auth/sessions/{session_id}", revoke_session, methods=["DELETE"]),
+        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+    ]
+    if delivery.mode != "off":
+        routes.insert(0, Route("/auth/refresh", refresh, methods=["POST"]))
+    return routes
