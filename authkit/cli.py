@@ -5,6 +5,7 @@
     authkit create-user  add a user (password prompted, or one line on stdin)
     authkit delete-user  remove a user
     authkit gen-secret   print a new random JWT_SECRET
+    authkit keys         generate, rotate and list signing keys (authkit.keys_cli)
 
 Every command reads the environment and `.env` like the service does, exits 0 on
 success and non-zero with a one-line `authkit: ...` message on error. Like app.py
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from authkit.embedded import EmbeddedMongo, EmbeddedMongoError
 from authkit.errors import AuthkitError, HTTPError, ValidationFailed
+from authkit.keys_cli import add_keys_command
 from authkit.throttle import Limit
 
 if TYPE_CHECKING:
@@ -151,6 +153,20 @@ def _display(value: object) -> str:
     return str(value)
 
 
+def _signing(settings: Settings) -> str:
+    from authkit.keys import KeySetError, SigningKeys
+
+    path = settings.jwt.keys_file
+    if path is None:
+        return "HS256 with JWT_SECRET"
+    try:
+        keys = SigningKeys.read(path)
+    except KeySetError as exc:
+        raise CommandError(f"AUTHKIT_JWT_KEYS: {exc}", code=2) from None
+    signer = keys.signing_key()
+    return f"{signer.alg} key {signer.kid} from {path} ({len(keys.keys)} key(s) in the set)"
+
+
 def _check(args: argparse.Namespace) -> int:
     from authkit.database import describe_uri, open_client
     from config.loader import ENV_VARS
@@ -159,6 +175,7 @@ def _check(args: argparse.Namespace) -> int:
     print("configuration: valid")
     for name, (section, field) in ENV_VARS.items():
         print(f"  {name}={_display(getattr(getattr(settings, section), field))}")
+    print(f"signing: {_signing(settings)}")
     if settings.mongo.uri is None:
         print(f"database: embedded (started by `authkit serve`, data in {args.data_dir})")
         return 0
@@ -332,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--bytes", type=int, default=48, help="random bytes (default: 48)")
     gen.set_defaults(handler=_gen_secret)
+    add_keys_command(commands)
     _add_plugin_commands(commands)
     return parser
 

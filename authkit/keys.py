@@ -32,6 +32,7 @@ import os
 import stat
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
 from authkit.errors import ConfigError
 
-__all__ = ["ALGORITHMS", "KeyRing", "KeySetError", "ManagedKey", "SigningKeys"]
+__all__ = ["ALGORITHMS", "RELOAD_SECONDS", "KeyRing", "KeySetError", "ManagedKey", "SigningKeys"]
 
 logger = logging.getLogger("authkit.keys")
 
@@ -54,6 +55,8 @@ ALGORITHMS: Mapping[str, tuple[str, str | None]] = {
 }
 CREATED = "authkit_created_at"
 RETIRES = "authkit_retires_at"
+# How often a running server looks at the file; rotation adds it to the overlap.
+RELOAD_SECONDS = 5
 _RSA_BITS = 2048  # RFC 7518 3.3's minimum; verifiers everywhere accept it
 _PUBLIC_MEMBERS = {"RSA": ("n", "e"), "EC": ("crv", "x", "y"), "OKP": ("crv", "x")}
 
@@ -124,7 +127,10 @@ class ManagedKey:
             wanted = kty + (f" with crv {curve}" if curve else "")
             raise KeySetError(f"{where}: alg {alg} needs a {wanted} key")
         try:
-            key: Any = JWKRegistry.import_key(dict(data))
+            with warnings.catch_warnings():
+                # joserfc warns about a small RSA key; we refuse one below, in our words.
+                warnings.simplefilter("ignore")
+                key: Any = JWKRegistry.import_key(dict(data))
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise KeySetError(f"{where}: not a valid {kty} key ({type(exc).__name__})") from None
         if kty == "RSA" and key.raw_value.key_size < _RSA_BITS:
@@ -263,7 +269,7 @@ class KeyRing:
         path: Path,
         *,
         clock: Callable[[], float] = time.time,
-        check_every: float = 5.0,
+        check_every: float = RELOAD_SECONDS,
     ) -> None:
         self.path = path
         self.check_every = check_every

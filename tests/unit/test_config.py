@@ -378,3 +378,72 @@ def test_ensure_local_secret_replaces_an_empty_secret(tmp_path: Path) -> None:
     env_file = write_env(tmp_path, "JWT_SECRET=\n")
     assert ensure_local_secret(env_file, environ={"JWT_SECRET": ""}) is True
     assert len(load_settings(environ={}, env_file=env_file).jwt.secret.value) >= 48
+
+
+# ---------------------------------------------------------------- token lifecycle settings
+
+
+def test_token_lifecycle_defaults() -> None:
+    settings = load_settings(environ={"JWT_SECRET": SECRET}, env_file=None)
+    assert settings.sessions.refresh_tokens == "body"
+    assert settings.sessions.refresh_ttl == timedelta(days=14)
+    assert settings.sessions.cookie_samesite == "strict"
+    assert settings.sessions.revocation_checks is False
+    jwt = settings.jwt
+    assert (jwt.keys_file, jwt.issuer, jwt.audience, jwt.leeway) == (None, None, None, 0)
+
+
+def test_token_lifecycle_variables_are_read() -> None:
+    settings = load_settings(
+        environ={
+            "AUTHKIT_JWT_KEYS": " /etc/authkit/keys.json ",
+            "AUTHKIT_JWT_ISSUER": "https://auth.example",
+            "AUTHKIT_JWT_AUDIENCE": "orders-api",
+            "AUTHKIT_JWT_LEEWAY": "30",
+            "AUTHKIT_REFRESH_TOKENS": "Cookie",
+            "AUTHKIT_REFRESH_TTL": "30d",
+            "AUTHKIT_REFRESH_COOKIE_SAMESITE": "lax",
+            "AUTHKIT_REVOCATION_CHECKS": "on",
+        },
+        env_file=None,
+    )
+    # With a key set, JWT_SECRET is not needed: the keys sign.
+    assert settings.jwt.secret is None
+    assert settings.jwt.keys_file == Path("/etc/authkit/keys.json")
+    assert (settings.jwt.issuer, settings.jwt.audience) == ("https://auth.example", "orders-api")
+    assert settings.jwt.leeway == 30
+    assert settings.sessions.refresh_tokens == "cookie"
+    assert settings.sessions.refresh_ttl == timedelta(days=30)
+    assert settings.sessions.cookie_samesite == "lax"
+    assert settings.sessions.revocation_checks is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        (
+            "AUTHKIT_REFRESH_TOKENS",
+            "header",
+            "AUTHKIT_REFRESH_TOKENS: expected one of body, cookie, off (got 'header')",
+        ),
+        ("AUTHKIT_REFRESH_TTL", "forever", "AUTHKIT_REFRESH_TTL: expected a duration"),
+        ("AUTHKIT_REFRESH_COOKIE_SAMESITE", "strictest", "expected one of strict, lax, none"),
+        ("AUTHKIT_REVOCATION_CHECKS", "maybe", "AUTHKIT_REVOCATION_CHECKS: expected true or false"),
+        ("AUTHKIT_JWT_LEEWAY", "301", "AUTHKIT_JWT_LEEWAY: expected a number from 0 to 300"),
+        ("AUTHKIT_JWT_LEEWAY", "5s", "AUTHKIT_JWT_LEEWAY: expected a whole number"),
+    ],
+)
+def test_invalid_token_lifecycle_values_name_the_variable(
+    name: str, value: str, expected: str
+) -> None:
+    assert expected in config_error({"JWT_SECRET": SECRET, name: value})
+
+
+def test_a_misspelt_token_variable_is_refused_with_a_suggestion() -> None:
+    message = config_error({"JWT_SECRET": SECRET, "AUTHKIT_REFRESH_TOKEN": "off"})
+    assert "AUTHKIT_REFRESH_TOKEN (did you mean AUTHKIT_REFRESH_TOKENS?)" in message
+
+
+def test_without_a_secret_or_a_key_set_start_up_says_both_ways() -> None:
+    message = config_error({})
+    assert "JWT_SECRET is not set" in message and "AUTHKIT_JWT_KEYS" in message

@@ -117,3 +117,31 @@ def test_too_long_counts_utf8_bytes() -> None:
 def test_rounds_out_of_range_are_refused(rounds: int) -> None:
     with pytest.raises(ValueError, match="between 4 and 31"):
         PasswordHasher(rounds=rounds)
+
+
+@pytest.mark.parametrize(
+    ("stored", "rounds", "expected"),
+    [
+        ("$2b$10$" + "a" * 53, 10, False),
+        ("$2a$10$" + "a" * 53, 10, False),  # bcryptjs's prefix alone is no reason
+        ("$2b$04$" + "a" * 53, 10, True),
+        ("$2a$12$" + "a" * 53, 10, True),
+        ("$2y$10$" + "a" * 53, 12, True),
+        ("not a bcrypt hash", 10, False),
+        ("", 10, False),
+    ],
+)
+def test_needs_rehash_only_for_another_cost(stored: str, rounds: int, expected: bool) -> None:
+    hasher = object.__new__(PasswordHasher)  # no dummy hash at cost 12 just for this
+    hasher.rounds = rounds
+    assert hasher.needs_rehash(stored) is expected
+
+
+@pytest.mark.anyio
+async def test_rehash_hashes_the_first_72_bytes_at_our_cost() -> None:
+    hasher = PasswordHasher(rounds=4)
+    long_password = "é" * 50  # 100 bytes in UTF-8
+    rehashed = await hasher.rehash(long_password)
+    assert rehashed.startswith("$2b$04$")
+    assert await hasher.verify(long_password, rehashed)
+    assert not hasher.needs_rehash(rehashed)

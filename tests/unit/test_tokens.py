@@ -373,3 +373,93 @@ def test_the_cache_keeps_at_most_its_size_and_refused_tokens_never() -> None:
     remembered = issuer._verified  # the size bound is the point of this test
     assert len(remembered) == VERIFIED_CACHE_SIZE
     assert all(c["sub"] != "u0" for c in remembered.values())  # the oldest went first
+
+
+# ---------------------------------------------------------------- iss, aud, nbf, leeway, jti
+
+
+def configured(now: float = NOW + 1, **options: Any) -> TokenIssuer:
+    return TokenIssuer(SECRET, 60, clock=lambda: now, **options)
+
+
+def test_issuer_and_audience_are_set_and_required_when_configured() -> None:
+    issuer = configured(NOW, issuer="https://auth.example", audience="orders-api")
+    token = issuer.issue(user_id="u1", username="alice")
+    payload = payload_of(token)
+    assert (payload["iss"], payload["aud"]) == ("https://auth.example", "orders-api")
+    assert list(payload)[:4] == ["username", "sub", "iat", "exp"]
+    assert issuer.verify(token)["aud"] == "orders-api"
+
+    strict = configured(issuer="https://auth.example", audience="orders-api")
+    good = {"iss": "https://auth.example", "aud": "orders-api"}
+    assert strict.verify(make_jwt(claims(**good)))
+    assert strict.verify(make_jwt(claims(**{**good, "aud": ["other", "orders-api"]})))
+    for bad in (
+        {"aud": "orders-api"},  # no iss
+        {"iss": "https://auth.example"},  # no aud
+        {**good, "iss": "https://evil.example"},
+        {**good, "aud": "billing-api"},
+        {**good, "aud": ["billing-api"]},
+        {**good, "aud": 7},
+        {**good, "iss": ["https://auth.example"]},
+    ):
+        with pytest.raises(InvalidToken) as caught:
+            strict.verify(make_jwt(claims(**bad)))
+        assert caught.value.reason == "bad_claims", bad
+
+
+def test_without_issuer_or_audience_configured_node_tokens_need_neither(
+    node_compat: dict[str, Any],
+) -> None:
+    token, payload, _ = node_tokens(node_compat)[0]
+    assert "iss" not in payload and "aud" not in payload
+    assert issuer_at(payload["iat"] + 1, node_compat["jwt_secret"]).verify(token)
+
+
+def test_nbf_is_honoured_with_the_leeway() -> None:
+    token = make_jwt(claims(nbf=NOW + 10))
+    with pytest.raises(InvalidToken) as caught:
+        configured(NOW + 9).verify(token)
+    assert caught.value.reason == "bad_claims"
+    assert configured(NOW + 10).verify(token)
+    assert configured(NOW + 5, leeway=5).verify(token)
+    for nbf in ("soon", True, None):
+        if nbf is not None:
+            with pytest.raises(InvalidToken):
+                configured().verify(make_jwt(claims(nbf=nbf)))
+
+
+def test_leeway_forgives_that_many_seconds_after_exp_and_no_more() -> None:
+    token = make_jwt(claims())  # exp = NOW + 60
+    assert configured(NOW + 64, leeway=5).verify(token)
+    with pytest.raises(InvalidToken):
+        configured(NOW + 65, leeway=5).verify(token)
+    with pytest.raises(InvalidToken):
+        configured(NOW + 60).verify(token)  # leeway 0 by default
+
+
+def test_leeway_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="leeway"):
+        TokenIssuer(SECRET, 60, leeway=-1)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"jti": 5}, {"jti": ["a"]}, {"sid": 1}, {"token_version": "1"}, {"token_version": True}],
+)
+def test_refuses_our_own_claims_of_the_wrong_type(overrides: dict[str, Any]) -> None:
+    refuse(make_jwt(claims(**overrides)))
+
+
+def test_extra_claims_are_added_but_never_replace_the_standard_ones() -> None:
+    issuer = issuer_at(NOW)
+    token = issuer.issue(user_id="u1", username="alice", claims={"token_version": 3, "sid": "s1"})
+    assert list(payload_of(token))[4:] == ["jti", "token_version", "sid"]
+    for name in ("sub", "exp", "jti", "iss"):
+        with pytest.raises(ValueError, match=name):
+            issuer.issue(user_id="u1", username="alice", claims={name: "x"})
+
+
+def test_an_issuer_needs_a_secret_or_keys() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        TokenIssuer(None)
