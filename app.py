@@ -90,6 +90,7 @@ def create_app(
         denylist,
         refresh_ttl=lifetimes.refresh_ttl,
         revocation_checks=lifetimes.revocation_checks,
+        reuse_grace_seconds=lifetimes.reuse_grace,
         metrics=metrics,
     )
     delivery = RefreshDelivery(

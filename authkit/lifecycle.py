@@ -10,7 +10,10 @@ Every security-relevant outcome is logged on `authkit.security` with the user
 and session ids, never a token or its hash. A reused refresh token is a
 warning: either a thief or the victim used a token the other had already
 traded, and since nobody can tell which, the whole session is revoked and both
-must sign in again.
+must sign in again. The one exception is a second use within a few seconds of
+the first (`reuse_grace_seconds`): that is a client racing itself (two tabs
+sharing a cookie, a retry), refused without ending the session, so that of
+many concurrent refreshes exactly one wins and the session lives on.
 
 Example:
 
@@ -67,6 +70,9 @@ class TokenLifecycle:
     denylist: MongoDenylist
     refresh_ttl: timedelta = timedelta(days=14)
     revocation_checks: bool = False
+    # A used token presented again within this many seconds of its first use is a
+    # concurrent duplicate (two tabs, a retry): refused, but the session is kept.
+    reuse_grace_seconds: int = 10
     metrics: NoMetrics = attrs.field(factory=NoMetrics)
 
     def _now(self) -> datetime:
@@ -106,6 +112,9 @@ class TokenLifecycle:
             raise InvalidRefreshToken()
         now = self._now()
         used = await self.sessions.consume(hash_token(refresh_token), now)
+        if used.outcome == "reused" and self._within_grace(used.used_at, now):
+            _log("refresh refused", "refresh_refused", used.user_id, used.session_id, "race")
+            raise InvalidRefreshToken()
         if used.outcome == "reused" and used.session_id and used.user_id:
             await self._end_session(used.session_id, used.user_id, now)
             security_log.warning(
@@ -135,6 +144,9 @@ class TokenLifecycle:
             raise InvalidRefreshToken()
         access = self._access(user.id, user.username, user.token_version, used.session_id)
         return TokenPair(access, successor, used.session_id)
+
+    def _within_grace(self, used_at: datetime | None, now: datetime) -> bool:
+        return used_at is not None and (now - used_at).total_seconds() < self.reuse_grace_seconds
 
     async def sign_out(self, claims: Mapping[str, Any], refresh_token: str | None) -> None:
         """End the session the access token (its `sid`) or the refresh token belongs to."""

@@ -19,7 +19,8 @@ Consumption is one `find_one_and_update` whose filter requires `used: false`:
 the server applies it to one document atomically, so of any number of
 concurrent refreshes with one token, in any number of workers, exactly one
 matches. A used token stays until it expires so that a second use is seen for
-what it is (reuse), and the caller revokes the family.
+what it is (reuse), and the caller revokes the family; `used_at` lets the
+caller tell a concurrent duplicate (moments after the first use) from a replay.
 
 Revocation marks the session first and its tokens second, and a refresh adds
 its new token before it confirms the session is still live: whichever order a
@@ -104,6 +105,8 @@ class Consumption:
     outcome: Literal["consumed", "reused", "revoked", "expired", "unknown"]
     session_id: str | None = None
     user_id: str | None = None
+    # When a reused token was first used: a second use moments later is a race, not a theft.
+    used_at: datetime | None = None
 
 
 class MongoSessionStore:
@@ -186,7 +189,13 @@ class MongoSessionStore:
         outcome: Literal["reused", "revoked", "expired"] = (
             "reused" if doc.get("used") else "revoked" if doc.get("revoked") else "expired"
         )
-        return Consumption(outcome, doc.get("session_id"), doc.get("user_id"))
+        used_at = doc.get("used_at")
+        return Consumption(
+            outcome,
+            doc.get("session_id"),
+            doc.get("user_id"),
+            _utc(used_at) if isinstance(used_at, datetime) else None,
+        )
 
     async def continue_session(
         self, session_id: str, user_id: str, token_hash: str, now: datetime, expires_at: datetime

@@ -96,6 +96,10 @@ class SessionSettings:
 
     refresh_tokens: Annotated[str, Choice(("body", "cookie", "off"))] = "body"
     refresh_ttl: timedelta = timedelta(days=14)
+    # Seconds after its first use during which a used refresh token presented again is
+    # taken for a concurrent duplicate (refused, session kept) rather than a replay
+    # (refused, session revoked). 0: every second use revokes.
+    reuse_grace: Annotated[int, Range(0, 300)] = 10
     cookie_samesite: Annotated[str, Choice(("strict", "lax", "none"))] = "strict"
     revocation_checks: bool = False
 

@@ -38,7 +38,9 @@ def cli(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "") -> tup
     return done.returncode, done.stdout, done.stderr
 
 
-@pytest.mark.parametrize("command", ["serve", "check", "create-user", "delete-user", "gen-secret"])
+@pytest.mark.parametrize(
+    "command", ["serve", "check", "create-user", "delete-user", "gen-secret", "keys"]
+)
 def test_every_command_has_help(command: str, tmp_path: Path) -> None:
     code, out, _ = cli([command, "--help"], {}, tmp_path)
     assert code == 0

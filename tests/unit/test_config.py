@@ -387,6 +387,7 @@ def test_token_lifecycle_defaults() -> None:
     settings = load_settings(environ={"JWT_SECRET": SECRET}, env_file=None)
     assert settings.sessions.refresh_tokens == "body"
     assert settings.sessions.refresh_ttl == timedelta(days=14)
+    assert settings.sessions.reuse_grace == 10
     assert settings.sessions.cookie_samesite == "strict"
     assert settings.sessions.revocation_checks is False
     jwt = settings.jwt
@@ -402,6 +403,7 @@ def test_token_lifecycle_variables_are_read() -> None:
             "AUTHKIT_JWT_LEEWAY": "30",
             "AUTHKIT_REFRESH_TOKENS": "Cookie",
             "AUTHKIT_REFRESH_TTL": "30d",
+            "AUTHKIT_REFRESH_REUSE_GRACE": "0",
             "AUTHKIT_REFRESH_COOKIE_SAMESITE": "lax",
             "AUTHKIT_REVOCATION_CHECKS": "on",
         },
@@ -414,6 +416,7 @@ def test_token_lifecycle_variables_are_read() -> None:
     assert settings.jwt.leeway == 30
     assert settings.sessions.refresh_tokens == "cookie"
     assert settings.sessions.refresh_ttl == timedelta(days=30)
+    assert settings.sessions.reuse_grace == 0
     assert settings.sessions.cookie_samesite == "lax"
     assert settings.sessions.revocation_checks is True
 

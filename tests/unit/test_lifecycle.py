@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from authkit.errors import InvalidRefreshToken, NotFound
@@ -109,11 +110,12 @@ async def test_each_refresh_token_works_once_and_the_next_one_takes_over(
 
 
 async def test_reuse_revokes_the_whole_family_and_is_logged_without_the_token(
-    lifecycle: TokenLifecycle, alice: User, caplog: pytest.LogCaptureFixture
+    lifecycle: TokenLifecycle, alice: User, caplog: pytest.LogCaptureFixture, clock: list[float]
 ) -> None:
     stolen = await sign_in(lifecycle, alice)
     victim = await lifecycle.refresh(refresh_of(stolen))  # the victim refreshes first
     other = await sign_in(lifecycle, alice, agent="another device")
+    clock[0] += 10  # past the reuse grace: a replay, not a race
 
     with (
         caplog.at_level(logging.INFO, logger="authkit.security"),
@@ -134,6 +136,29 @@ async def test_reuse_revokes_the_whole_family_and_is_logged_without_the_token(
     # Another sign-in of the same user is untouched.
     assert [s.id for s in await lifecycle.list_sessions(alice.id)] == [other.session_id]
     assert await lifecycle.refresh(refresh_of(other))
+
+
+async def test_a_second_use_within_the_grace_is_refused_but_keeps_the_session(
+    lifecycle: TokenLifecycle, alice: User, clock: list[float]
+) -> None:
+    first = await sign_in(lifecycle, alice)
+    winner = await lifecycle.refresh(refresh_of(first))
+    clock[0] += 9  # another tab, a retry: moments later
+    with pytest.raises(InvalidRefreshToken):
+        await lifecycle.refresh(refresh_of(first))
+    assert await lifecycle.refresh(refresh_of(winner))  # the session lives on
+
+
+async def test_with_no_grace_any_second_use_revokes(
+    db: Any, issuer: TokenIssuer, alice: User
+) -> None:
+    strict = attrs.evolve(make_lifecycle(db, issuer), reuse_grace_seconds=0)
+    first = await sign_in(strict, alice)
+    winner = await strict.refresh(refresh_of(first))
+    with pytest.raises(InvalidRefreshToken):
+        await strict.refresh(refresh_of(first))
+    with pytest.raises(InvalidRefreshToken):
+        await strict.refresh(refresh_of(winner))
 
 
 @pytest.mark.parametrize(
@@ -298,12 +323,13 @@ async def test_with_checks_sign_out_all_outdates_every_earlier_token(
 
 
 async def test_with_checks_reuse_and_revoked_sessions_stop_their_access_tokens(
-    db: Any, issuer: TokenIssuer, alice: User, users: MongoUserStore
+    db: Any, issuer: TokenIssuer, alice: User, users: MongoUserStore, clock: list[float]
 ) -> None:
     lifecycle = make_lifecycle(db, issuer, checks=True)
     checker = RevocationChecker(MongoDenylist(db["revoked_tokens"]), users)
     stolen = await sign_in(lifecycle, alice)
     thief = await lifecycle.refresh(refresh_of(stolen))
+    clock[0] += 30
     with pytest.raises(InvalidRefreshToken):
         await lifecycle.refresh(refresh_of(stolen))  # the victim, too late
     assert await checker.refusal(issuer.verify(thief.access_token)) == "revoked"

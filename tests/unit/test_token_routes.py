@@ -93,12 +93,21 @@ def test_signin_and_refresh_return_pairs_and_forbid_caching(app: Callable[..., C
     me = client.get("/auth/me", headers=bearer(refreshed.json()["accessToken"]))
     assert me.json()["username"] == "alice"
 
-    # A form body works too; the used token does not, and takes its family with it.
+    # A form body works too; the used token does not (within the reuse grace the session
+    # lives on: a client racing itself).
     form = client.post("/auth/refresh", data={"refreshToken": signin.json()["refreshToken"]})
     assert (form.status_code, form.json()) == (401, BAD_REFRESH)
     assert form.headers["www-authenticate"] == 'RefreshToken realm="authkit"'
     again = client.post("/auth/refresh", data={"refreshToken": refreshed.json()["refreshToken"]})
-    assert again.status_code == 401
+    assert again.status_code == 200
+
+
+def test_with_no_reuse_grace_a_second_use_revokes_the_session(app: Callable[..., Client]) -> None:
+    client = app(reuse_grace=0)
+    first = sign_up_and_in(client).json()["refreshToken"]
+    second = client.post("/auth/refresh", json={"refreshToken": first}).json()["refreshToken"]
+    assert client.post("/auth/refresh", json={"refreshToken": first}).status_code == 401
+    assert client.post("/auth/refresh", json={"refreshToken": second}).status_code == 401
 
 
 @pytest.mark.parametrize(
