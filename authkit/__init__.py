@@ -11,11 +11,14 @@ from authkit.errors import (
     ConfigError,
     HTTPError,
     InvalidCredentials,
+    InvalidRefreshToken,
     InvalidToken,
     RegistryError,
     UnknownStrategyError,
 )
 from authkit.guard import guard
+from authkit.keys import KeyRing, SigningKeys
+from authkit.lifecycle import TokenLifecycle, TokenPair
 from authkit.passwords import PasswordHasher
 from authkit.registry import StrategyRegistry
 from authkit.service import AuthService
@@ -28,9 +31,10 @@ from authkit.strategy import (
     Success,
 )
 from authkit.tokens import TokenIssuer
-from authkit.users import MongoUserStore, User, UserStore
+from authkit.users import AccountStore, MongoUserStore, User, UserStore
 
 __all__ = [
+    "AccountStore",
     "AuthService",
     "AuthenticatedUser",
     "AuthenticationFailed",
@@ -41,16 +45,21 @@ __all__ = [
     "Fail",
     "HTTPError",
     "InvalidCredentials",
+    "InvalidRefreshToken",
     "InvalidToken",
+    "KeyRing",
     "MongoUserStore",
     "Outcome",
     "PasswordHasher",
     "RegistryError",
+    "SigningKeys",
     "Strategy",
     "StrategyContext",
     "StrategyRegistry",
     "Success",
     "TokenIssuer",
+    "TokenLifecycle",
+    "TokenPair",
     "UnknownStrategyError",
     "User",
     "UserStore",

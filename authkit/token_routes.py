@@ -241,7 +241,12 @@ def token_routes(
         operation_id="revokeSession",
         summary="End one of the caller's sessions",
         parameters=[
-            {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": "session_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+            }
         ],
         responses={204: {"description": "Revoked"}, **error_responses(401, 404, 503)},
         tags=["tokens"],
