@@ -331,3 +331,24 @@ def test_a_tampered_payload_is_refused(rs256: TokenIssuer) -> None:
     with pytest.raises(InvalidToken) as caught:
         rs256.verify(f"{head}.{segment(claims(username='admin'))}.{signature}")
     assert caught.value.reason == "bad_signature"
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_rotated_out(
+    key_sets: dict[str, SigningKeys], tmp_path: Path
+) -> None:
+    path, clock = tmp_path / "keys.json", Clock()
+    issuer = TokenIssuer(
+        ttl_seconds=600, keys=ring_for(key_sets["ES256"], path, clock), clock=clock
+    )
+    token = issuer.issue(user_id="u1", username="alice")
+    assert issuer.verify(token)["sub"] == "u1"  # verified once: now in the cache
+    assert issuer.verify(token)["sub"] == "u1"
+
+    # A leaked key: `authkit keys rotate --overlap 0`.
+    SigningKeys.read(path).rotated("ES256", clock.now, overlap_seconds=0).write(path, replace=True)
+    clock.now += 5
+    with pytest.raises(InvalidToken) as caught:
+        issuer.verify(token)
+    assert caught.value.reason == "unknown_key"
+    with pytest.raises(InvalidToken):
+        issuer.verify(token)

@@ -463,3 +463,16 @@ def test_extra_claims_are_added_but_never_replace_the_standard_ones() -> None:
 def test_an_issuer_needs_a_secret_or_keys() -> None:
     with pytest.raises(ValueError, match="secret"):
         TokenIssuer(None)
+
+
+def test_a_remembered_token_gets_the_leeway_and_no_more() -> None:
+    now = [float(NOW)]
+    issuer = TokenIssuer(SECRET, 60, leeway=5, clock=lambda: now[0])
+    token = issuer.issue(user_id="u1", username="alice")
+    assert issuer.verify(token)
+    now[0] = NOW + 64
+    assert issuer.verify(token)["sub"] == "u1"
+    now[0] = NOW + 65
+    with pytest.raises(InvalidToken) as refused:
+        issuer.verify(token)
+    assert refused.value.reason == "expired"
