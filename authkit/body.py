@@ -50,7 +50,7 @@ async def _read_capped(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def _parse_json(raw: bytes) -> dict[str, Any]:
+def _parse_json(raw: bytes, require_object: bool = False) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
@@ -65,7 +65,11 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
         raise BadRequest("Request body is nested too deeply") from None
     except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
         raise BadRequest(f"Request body is not valid JSON: {exc}") from None
-    return value if isinstance(value, dict) else {}
+    if isinstance(value, dict):
+        return value
+    if require_object:
+        raise BadRequest(f"Request body must be a JSON object, not {type(value).__name__}")
+    return {}
 
 
 def _parse_form(raw: bytes) -> dict[str, Any]:
@@ -91,15 +95,21 @@ def _parse_form(raw: bytes) -> dict[str, Any]:
     return fields
 
 
-async def read_fields(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The body's fields; parsed once per request, so a guard and its endpoint share them."""
+async def read_fields(
+    request: Request, max_bytes: int, *, require_object: bool = False
+) -> dict[str, Any]:
+    """The body's fields; parsed once per request, so a guard and its endpoint share them.
+
+    `require_object`: a JSON body that is not an object (`[]`, `"x"`) is a 400 instead of
+    `{}`; for routes outside the NestJS contract, where Express's leniency buys nothing.
+    """
     cached: dict[str, Any] | None = request.scope.get(_STATE_KEY)
     if cached is not None:
         return cached
     media_type = _media_type(request)
     raw = await _read_capped(request, max_bytes)
     if media_type == "application/json":
-        fields = _parse_json(raw)
+        fields = _parse_json(raw, require_object)
     elif media_type == "application/x-www-form-urlencoded":
         fields = _parse_form(raw)
     else:

@@ -86,10 +86,10 @@ class RefreshDelivery:
     @staticmethod
     def presented(request: Request, fields: dict[str, Any]) -> str | None:
         """The refresh token the request carries: the body's `refreshToken`, else the cookie."""
-        value = fields.get("refreshToken")
-        if value is None:
-            value = request.cookies.get(REFRESH_COOKIE)
-        if value is not None and not isinstance(value, str):
+        if "refreshToken" not in fields:
+            return request.cookies.get(REFRESH_COOKIE)
+        value = fields["refreshToken"]
+        if not isinstance(value, str):  # null, a number, a list, {"$ne": ...}
             raise ValidationFailed(["refreshToken must be a string"])
         return value
 
@@ -179,7 +179,9 @@ def token_routes(
         tags=["tokens"],
     )
     async def refresh(request: Request) -> Response:
-        token = delivery.presented(request, await read_fields(request, max_body_bytes))
+        token = delivery.presented(
+            request, await read_fields(request, max_body_bytes, require_object=True)
+        )
         if token is None:
             raise ValidationFailed(
                 [f"refreshToken is missing: send it in the body or the {REFRESH_COOKIE} cookie"]
@@ -197,7 +199,9 @@ def token_routes(
     @guard("jwt")
     async def sign_out(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
-        token = delivery.presented(request, await read_fields(request, max_body_bytes))
+        token = delivery.presented(
+            request, await read_fields(request, max_body_bytes, require_object=True)
+        )
         await lifecycle.sign_out(principal.claims, token)
         return delivery.forget(Response(status_code=204))
 
