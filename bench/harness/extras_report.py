@@ -9,12 +9,12 @@ moves them.
 from __future__ import annotations
 
 import re
-import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.extras import EXTRA_SCENARIOS, FLOOD_CONNECTIONS, ExtraRun, Load
+from harness.report import format_ms, format_rate, median
 
 __all__ = ["extras_render", "extras_summary", "extras_warnings"]
 
@@ -36,22 +36,6 @@ class Check:
     measured: str
     wanted: str
     verdict: str  # PASS, FAIL, or "-" when a figure is missing
-
-
-def _median(values: Sequence[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def _rate(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
-
-
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.1f} ms"
 
 
 def _key_order(key: str) -> tuple[int, int, str]:
@@ -76,10 +60,10 @@ class _Scenario:
 
     def median(self, key: str, figure: Callable[[Load], float]) -> float | None:
         answered = [load for load in self.loads(key) if load.requests]
-        return _median([figure(load) for load in answered])
+        return median([figure(load) for load in answered])
 
     def rps(self, key: str) -> float | None:
-        return _median([load.rps for load in self.loads(key)])
+        return median([load.rps for load in self.loads(key)])
 
     def p50(self, key: str) -> float | None:
         return self.median(key, lambda load: load.p50_ms)
@@ -101,17 +85,17 @@ class _Scenario:
             cells = []
             for run in self.runs:
                 load = run.loads.get(key)
-                cells.append(_rate(load.rps) if load else "failed")
+                cells.append(format_rate(load.rps) if load else "failed")
             worst = max(loads, key=lambda load: load.cpu_foreign + load.cpu_steal)
-            cores = _median([load.server_cores for load in loads])
+            cores = median([load.server_cores for load in loads])
             split = ""
             if len(loads[0].process_cores) > 1:  # workers: each process's share, first run
                 split = " (" + " + ".join(f"{c:.2f}" for c in loads[0].process_cores) + ")"
-            errors = _median([load.non2xx for load in loads])
+            errors = median([load.non2xx for load in loads])
             sockets = sorted({ld.socket_errors for ld in loads if ld.socket_errors != "none"})
             lines.append(
-                f"| {loads[0].label} | **{_rate(self.rps(key))}** | {' / '.join(cells)} | "
-                f"{_ms(self.p50(key))} | {_ms(self.p99(key))} | "
+                f"| {loads[0].label} | **{format_rate(self.rps(key))}** | {' / '.join(cells)} | "
+                f"{format_ms(self.p50(key))} | {format_ms(self.p99(key))} | "
                 f"{'-' if errors is None else f'{errors:.0f}'}"
                 f"{'; socket errors: ' + '; '.join(sockets) if sockets else ''} | "
                 f"{'-' if cores is None else f'{cores:.2f}'}{split} | "
@@ -135,7 +119,7 @@ def _share_check(target: str, rps: float | None, ceiling: float | None) -> Check
     if rps is None or not ceiling:
         return Check(target, "-", ">= 95%", "-")
     share = rps / ceiling * 100
-    return Check(target, f"{share:.0f}% ({_rate(rps)} of {_rate(ceiling)}/s)", ">= 95%",
+    return Check(target, f"{share:.0f}% ({format_rate(rps)} of {format_rate(ceiling)}/s)", ">= 95%",
                  _verdict(share >= 95))  # fmt: skip
 
 
@@ -145,14 +129,14 @@ def _share_check(target: str, rps: float | None, ceiling: float | None) -> Check
 def _cores(s: _Scenario) -> tuple[list[Check], list[str]]:
     rates = s.facts("bcrypt")
 
-    def rate(cpu: str, op: str) -> float | None:
-        return _median([r[cpu][op] for r in rates if cpu in r])
+    def ceiling_rate(cpu: str, op: str) -> float | None:
+        return median([r[cpu][op] for r in rates if cpu in r])
 
     checks = []
     for kind, op in (("signin", "checkpw_per_s"), ("signup", "hashpw_per_s")):
         one, two = s.rps(f"{kind}@1core"), s.rps(f"{kind}@2cores")
         checks.append(_ratio_check(f"{kind} req/s, two cores ÷ one core", two, one, 1.8))
-        cpu0, cpu1 = rate("cpu0", op), rate("cpu1", op)
+        cpu0, cpu1 = ceiling_rate("cpu0", op), ceiling_rate("cpu1", op)
         both = cpu0 + cpu1 if cpu0 is not None and cpu1 is not None else None
         checks.append(_share_check(f"{kind}, one core: share of CPU 0's {op[:-6]} rate", one, cpu0))
         checks.append(_share_check(f"{kind}, two cores: share of CPU 0 + CPU 1's", two, both))
@@ -164,8 +148,8 @@ def _cores(s: _Scenario) -> tuple[list[Check], list[str]]:
     ]
     if rates:
         per_cpu = "; ".join(
-            f"CPU {cpu} checkpw {_rate(rate(f'cpu{cpu}', 'checkpw_per_s'))}/s, "
-            f"hashpw {_rate(rate(f'cpu{cpu}', 'hashpw_per_s'))}/s"
+            f"CPU {cpu} checkpw {format_rate(ceiling_rate(f'cpu{cpu}', 'checkpw_per_s'))}/s, "
+            f"hashpw {format_rate(ceiling_rate(f'cpu{cpu}', 'hashpw_per_s'))}/s"
             for cpu in (0, 1)
         )
         notes.append(
@@ -180,7 +164,7 @@ def _flood(s: _Scenario) -> tuple[list[Check], list[str]]:
     checks = [
         Check(
             "/auth/me p99 during the signin flood",
-            _ms(p99),
+            format_ms(p99),
             "< 20 ms",
             "-" if p99 is None else _verdict(p99 < 20),
         )
@@ -194,14 +178,14 @@ def _flood(s: _Scenario) -> tuple[list[Check], list[str]]:
     if alone and during is not None:
         notes.append(
             f"/auth/me during the flood: {during / alone * 100:.0f}% of its req/s without it "
-            f"(p99 {_ms(s.p99('me@alone'))} without the flood)."
+            f"(p99 {format_ms(s.p99('me@alone'))} without the flood)."
         )
     floods = s.loads("signin@flood")
     if floods:
         counts = " / ".join(str(load.requests) for load in floods)
         notes.append(
             f"Signins completed by the flood (each run, over its {floods[0].seconds:.0f} s): "
-            f"{counts}; median {_rate(s.rps('signin@flood'))}/s."
+            f"{counts}; median {format_rate(s.rps('signin@flood'))}/s."
         )
     return checks, notes
 
@@ -230,8 +214,9 @@ def _growth(s: _Scenario) -> tuple[list[Check], list[str]]:
         if p50_small and p50_large is not None:
             change = (p50_large / p50_small - 1) * 100
             checks.append(Check(
-                f"signin p50, {large:,} users vs {small:,}", f"{change:+.1f}%"
-                f" ({_ms(p50_large)} vs {_ms(p50_small)})", "<= +10%", _verdict(change <= 10),
+                f"signin p50, {large:,} users vs {small:,}",
+                f"{change:+.1f}% ({format_ms(p50_large)} vs {format_ms(p50_small)})",
+                "<= +10%", _verdict(change <= 10),
             ))  # fmt: skip
         else:
             checks.append(Check(f"signin p50, {large:,} users vs {small:,}", "-", "<= +10%", "-"))
@@ -252,7 +237,7 @@ def _growth(s: _Scenario) -> tuple[list[Check], list[str]]:
         plans = [f["query_plan"] for f in facts if "query_plan" in f]
         inserted = [f["insert_seconds"] for f in facts if "insert_seconds" in f]
         counted = [f["users"] for f in facts if "users" in f]
-        lookups = _median([f["lookup_ms"] for f in facts if "lookup_ms" in f])
+        lookups = median([f["lookup_ms"] for f in facts if "lookup_ms" in f])
         text = f"{size:,} users ({f'{counted[0]:,}' if counted else '?'} counted"
         text += f", inserted in {max(inserted):.1f} s at most" if inserted else ""
         text += f"; one find_one by username from the harness: {lookups:.2f} ms" if lookups else ""

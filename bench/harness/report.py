@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.measure import Row
 
-__all__ = ["Report", "TargetRun", "render"]
+__all__ = ["Report", "TargetRun", "format_ms", "format_rate", "median", "render"]
 
 SCENARIO_LABELS = {
     "me": "GET /auth/me",
@@ -51,7 +51,7 @@ class Report:
     extra_warnings: list[str] = field(default_factory=list)
 
 
-def _median(values: Sequence[float]) -> float | None:
+def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
@@ -60,28 +60,28 @@ def _rows(report: Report, target: str, scenario: str) -> list[Row]:
 
 
 def median_rps(report: Report, target: str, scenario: str) -> float | None:
-    return _median([row.rps for row in _rows(report, target, scenario)])
+    return median([row.rps for row in _rows(report, target, scenario)])
 
 
 def ceiling(report: Report, scenario: str) -> float | None:
     key = CEILING_OF.get(scenario)
-    return _median([c[key] for c in report.ceilings if key]) if key else None
+    return median([c[key] for c in report.ceilings if key]) if key else None
 
 
-def _rate(value: float | None) -> str:
+def format_rate(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
-def _ms(value: float | None) -> str:
+def format_ms(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.1f} ms"
 
 
 def _errors(rows: list[Row], scenario: str) -> str:
-    non2xx = _median([row.non2xx for row in rows])
+    non2xx = median([row.non2xx for row in rows])
     sockets = sorted({row.socket_errors for row in rows if row.socket_errors != "none"})
     text = "-" if non2xx is None else f"{non2xx:.0f}"
     if scenario == "notfound" and rows and all(row.non2xx == row.requests for row in rows):
@@ -109,7 +109,7 @@ def _runs_cell(report: Report, target: str, scenario: str) -> str:
     cells = []
     for run in sorted((r for r in report.runs if r.target == target), key=lambda r: r.round):
         row = run.rows.get(scenario)
-        cells.append(_rate(row.rps) if row else "failed")
+        cells.append(format_rate(row.rps) if row else "failed")
     return " / ".join(cells)
 
 
@@ -130,10 +130,10 @@ def table(report: Report) -> str:
             share = f"{rps / limit * 100:.0f}%" if rps is not None and limit else ""
             worst = max(rows, key=lambda r: r.cpu_other + r.cpu_steal, default=None)
             lines.append(
-                f"| {SCENARIO_LABELS[scenario]} | {label} | **{_rate(rps)}** | "
+                f"| {SCENARIO_LABELS[scenario]} | {label} | **{format_rate(rps)}** | "
                 f"{_runs_cell(report, name, scenario)} | "
-                f"{_ms(_median([r.p50_ms for r in answered]))} | "
-                f"{_ms(_median([r.p99_ms for r in answered]))} | {_errors(rows, scenario)} | "
+                f"{format_ms(median([r.p50_ms for r in answered]))} | "
+                f"{format_ms(median([r.p99_ms for r in answered]))} | {_errors(rows, scenario)} | "
                 f"{share} | {_versus(report, name, scenario)} | "
                 f"{f'{worst.cpu_other}/{worst.cpu_steal}' if worst else '-'} |"
             )
@@ -147,9 +147,11 @@ def memory_table(report: Report) -> str:
     ]
     for name, label in report.targets:
         runs = [r for r in report.runs if r.target == name]
-        idle = _median([r.idle_rss_mib for r in runs if r.idle_rss_mib is not None])
+        idle = median([r.idle_rss_mib for r in runs if r.idle_rss_mib is not None])
         peaks = [r.peak_rss_mib for r in runs if r.peak_rss_mib is not None]
-        lines.append(f"| {label} | {_rate(idle)} | {_rate(max(peaks)) if peaks else '-'} |")
+        lines.append(
+            f"| {label} | {format_rate(idle)} | {format_rate(max(peaks)) if peaks else '-'} |"
+        )
     return "\n".join(lines)
 
 
@@ -181,8 +183,9 @@ def render(report: Report) -> str:
         first = report.ceilings[0]
         parts.append(
             f"bcrypt ceiling (Python bcrypt {first['bcrypt_version']}, cost 10, one thread on "
-            f"CPU 0, median of {len(report.ceilings)}): checkpw {_rate(limit_in)}/s (signin's), "
-            f"hashpw {_rate(limit_up)}/s (signup's)."
+            f"CPU 0, median of {len(report.ceilings)}): "
+            f"checkpw {format_rate(limit_in)}/s (signin's), "
+            f"hashpw {format_rate(limit_up)}/s (signup's)."
         )
     if report.extras:
         parts += ["", report.extras, "### Settings and notes", ""]
