@@ -97,6 +97,7 @@ def create_app(
         lifetimes.refresh_tokens,
         int(lifetimes.refresh_ttl.total_seconds()),
         lifetimes.cookie_samesite,
+        trusted_origins=settings.cors.origins,
     )
     ctx = StrategyContext(
         users=users,

@@ -43,7 +43,7 @@ _JSON = "application/json"
 _REASONS = {
     400: "The body is malformed or fails validation",
     401: "Not authenticated",
-    403: "Authenticated, but lacking a required scope",
+    403: "A required scope is missing, or a cross-site page asked for the refresh cookie",
     404: "Not found",
     409: "Conflict",
     413: "The body is larger than the configured cap",

@@ -87,7 +87,7 @@ def auth_routes(
                 "description": "Signed in",
                 "content": {"application/json": {"schema": PAIR_SCHEMA}},
             },
-            **error_responses(400, 401, 413, 429, 503),
+            **error_responses(400, 401, 403, 413, 429, 503),
         },
         tags=["auth"],
     )
@@ -97,6 +97,7 @@ def auth_routes(
         if lifecycle is None:
             body = service.sign_in(user_id=principal.id, username=principal.username)
             return JSON(body, status_code=201)
+        delivery.refuse_cross_site(request)
         version = principal.claims.get("token_version")
         pair = await lifecycle.sign_in(
             principal.id,

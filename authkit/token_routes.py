@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 from starlette.requests import Request
@@ -29,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from authkit.body import read_fields
-from authkit.errors import NotFound, ValidationFailed
+from authkit.errors import Forbidden, NotFound, ValidationFailed
 from authkit.guard import guard
 from authkit.lifecycle import TokenLifecycle, TokenPair
 from authkit.openapi import describe, error_responses
@@ -54,6 +55,31 @@ class RefreshDelivery:
     mode: str = "body"
     max_age_seconds: int = 14 * 86400
     samesite: str = "strict"
+    # Other origins whose pages may sign in and refresh (AUTHKIT_CORS_ORIGINS).
+    trusted_origins: tuple[str, ...] = ()
+
+    def refuse_cross_site(self, request: Request) -> None:
+        """In cookie mode, refuse to set the refresh cookie for another site's page.
+
+        A cross-site form can post to /auth/signin or /auth/refresh with no preflight;
+        SameSite does not stop the answer's Set-Cookie from being stored, so another
+        site could sign the browser in as someone else (login CSRF). Browsers say
+        where a request comes from in Origin and Sec-Fetch-Site; a client that is
+        not a browser sends neither and is not affected.
+        """
+        if self.mode != "cookie":
+            return
+        origin = request.headers.get("origin")
+        if origin is not None and origin in self.trusted_origins:
+            return
+        cross_site = request.headers.get("sec-fetch-site") == "cross-site"
+        # The host alone: behind a TLS-terminating proxy the scheme seen here is http.
+        foreign = origin is not None and urlsplit(origin).netloc != request.headers.get("host")
+        if cross_site or foreign:
+            raise Forbidden(
+                "Cross-site request refused: the refresh cookie is only set for this "
+                "service's own pages and the origins in AUTHKIT_CORS_ORIGINS"
+            )
 
     def response(self, pair: TokenPair, status_code: int) -> Response:
         body = {"accessToken": pair.access_token}
@@ -174,11 +200,12 @@ def token_routes(
         request_body=_TOKEN_BODY,
         responses={
             200: _json("A new pair; the refresh token presented is used up", PAIR_SCHEMA),
-            **error_responses(400, 401, 413, 503),
+            **error_responses(400, 401, 403, 413, 503),
         },
         tags=["tokens"],
     )
     async def refresh(request: Request) -> Response:
+        delivery.refuse_cross_site(request)
         token = delivery.presented(
             request, await read_fields(request, max_body_bytes, require_object=True)
         )

@@ -138,10 +138,20 @@ def _reason(exc: Exception) -> str:
     return "malformed" if isinstance(exc, (ValueError, TypeError)) else "invalid"
 
 
+# A header authkit writes is ~100 characters; anything far longer is refused unread, so
+# a client cannot make us parse a deeply nested JSON document to pick a key.
+MAX_HEADER_LENGTH = 1024
+
+
 def _unverified_header(token: str) -> dict[str, Any]:
     """The JOSE header, read only to choose the key; nothing in it is trusted beyond that."""
     segment = token.split(".", 1)[0]
-    header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    if len(segment) > MAX_HEADER_LENGTH:
+        raise InvalidToken("malformed")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except RecursionError:
+        raise InvalidToken("malformed") from None
     if not isinstance(header, dict):
         raise InvalidToken("malformed")
     return header
@@ -276,7 +286,7 @@ class TokenIssuer:
                 **({"aud": {"essential": True}} if self.audience is not None else {}),
             )
             registry.validate(decoded.claims)
-        except (JoseError, ValueError, TypeError) as exc:
+        except (JoseError, ValueError, TypeError, RecursionError) as exc:
             raise InvalidToken(_reason(exc)) from exc
         claims = decoded.claims
         if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("username"), str):

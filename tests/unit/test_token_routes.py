@@ -8,6 +8,7 @@ real uvicorn and database, with the concurrent-refresh race: tests/e2e/test_toke
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -16,6 +17,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
+import attrs
 import bcrypt
 import jwt as pyjwt
 import mongomock
@@ -25,6 +27,7 @@ from pymongo.errors import ServerSelectionTimeoutError
 
 from authkit.keys import SigningKeys
 from config.settings import (
+    CORSSettings,
     JWTSettings,
     PasswordSettings,
     Secret,
@@ -188,6 +191,53 @@ def test_cookie_mode_keeps_the_reference_body_and_sets_a_locked_down_cookie(
     assert cleared.value == "" and cleared["max-age"] == "0" and cleared["path"] == "/auth"
     gone = client.post("/auth/refresh", headers={"Cookie": f"authkit_refresh={rotated.value}"})
     assert gone.status_code == 401
+
+
+CROSS_SITE_FORM = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+
+
+def test_cookie_mode_refuses_another_sites_page_login_csrf(
+    app: Callable[..., Client], make_client: Callable[..., Client]
+) -> None:
+    client = app(refresh_tokens="cookie")
+    mallory = cookie_of(sign_up_and_in(client, "mallory")).value
+    # A cross-site <form method=post>: no preflight, the attacker's token in a field.
+    for path, data in (
+        ("/auth/refresh", {"refreshToken": mallory}),
+        ("/auth/signin", {"username": "mallory", "password": PASSWORD}),
+    ):
+        for headers in (CROSS_SITE_FORM, {"Origin": "https://evil.example"}):
+            refused = client.post(path, data=data, headers=headers)
+            assert refused.status_code == 403, (path, headers, refused.text)
+            assert "set-cookie" not in refused.headers
+            assert refused.json()["message"].startswith("Cross-site request refused")
+    # The service's own page (any scheme: TLS may end at a proxy) and a client with no
+    # Origin at all (curl, a mobile app) carry on.
+    own = {"Origin": "https://testserver", "Sec-Fetch-Site": "same-origin"}
+    assert (
+        client.post("/auth/refresh", data={"refreshToken": mallory}, headers=own).status_code == 200
+    )
+    signin = client.post("/auth/signin", json={"username": "mallory", "password": PASSWORD})
+    assert signin.status_code == 201
+
+    trusting = make_client(
+        attrs.evolve(
+            settings_with(refresh_tokens="cookie"),
+            cors=CORSSettings(origins=("https://app.example",)),
+        )
+    )
+    trusted = {"Origin": "https://app.example", "Sec-Fetch-Site": "cross-site"}
+    response = sign_up_and_in(trusting, "trudy", **trusted)
+    assert response.status_code == 201 and cookie_of(response).value
+
+
+def test_body_mode_sets_no_cookie_so_other_origins_are_not_refused(
+    app: Callable[..., Client],
+) -> None:
+    client = app()
+    refresh = sign_up_and_in(client).json()["refreshToken"]
+    response = client.post("/auth/refresh", json={"refreshToken": refresh}, headers=CROSS_SITE_FORM)
+    assert response.status_code == 200
 
 
 def test_refresh_off_gives_the_reference_body_and_no_refresh_route(
@@ -387,6 +437,26 @@ def test_a_key_set_signs_tokens_other_services_verify_from_the_jwks(
     assert client.get("/auth/me", headers=bearer(token)).status_code == 200
     hs256 = pyjwt.encode({**claims, "kid": None}, SECRET, algorithm="HS256")
     assert client.get("/auth/me", headers=bearer(hs256)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"[" * 3000, b'{"kid":"' + b"a" * 2000 + b'"}', b"not json", b"[1]"],
+    ids=["deeply-nested", "oversized", "not-json", "not-an-object"],
+)
+def test_a_hostile_header_with_a_key_set_is_a_401_not_a_500(
+    make_client: Callable[..., Client], tmp_path: Path, header: bytes
+) -> None:
+    path = tmp_path / "keys.json"
+    SigningKeys.generate("ES256", 1_700_000_000).write(path, replace=False)
+    client = make_client(
+        settings_with(jwt=JWTSettings(keys_file=path)), raise_server_exceptions=False
+    )
+    segment = base64.urlsafe_b64encode(header).rstrip(b"=").decode()
+    token = f"{segment}.e30.c2ln"
+    assert len(token) < 8192  # under the token cap: the header is what must be refused
+    response = client.get("/auth/me", headers=bearer(token))
+    assert response.status_code == 401, response.text
 
 
 def test_an_unusable_key_set_stops_start_up_naming_the_variable(tmp_path: Path) -> None:
