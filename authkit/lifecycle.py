@@ -32,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from authkit.errors import InvalidRefreshToken, NotFound
+from authkit.errors import BackendUnavailable, InvalidRefreshToken, NotFound
 from authkit.metrics import NoMetrics
 from authkit.revocation import MongoDenylist
 from authkit.sessions import MongoSessionStore, Session, hash_token, new_refresh_token
@@ -131,15 +131,22 @@ class TokenLifecycle:
         if used.outcome != "consumed" or not used.session_id or not used.user_id:
             _log("refresh refused", "refresh_refused", used.user_id, used.session_id, used.outcome)
             raise InvalidRefreshToken()
-        user = await self.users.find_by_id(used.user_id)
-        if user is None:
-            await self._end_session(used.session_id, used.user_id, now)
-            _log("refresh refused", "refresh_refused", used.user_id, used.session_id, "no_user")
-            raise InvalidRefreshToken()
-        successor = new_refresh_token()
-        if not await self.sessions.continue_session(
-            used.session_id, user.id, hash_token(successor), now, now + self.refresh_ttl
-        ):
+        try:
+            user = await self.users.find_by_id(used.user_id)
+            if user is None:
+                await self._end_session(used.session_id, used.user_id, now)
+                _log("refresh refused", "refresh_refused", used.user_id, used.session_id, "no_user")
+                raise InvalidRefreshToken()
+            successor = new_refresh_token()
+            continued = await self.sessions.continue_session(
+                used.session_id, user.id, hash_token(successor), now, now + self.refresh_ttl
+            )
+        except BackendUnavailable:
+            # The client gets a 503 and will retry with the same token: give it back, or the
+            # retry would look like a replay (a 401, or a revoked session and a false alarm).
+            await self.sessions.release(hash_token(refresh_token), now)
+            raise
+        if not continued:
             _log("refresh refused", "refresh_refused", user.id, used.session_id, "revoked")
             raise InvalidRefreshToken()
         access = self._access(user.id, user.username, user.token_version, used.session_id)
@@ -195,12 +202,15 @@ class TokenLifecycle:
         _log("session revoked", "session_revoked", user_id, session_id)
 
     async def _end_session(self, session_id: str, user_id: str, now: datetime) -> bool:
-        ended = self.sessions is not None and await self.sessions.revoke(session_id, user_id, now)
-        if ended and self.revocation_checks:
+        if self.sessions is None:
+            return False
+        if self.revocation_checks and await self.sessions.is_live(session_id, user_id, now):
             # The session's access tokens, wherever they are, stop at once as well. Only
-            # for a session this user owned: nobody can deny someone else's tokens.
+            # for a session this user owns: nobody can deny someone else's tokens. Denied
+            # before it is revoked: should the database fail in between, the retry still
+            # finds the session live and finishes; the other order would lose the denial.
             await self.denylist.deny_session(session_id, self._deny_until({}, now))
-        return ended
+        return await self.sessions.revoke(session_id, user_id, now)
 
     def _deny_until(self, claims: Mapping[str, Any], now: datetime) -> datetime:
         exp = claims.get("exp")

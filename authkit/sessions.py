@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Mapping
@@ -47,6 +48,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 
 from authkit.database import call_database
+from authkit.errors import BackendUnavailable
 
 __all__ = [
     "MAX_LISTED_SESSIONS",
@@ -223,6 +225,27 @@ class MongoSessionStore:
         if doc is None:
             return Consumption("unknown")
         return Consumption("consumed", doc["session_id"], doc["user_id"])
+
+    async def release(self, token_hash: str, used_at: datetime) -> None:
+        """Undo `consume` for a refresh that failed on the database after using the token up,
+        so the client's retry is a retry, not a reuse. Best effort: the database may still
+        be away, and then the token stays used."""
+        with contextlib.suppress(BackendUnavailable):
+            await call_database(
+                self._tokens.update_one,
+                # No other request can have used it since: it was ours to use, atomically.
+                {"_id": token_hash, "used": True, "revoked": False},
+                {"$set": {"used": False}, "$unset": {"used_at": ""}},
+            )
+
+    async def is_live(self, session_id: str, user_id: str, now: datetime) -> bool:
+        """Whether `user_id` has this session, not revoked and not expired."""
+        doc = await call_database(
+            self._sessions.find_one,
+            {"_id": session_id, "user_id": user_id, "revoked": False, "expires_at": {"$gt": now}},
+            {"_id": 1},
+        )
+        return doc is not None
 
     async def revoke(self, session_id: str, user_id: str, now: datetime) -> bool:
         """Revoke one live session of `user_id`; False when there is no such session."""

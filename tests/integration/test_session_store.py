@@ -94,6 +94,22 @@ def test_an_expired_token_is_not_consumed(store: MongoSessionStore) -> None:
     assert run(store.consume(hash_token(token), NOW + timedelta(seconds=10))).outcome == "expired"
 
 
+def test_a_released_token_can_be_used_again_unless_its_session_ended(
+    store: MongoSessionStore,
+) -> None:
+    token = new_refresh_token()
+    session = run(store.start("u1", None, hash_token(token), NOW, LATER))
+    assert run(store.consume(hash_token(token), NOW)).outcome == "consumed"
+    run(store.release(hash_token(token), NOW))  # the refresh failed after using it up
+    assert run(store.consume(hash_token(token), NOW)).outcome == "consumed"
+    assert run(store.is_live(session.id, "u1", NOW))
+    assert not run(store.is_live(session.id, "someone-else", NOW))
+    run(store.revoke(session.id, "u1", NOW))
+    run(store.release(hash_token(token), NOW))  # too late: nothing to give back to
+    assert run(store.consume(hash_token(token), NOW)).outcome != "consumed"
+    assert not run(store.is_live(session.id, "u1", NOW))
+
+
 def test_a_revoked_session_takes_no_successor(store: MongoSessionStore) -> None:
     # A refresh that consumed its token just before a sign-out must not leave a live token.
     token = new_refresh_token()

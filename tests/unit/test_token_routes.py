@@ -413,6 +413,64 @@ def test_a_database_outage_during_refresh_or_checks_is_a_503(
 # ---------------------------------------------------------------- JWKS and managed keys
 
 
+def failing_once(collection: str, method: str = "insert_one") -> Callable[..., Any]:
+    """A mongomock method that raises as a dropped database would, once, on `collection`."""
+    real = getattr(mongomock.collection.Collection, method)
+    calls = {"failed": False}
+
+    def flaky(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.name == collection and not calls["failed"]:
+            calls["failed"] = True
+            raise ServerSelectionTimeoutError("the database went away for a moment")
+        return real(self, *args, **kwargs)
+
+    return flaky
+
+
+@pytest.mark.parametrize("grace", [10, 0])
+def test_a_503_during_refresh_leaves_the_token_for_the_retry(
+    app: Callable[..., Client],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    grace: int,
+) -> None:
+    client = app(reuse_grace=grace)
+    refresh = sign_up_and_in(client).json()["refreshToken"]
+    flaky = failing_once("refresh_tokens")  # the successor's insert fails
+    monkeypatch.setattr(mongomock.collection.Collection, "insert_one", flaky)
+    caplog.set_level(logging.INFO, logger="authkit.security")
+
+    first = client.post("/auth/refresh", json={"refreshToken": refresh})
+    retry = client.post("/auth/refresh", json={"refreshToken": refresh})
+
+    assert first.status_code == 503  # "try again shortly"
+    assert retry.status_code == 200, retry.text  # a retry, not a replay
+    events = [getattr(r, "fields", {}).get("event") for r in caplog.records]
+    assert "refresh_token_reused" not in events
+
+
+def test_a_database_blip_while_ending_a_session_does_not_lose_the_denial(
+    app: Callable[..., Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = app(revocation_checks=True)
+    pair = sign_up_and_in(client).json()
+    other = client.post("/auth/refresh", json={"refreshToken": pair["refreshToken"]}).json()
+    listed = client.get("/auth/sessions", headers=bearer(other["accessToken"])).json()
+    session_id = listed["sessions"][0]["id"]
+    real = mongomock.collection.Collection.insert_one
+    monkeypatch.setattr(
+        mongomock.collection.Collection, "insert_one", failing_once("revoked_tokens")
+    )
+
+    first = client.delete(f"/auth/sessions/{session_id}", headers=bearer(other["accessToken"]))
+    monkeypatch.setattr(mongomock.collection.Collection, "insert_one", real)
+    retry = client.delete(f"/auth/sessions/{session_id}", headers=bearer(other["accessToken"]))
+
+    assert (first.status_code, retry.status_code) == (503, 204)
+    for token in (pair["accessToken"], other["accessToken"]):
+        assert client.get("/auth/me", headers=bearer(token)).status_code == 401
+
+
 def test_jwks_is_empty_with_hs256(app: Callable[..., Client]) -> None:
     response = app().get("/.well-known/jwks.json")
     assert (response.status_code, response.json()) == (200, {"keys": []})
