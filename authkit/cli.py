@@ -24,6 +24,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from importlib.metadata import entry_points
@@ -163,7 +164,7 @@ def _signing(settings: Settings) -> str:
         keys = SigningKeys.read(path)
     except KeySetError as exc:
         raise CommandError(f"AUTHKIT_JWT_KEYS: {exc}", code=2) from None
-    signer = keys.signing_key()
+    signer = keys.signing_key(time.time())
     return f"{signer.alg} key {signer.kid} from {path} ({len(keys.keys)} key(s) in the set)"
 
 

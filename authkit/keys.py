@@ -4,8 +4,10 @@ The file is a JWK Set (RFC 7517) that joserfc's `KeySet.import_key_set` loads as
 it is. Each key carries `kid` (its RFC 7638 thumbprint), `alg`, `use: "sig"`, and
 two members of ours, which RFC 7517 section 4 lets a reader ignore:
 
-- `authkit_created_at`: when the key was made (Unix seconds). The newest key
-  without a retirement time signs every new token.
+- `authkit_created_at`: when the key starts signing (Unix seconds). The newest
+  key that has started and not retired signs every new token. `authkit keys
+  rotate` sets it a few seconds ahead, so that every server verifies with a new
+  key before any server signs with it.
 - `authkit_retires_at`: set by `authkit keys rotate` on the key it replaces, to
   the rotation time plus the longest an access token lives. Until then the key
   still verifies the tokens it signed; from then on it neither verifies nor
@@ -57,6 +59,8 @@ CREATED = "authkit_created_at"
 RETIRES = "authkit_retires_at"
 # How often a running server looks at the file; rotation adds it to the overlap.
 RELOAD_SECONDS = 5
+# A rotated-in key signs only once every server has had a chance to re-read the file.
+ACTIVATION_DELAY = RELOAD_SECONDS + 1
 _RSA_BITS = 2048  # RFC 7518 3.3's minimum; verifiers everywhere accept it
 _PUBLIC_MEMBERS = {"RSA": ("n", "e"), "EC": ("crv", "x", "y"), "OKP": ("crv", "x")}
 
@@ -191,10 +195,17 @@ class SigningKeys:
                 )
         return keys
 
-    def signing_key(self) -> ManagedKey:
-        candidates = [k for k in self.keys if k.retires_at is None and k.can_sign]
+    def signing_key(self, now: float) -> ManagedKey:
+        """The key that signs at `now`: the newest that has started signing and not retired."""
+        started = [k for k in self.keys if k.can_sign and k.active(now) and k.created_at <= now]
+        if not started:  # written by a machine whose clock runs ahead of ours
+            started = [k for k in self.keys if k.can_sign and k.retires_at is None]
         # Newest first; on a tie, the one written last.
-        return max(reversed(candidates), key=lambda k: k.created_at)
+        return max(reversed(started), key=lambda k: k.created_at)
+
+    def newest(self) -> ManagedKey:
+        """The key added last (by `generate` or `rotate`), whether it signs yet or not."""
+        return max(reversed(self.keys), key=lambda k: k.created_at)
 
     def find(self, kid: object, now: float) -> ManagedKey | None:
         """The active key named `kid`; None for an unknown or retired one."""
@@ -204,17 +215,23 @@ class SigningKeys:
         return {"keys": [k.public_jwk() for k in self.keys if k.active(now)]}
 
     def rotated(self, alg: str, now: float, overlap_seconds: int) -> SigningKeys:
-        """A new signing key; the keys it replaces retire after `overlap_seconds`.
+        """A new signing key; the keys it replaces sign until it starts, then verify for
+        `overlap_seconds` more.
 
-        Keys whose retirement has passed are dropped: no token they signed is still valid.
+        The new key starts signing ACTIVATION_DELAY seconds from now: by then every
+        server (KeyRing re-reads the file every RELOAD_SECONDS) knows it, so no server
+        refuses a token another one signed with it. With `overlap_seconds` 0 (a leaked
+        key) it starts at once, and the old key is out at once. Keys whose retirement
+        has passed are dropped: no token they signed is still valid.
         """
-        retire_at = int(now) + overlap_seconds
+        starts = int(now) + (ACTIVATION_DELAY if overlap_seconds > 0 else 0)
+        retire_at = starts + overlap_seconds
         kept = tuple(
             k if k.retires_at is not None else attrs.evolve(k, retires_at=retire_at)
             for k in self.keys
             if k.active(now)
         )
-        return SigningKeys((*kept, ManagedKey.new(alg, now)))
+        return SigningKeys((*kept, ManagedKey.new(alg, starts)))
 
     def to_jwks(self) -> dict[str, Any]:
         return {"keys": [k.to_dict() for k in self.keys]}
@@ -261,7 +278,7 @@ class KeyRing:
     Example:
 
         ring = KeyRing(Path("/etc/authkit/keys.json"))
-        key = ring.current().signing_key()
+        key = ring.current().signing_key(time.time())
     """
 
     def __init__(

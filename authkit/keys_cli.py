@@ -94,7 +94,7 @@ def _generate(args: argparse.Namespace) -> int:
         ) from None
     except OSError as exc:
         raise _command_error(f"cannot write {path}: {exc.strerror}") from None
-    key = keys.signing_key()
+    key = keys.newest()
     print(f"wrote a new {key.alg} key set to {path} (mode 0600); signing key {key.kid}")
     print(f"serve with AUTHKIT_JWT_KEYS={path.resolve()}")
     return 0
@@ -104,15 +104,18 @@ def _rotate(args: argparse.Namespace) -> int:
     path = _key_file(args)
     before = _read(path)
     now = time.time()
-    alg = args.alg or before.signing_key().alg
+    alg = args.alg or before.signing_key(now).alg
     overlap = _overlap(args)
     after = before.rotated(alg, now, overlap)
     try:
         after.write(path, replace=True)
     except OSError as exc:
         raise _command_error(f"cannot write {path}: {exc.strerror}") from None
-    new = after.signing_key()
+    new = after.newest()
     print(f"new {new.alg} signing key {new.kid} in {path}")
+    if new.created_at > now:
+        # Every server verifies with it before any signs with it (KeyRing's reload interval).
+        print(f"it signs from {_when(new.created_at)}, once every server has re-read the file")
     kept = {k.kid for k in after.keys}
     for key in before.keys:
         if key.kid not in kept:
@@ -127,10 +130,12 @@ def _rotate(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     keys = _read(_key_file(args))
     now = time.time()
-    signer = keys.signing_key()
+    signer = keys.signing_key(now)
     for key in keys.keys:
         if key is signer:
             state = "signs and verifies"
+        elif key.created_at > now:
+            state = f"verifies; signs from {_when(key.created_at)}"
         elif key.active(now):
             state = f"verifies until {_when(key.retires_at or 0)}"
         else:

@@ -195,7 +195,9 @@ class TokenIssuer:
 
     @property
     def algorithm(self) -> str:
-        return "HS256" if self.keys is None else self.keys.current().signing_key().alg
+        if self.keys is None:
+            return "HS256"
+        return self.keys.current().signing_key(self._clock()).alg
 
     def now(self) -> float:
         return self._clock()
@@ -222,7 +224,7 @@ class TokenIssuer:
             # default_type=None keeps the header bytes identical to jsonwebtoken's.
             header = {"alg": "HS256", "typ": "JWT"}
             return jwt.encode(header, payload, self._key, ["HS256"], default_type=None)
-        signer = self._ring().current().signing_key()
+        signer = self._ring().current().signing_key(self._clock())
         header = {"alg": signer.alg, "typ": "JWT", "kid": signer.kid}
         registry = _Registry(algorithms=[signer.alg])
         return jwt.encode(header, payload, signer.key, registry=registry, default_type=None)

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import stat
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,15 @@ from cryptography.hazmat.primitives import serialization
 from joserfc.jwk import KeySet
 
 from authkit.errors import InvalidToken
-from authkit.keys import ALGORITHMS, CREATED, RETIRES, KeyRing, KeySetError, SigningKeys
+from authkit.keys import (
+    ACTIVATION_DELAY,
+    ALGORITHMS,
+    CREATED,
+    RETIRES,
+    KeyRing,
+    KeySetError,
+    SigningKeys,
+)
 from authkit.tokens import TokenIssuer
 
 NOW = 1_800_000_000
@@ -79,7 +88,7 @@ def test_generated_file_is_private_and_a_jwk_set_joserfc_loads(
     assert loaded.keys[0].kid == entry["kid"]
     assert entry["alg"] == alg and entry["use"] == "sig" and entry[CREATED] == NOW - 10
     assert PRIVATE_MEMBERS & set(entry)  # it is a private key
-    assert SigningKeys.read(path).signing_key().kid == entry["kid"]
+    assert SigningKeys.read(path).signing_key(time.time()).kid == entry["kid"]
 
 
 def test_write_without_replace_refuses_an_existing_file(
@@ -210,18 +219,22 @@ def test_rotation_old_tokens_verify_until_the_overlap_ends_then_stop(
 
     # `authkit keys rotate` with a 65 s overlap, switching to EdDSA on the way.
     SigningKeys.read(path).rotated("EdDSA", clock.now, overlap_seconds=65).write(path, replace=True)
-    clock.now += 5  # the ring looks at the file again
-    new_token = issuer.issue(user_id="u1", username="alice")
-    new_kid = pyjwt.get_unverified_header(new_token)["kid"]
-    assert new_kid != old_kid and pyjwt.get_unverified_header(new_token)["alg"] == "EdDSA"
+    clock.now += 5  # the ring looks at the file again: it verifies with the new key now...
+    new_kid = SigningKeys.read(path).newest().kid
     assert {k["kid"] for k in issuer.public_jwks()["keys"]} == {old_kid, new_kid}
-    late_token = lagging.issue(user_id="u1", username="alice")  # exp = NOW + 65
+    # ...but signs with the old one until every server has had the chance to reload.
+    assert pyjwt.get_unverified_header(issuer.issue(user_id="u1", username="a"))["kid"] == old_kid
+    clock.now = NOW + ACTIVATION_DELAY
+    new_token = issuer.issue(user_id="u1", username="alice")
+    assert pyjwt.get_unverified_header(new_token)["kid"] == new_kid != old_kid
+    assert pyjwt.get_unverified_header(new_token)["alg"] == "EdDSA"
+    late_token = lagging.issue(user_id="u1", username="alice")  # exp = NOW + 6 + 60
 
     clock.now = NOW + 59
     assert issuer.verify(old_token)["sub"] == "u1"  # inside its lifetime: still good
-    clock.now = NOW + 64
-    assert issuer.verify(late_token)["sub"] == "u1"
-    clock.now = NOW + 65  # the overlap is over: the old key is out of the set
+    clock.now = NOW + ACTIVATION_DELAY + 59
+    assert issuer.verify(late_token)["sub"] == "u1"  # its last second
+    clock.now = NOW + ACTIVATION_DELAY + 65  # the overlap is over: the old key is out
     with pytest.raises(InvalidToken) as caught:
         issuer.verify(late_token)
     assert caught.value.reason in ("unknown_key", "expired")
@@ -252,7 +265,7 @@ def test_the_ring_keeps_its_keys_when_the_file_turns_bad(
     clock.now += 1
     with caplog.at_level(logging.ERROR, logger="authkit.keys"):
         keys = ring.current()
-    assert keys.signing_key().kid == key_sets["ES256"].keys[0].kid
+    assert keys.signing_key(time.time()).kid == key_sets["ES256"].keys[0].kid
     assert "keeping the old one" in caplog.text
 
 

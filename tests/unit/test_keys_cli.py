@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from authkit.cli import main
-from authkit.keys import RELOAD_SECONDS, RETIRES, SigningKeys
+from authkit.keys import ACTIVATION_DELAY, RELOAD_SECONDS, RETIRES, SigningKeys
 from config import ENV_VARS
 
 
@@ -38,7 +38,7 @@ def test_generate_writes_a_private_key_set(
     assert (code, err) == (0, "")
     path = tmp_path / "keys.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    key = SigningKeys.read(path).signing_key()
+    key = SigningKeys.read(path).signing_key(time.time())
     assert key.alg == alg
     assert f"signing key {key.kid}" in out
     assert f"AUTHKIT_JWT_KEYS={path}" in out
@@ -72,20 +72,24 @@ def test_rotate_keeps_the_old_key_for_the_token_lifetime_plus_reload(
 ) -> None:
     (tmp_path / ".env").write_text("JWT_EXPIRES_IN=15m\nAUTHKIT_JWT_LEEWAY=30\n")
     run(["keys", "generate", "--alg", "ES256", "--file", "keys.json"], capsys)
-    old = SigningKeys.read(tmp_path / "keys.json").signing_key()
+    old = SigningKeys.read(tmp_path / "keys.json").signing_key(time.time())
 
     started = int(time.time())
     code, out, err = run(["keys", "rotate", "--file", "keys.json", "--alg", "EdDSA"], capsys)
 
     assert (code, err) == (0, "")
     keys = SigningKeys.read(tmp_path / "keys.json")
-    new = keys.signing_key()
+    new = keys.newest()
     assert (new.alg, len(keys.keys)) == ("EdDSA", 2)
+    # It signs once every server has had the time to re-read the file; the old key signs
+    # until then, and verifies for a token lifetime, the leeway and a reload after that.
+    assert started + ACTIVATION_DELAY <= new.created_at <= int(time.time()) + ACTIVATION_DELAY
+    assert keys.signing_key(started).kid == old.kid
+    assert keys.signing_key(new.created_at).kid == new.kid
     (kept,) = [k for k in keys.keys if k.kid == old.kid]
-    assert kept.retires_at is not None
-    overlap = 15 * 60 + 30 + RELOAD_SECONDS
-    assert started + overlap <= kept.retires_at <= int(time.time()) + overlap
+    assert kept.retires_at == new.created_at + 15 * 60 + 30 + RELOAD_SECONDS
     assert f"new EdDSA signing key {new.kid}" in out
+    assert "it signs from" in out
     assert f"key {old.kid} verifies until" in out
     assert stat.S_IMODE((tmp_path / "keys.json").stat().st_mode) == 0o600
 
@@ -94,7 +98,7 @@ def test_rotate_with_overlap_zero_retires_at_once_and_the_next_rotation_drops_it
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run(["keys", "generate", "--file", "keys.json"], capsys)
-    first = SigningKeys.read(tmp_path / "keys.json").signing_key().kid
+    first = SigningKeys.read(tmp_path / "keys.json").signing_key(time.time()).kid
     assert run(["keys", "rotate", "--file", "keys.json", "--overlap", "0"], capsys)[0] == 0
     code, out, _ = run(["keys", "list", "--file", "keys.json"], capsys)
     assert code == 0
@@ -157,7 +161,7 @@ def test_keys_help_and_check_show_the_key_set(
     assert "generate" in capsys.readouterr().out
 
     run(["keys", "generate", "--alg", "RS256", "--file", "keys.json"], capsys)
-    kid = SigningKeys.read(tmp_path / "keys.json").signing_key().kid
+    kid = SigningKeys.read(tmp_path / "keys.json").signing_key(time.time()).kid
     (tmp_path / ".env").write_text("AUTHKIT_JWT_KEYS=keys.json\nAUTHKIT_REVOCATION_CHECKS=on\n")
     code, out, err = run(["check"], capsys)
     assert code == 0, err
