@@ -77,6 +77,15 @@ class _Registry(JWSRegistry):
     algorithms = {**JWSRegistry.algorithms, "EdDSA": _quiet_eddsa()}  # noqa: RUF012
 
 
+def _expired(exp: float, now: int, leeway: int) -> bool:
+    # Expired from `exp` on, as RFC 7519 4.1.4 and jsonwebtoken say.
+    return exp <= now - leeway
+
+
+def _premature(nbf: float, now: int, leeway: int) -> bool:
+    return nbf > now + leeway
+
+
 class _ClaimsRegistry(jwt.JWTClaimsRegistry):
     """joserfc's registry, with decisions of ours that must not vary with its version."""
 
@@ -94,13 +103,12 @@ class _ClaimsRegistry(jwt.JWTClaimsRegistry):
         return value
 
     def validate_exp(self, value: object) -> None:
-        # Expired from `exp` on, as RFC 7519 4.1.4 and jsonwebtoken say; joserfc before
-        # 1.8 still accepted a token during its `exp` second.
-        if self._numeric("exp", value) <= self.now - self.leeway:
+        # Ours, because joserfc before 1.8 still accepted a token during its `exp` second.
+        if _expired(self._numeric("exp", value), self.now, self.leeway):
             raise ExpiredTokenError("exp")
 
     def validate_nbf(self, value: object) -> None:
-        if self._numeric("nbf", value) > self.now + self.leeway:
+        if _premature(self._numeric("nbf", value), self.now, self.leeway):
             raise InvalidClaimError("nbf", "The token is not valid yet")
 
     def validate_iat(self, value: object) -> None:
@@ -190,7 +198,8 @@ class TokenIssuer:
         self.audience = audience
         self.leeway = leeway
         self._clock = clock
-        self._verified: dict[str, dict[str, Any]] = {}
+        # token -> (claims, kid): the kid kept so a hit need not parse the header again.
+        self._verified: dict[str, tuple[dict[str, Any], str | None]] = {}
         self._cache_lock = threading.Lock()
 
     @property
@@ -239,42 +248,42 @@ class TokenIssuer:
         """The token's claims (a copy: yours to change); InvalidToken saying why not."""
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("too_long")
-        claims = self._verified.get(token)
-        if claims is None:
-            claims = self._verify(token)
+        remembered = self._verified.get(token)
+        if remembered is None:
+            claims, kid = self._verify(token)
             with self._cache_lock:  # a plugin may verify from a worker thread
                 if len(self._verified) >= VERIFIED_CACHE_SIZE:
                     # Oldest first; with the cache full, tokens in use come back soon.
                     del self._verified[next(iter(self._verified))]
-                self._verified[token] = claims
+                self._verified[token] = (claims, kid)
         else:
             # Time moves on for a token we met before: exp, nbf and its key are checked again.
-            self._check_again(token, claims)
+            claims, kid = remembered
+            self._check_again(token, claims, kid)
         return dict(claims)
 
-    def _check_again(self, token: str, claims: dict[str, Any]) -> None:
+    def _check_again(self, token: str, claims: dict[str, Any], kid: str | None) -> None:
         now = int(self._clock())
-        if claims["exp"] <= now - self.leeway:
+        if _expired(claims["exp"], now, self.leeway):
             self._verified.pop(token, None)
             raise InvalidToken("expired")
         nbf = claims.get("nbf")
-        if isinstance(nbf, (int, float)) and nbf > now + self.leeway:
+        if nbf is not None and _premature(nbf, now, self.leeway):
             raise InvalidToken("bad_claims")
-        if (
-            self.keys is not None
-            and self.keys.current().find(_unverified_header(token).get("kid"), now) is None
-        ):
+        if self.keys is not None and self.keys.current().find(kid, now) is None:
             # Its key retired (or was rotated out at once) since we verified it.
             self._verified.pop(token, None)
             raise InvalidToken("unknown_key")
 
-    def _verify(self, token: str) -> dict[str, Any]:
+    def _verify(self, token: str) -> tuple[dict[str, Any], str | None]:
+        """The claims, and the kid of the key that verified them (None with HS256)."""
         now = int(self._clock())
+        kid = None
         try:
             if self._key is not None:
                 decoded = jwt.decode(token, self._key, algorithms=["HS256"])
             else:
-                decoded = self._decode_with_ring(token, now)
+                decoded, kid = self._decode_with_ring(token, now)
             if not isinstance(decoded.claims, dict):  # joserfc < 1.8 lets a JSON array through
                 raise InvalidToken("malformed")
             registry = _ClaimsRegistry(
@@ -297,14 +306,14 @@ class TokenIssuer:
             value = claims.get(name)
             if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
                 raise InvalidToken("bad_claims")
-        return claims
+        return claims, kid
 
     def _ring(self) -> KeyRing:
         if self.keys is None:  # pragma: no cover - the constructor makes this impossible
             raise RuntimeError("no key ring")
         return self.keys
 
-    def _decode_with_ring(self, token: str, now: int) -> jwt.Token:
+    def _decode_with_ring(self, token: str, now: int) -> tuple[jwt.Token, str]:
         header = _unverified_header(token)
         key = self._ring().current().find(header.get("kid"), now)
         if key is None:
@@ -314,4 +323,4 @@ class TokenIssuer:
             raise InvalidToken("bad_algorithm")
         # The registry allows exactly this key's algorithm (joserfc ignores `algorithms=`
         # when given a registry).
-        return jwt.decode(token, key.key, registry=_Registry(algorithms=[key.alg]))
+        return jwt.decode(token, key.key, registry=_Registry(algorithms=[key.alg])), key.kid

@@ -372,7 +372,7 @@ def test_the_cache_keeps_at_most_its_size_and_refused_tokens_never() -> None:
             issuer.verify(make_jwt(claims(), secret="another-secret-0123456789abcdef0123"))
     remembered = issuer._verified  # the size bound is the point of this test
     assert len(remembered) == VERIFIED_CACHE_SIZE
-    assert all(c["sub"] != "u0" for c in remembered.values())  # the oldest went first
+    assert all(claims["sub"] != "u0" for claims, _ in remembered.values())  # the oldest went first
 
 
 # ---------------------------------------------------------------- iss, aud, nbf, leeway, jti
