@@ -144,7 +144,7 @@ class TokenLifecycle:
         except BackendUnavailable:
             # The client gets a 503 and will retry with the same token: give it back, or the
             # retry would look like a replay (a 401, or a revoked session and a false alarm).
-            await self.sessions.release(hash_token(refresh_token), now)
+            await self.sessions.release(hash_token(refresh_token))
             raise
         if not continued:
             _log("refresh refused", "refresh_refused", user.id, used.session_id, "revoked")

@@ -30,7 +30,6 @@ from typing import Any, Protocol
 
 import attrs
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
 
 from authkit.database import call_database
 
@@ -55,13 +54,11 @@ class MongoDenylist:
         await self._deny(f"sid:{session_id}", until)
 
     async def _deny(self, key: str, until: datetime) -> None:
-        try:
-            await call_database(self._denied.insert_one, {"_id": key, "expires_at": until})
-        except DuplicateKeyError:
-            # Denied already (a second sign-out with the same token): keep the later expiry.
-            await call_database(
-                self._denied.update_one, {"_id": key}, {"$max": {"expires_at": until}}
-            )
+        # One upsert: a new entry, or (denied already, by a second sign-out with the same
+        # token) the later of the two expiries.
+        await call_database(
+            self._denied.update_one, {"_id": key}, {"$max": {"expires_at": until}}, upsert=True
+        )
 
     async def is_denied(self, jti: str | None, session_id: str | None) -> bool:
         keys = [f"jti:{jti}"] if jti else []

@@ -22,7 +22,7 @@ from authkit.openapi import describe, error_responses, openapi_document
 from authkit.responses import JSON
 from authkit.service import AuthService
 from authkit.strategy import AuthenticatedUser
-from authkit.token_routes import PAIR_SCHEMA, RefreshDelivery
+from authkit.token_routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
 
 __all__ = ["auth_routes"]
 
@@ -103,7 +103,7 @@ def auth_routes(
             principal.id,
             principal.username,
             token_version=version if isinstance(version, int) else None,
-            user_agent=request.headers.get("user-agent", "")[:256] or None,
+            user_agent=user_agent_of(request),
         )
         return delivery.response(pair, 201)
 

@@ -76,6 +76,11 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
+def _live_session(session_id: str, user_id: str, now: datetime) -> dict[str, Any]:
+    """The filter for a session of `user_id` that is neither revoked nor expired."""
+    return {"_id": session_id, "user_id": user_id, "revoked": False, "expires_at": {"$gt": now}}
+
+
 @attrs.frozen
 class Session:
     """One sign-in, as `GET /auth/sessions` shows it (never a token or its hash)."""
@@ -226,7 +231,7 @@ class MongoSessionStore:
             return Consumption("unknown")
         return Consumption("consumed", doc["session_id"], doc["user_id"])
 
-    async def release(self, token_hash: str, used_at: datetime) -> None:
+    async def release(self, token_hash: str) -> None:
         """Undo `consume` for a refresh that failed on the database after using the token up,
         so the client's retry is a retry, not a reuse. Best effort: the database may still
         be away, and then the token stays used."""
@@ -241,9 +246,7 @@ class MongoSessionStore:
     async def is_live(self, session_id: str, user_id: str, now: datetime) -> bool:
         """Whether `user_id` has this session, not revoked and not expired."""
         doc = await call_database(
-            self._sessions.find_one,
-            {"_id": session_id, "user_id": user_id, "revoked": False, "expires_at": {"$gt": now}},
-            {"_id": 1},
+            self._sessions.find_one, _live_session(session_id, user_id, now), {"_id": 1}
         )
         return doc is not None
 
@@ -251,7 +254,7 @@ class MongoSessionStore:
         """Revoke one live session of `user_id`; False when there is no such session."""
         result = await call_database(
             self._sessions.update_one,
-            {"_id": session_id, "user_id": user_id, "revoked": False, "expires_at": {"$gt": now}},
+            _live_session(session_id, user_id, now),
             {"$set": {"revoked": True, "revoked_at": now}},
         )
         if result.matched_count == 0:

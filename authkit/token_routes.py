@@ -38,7 +38,7 @@ from authkit.responses import JSON
 from authkit.sessions import Session
 from authkit.strategy import AuthenticatedUser
 
-__all__ = ["REFRESH_COOKIE", "RefreshDelivery", "token_routes"]
+__all__ = ["REFRESH_COOKIE", "RefreshDelivery", "token_routes", "user_agent_of"]
 
 REFRESH_COOKIE = "authkit_refresh"
 _COOKIE_PATH = "/auth"
@@ -120,7 +120,8 @@ class RefreshDelivery:
         return value
 
 
-def _user_agent(request: Request) -> str | None:
+def user_agent_of(request: Request) -> str | None:
+    """The client's User-Agent as a session records it: cut to a bounded length."""
     agent = request.headers.get("user-agent")
     return agent[:_MAX_USER_AGENT] if agent else None
 
@@ -213,7 +214,7 @@ def token_routes(
             raise ValidationFailed(
                 [f"refreshToken is missing: send it in the body or the {REFRESH_COOKIE} cookie"]
             )
-        pair = await lifecycle.refresh(token, user_agent=_user_agent(request))
+        pair = await lifecycle.refresh(token, user_agent=user_agent_of(request))
         return delivery.response(pair, 200)
 
     @describe(

@@ -44,13 +44,18 @@ class User:
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> User:
-        version = doc.get("token_version", 0)
         return cls(
             id=str(doc["_id"]),
             username=doc["username"],
             password_hash=doc["password"],
-            token_version=version if isinstance(version, int) else 0,
+            token_version=_token_version(doc),
         )
+
+
+def _token_version(doc: Mapping[str, Any]) -> int:
+    # Absent (every NestJS-made user) or not a number: 0, as if never signed out everywhere.
+    version = doc.get("token_version", 0)
+    return version if isinstance(version, int) else 0
 
 
 class UserStore(Protocol):
@@ -130,10 +135,7 @@ class MongoUserStore:
         if oid is None:
             return None
         doc = await call_database(self._users.find_one, {"_id": oid}, {"token_version": 1})
-        if doc is None:
-            return None
-        version = doc.get("token_version", 0)
-        return version if isinstance(version, int) else 0
+        return None if doc is None else _token_version(doc)
 
     async def bump_token_version(self, user_id: str) -> int:
         """Raise the user's token version by one; the new value (0 for an unknown user)."""

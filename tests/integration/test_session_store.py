@@ -100,12 +100,12 @@ def test_a_released_token_can_be_used_again_unless_its_session_ended(
     token = new_refresh_token()
     session = run(store.start("u1", None, hash_token(token), NOW, LATER))
     assert run(store.consume(hash_token(token), NOW)).outcome == "consumed"
-    run(store.release(hash_token(token), NOW))  # the refresh failed after using it up
+    run(store.release(hash_token(token)))  # the refresh failed after using it up
     assert run(store.consume(hash_token(token), NOW)).outcome == "consumed"
     assert run(store.is_live(session.id, "u1", NOW))
     assert not run(store.is_live(session.id, "someone-else", NOW))
     run(store.revoke(session.id, "u1", NOW))
-    run(store.release(hash_token(token), NOW))  # too late: nothing to give back to
+    run(store.release(hash_token(token)))  # too late: nothing to give back to
     assert run(store.consume(hash_token(token), NOW)).outcome != "consumed"
     assert not run(store.is_live(session.id, "u1", NOW))
 

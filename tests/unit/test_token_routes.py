@@ -457,13 +457,14 @@ def test_a_database_blip_while_ending_a_session_does_not_lose_the_denial(
     other = client.post("/auth/refresh", json={"refreshToken": pair["refreshToken"]}).json()
     listed = client.get("/auth/sessions", headers=bearer(other["accessToken"])).json()
     session_id = listed["sessions"][0]["id"]
-    real = mongomock.collection.Collection.insert_one
+    # The denial is one upsert into revoked_tokens: that write fails, once.
     monkeypatch.setattr(
-        mongomock.collection.Collection, "insert_one", failing_once("revoked_tokens")
+        mongomock.collection.Collection,
+        "update_one",
+        failing_once("revoked_tokens", "update_one"),
     )
 
     first = client.delete(f"/auth/sessions/{session_id}", headers=bearer(other["accessToken"]))
-    monkeypatch.setattr(mongomock.collection.Collection, "insert_one", real)
     retry = client.delete(f"/auth/sessions/{session_id}", headers=bearer(other["accessToken"]))
 
     assert (first.status_code, retry.status_code) == (503, 204)
