@@ -371,9 +371,9 @@ def _add_plugin_commands(commands: Any) -> None:
             _say(f"ignoring command plugin {ep.name!r} ({ep.value}): {type(exc).__name__}: {exc}")
 
 
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """--env-file and --data-dir, as the built-in commands take them."""
-    _common(parser)
+def add_common_options(parser: argparse.ArgumentParser, *, database: bool = True) -> None:
+    """--env-file, and --data-dir unless `database` is False, as the built-in commands take them."""
+    _common(parser, database=database)
 
 
 def load_settings_for(args: argparse.Namespace) -> Settings:

@@ -153,11 +153,11 @@ def add_keys_command(commands: Any) -> None:
     )
     actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
 
+    from authkit.cli import add_common_options  # here: authkit.cli imports this module
+
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--file", help="the key-set file (default: AUTHKIT_JWT_KEYS)")
-        parser.add_argument(
-            "--env-file", default=".env", help="the .env file to read (default: .env)"
-        )
+        add_common_options(parser, database=False)
 
     generate = actions.add_parser(
         "generate",
@@ -173,8 +173,10 @@ def add_keys_command(commands: Any) -> None:
     rotate = actions.add_parser(
         "rotate",
         help="add a new signing key; the old one retires after the overlap",
-        description="Add a new key that signs from now on. The key it replaces keeps "
-        "verifying for --overlap, then retires; keys retired already are dropped.",
+        description="Add a new key that verifies at once and signs a few seconds later, "
+        "once every server has re-read the file (at once with --overlap 0). The key it "
+        "replaces signs until then, keeps verifying for --overlap, then retires; keys "
+        "retired already are dropped.",
     )
     rotate.add_argument(
         "--alg", choices=list(ALGORITHMS), help="(default: the current signing key's)"
