@@ -24,7 +24,14 @@ from starlette.routing import BaseRoute, Route
 from authkit.guard import guards_in
 from authkit.registry import StrategyRegistry
 
-__all__ = ["ERROR_SCHEMA", "describe", "error_responses", "openapi_document"]
+__all__ = [
+    "ERROR_SCHEMA",
+    "describe",
+    "error_responses",
+    "fields_body",
+    "json_response",
+    "openapi_document",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _OPERATION_ATTRIBUTE = "__authkit_openapi__"
@@ -39,6 +46,7 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 _JSON = "application/json"
+_FORM = "application/x-www-form-urlencoded"
 
 _REASONS = {
     400: "The body is malformed or fails validation",
@@ -60,6 +68,17 @@ def error_responses(*statuses: int) -> dict[int, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def json_response(description: str, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A response whose body is JSON of `schema`."""
+    return {"description": description, "content": {_JSON: {"schema": dict(schema)}}}
+
+
+def fields_body(schema: Mapping[str, Any], *, required: bool) -> dict[str, Any]:
+    """A request body read by authkit.body.read_fields: JSON or an HTML form, one schema."""
+    content = {_JSON: {"schema": dict(schema)}, _FORM: {"schema": dict(schema)}}
+    return {"required": required, "content": content}
 
 
 def describe(

@@ -18,7 +18,13 @@ from authkit.body import read_fields
 from authkit.dto import SignupCredentials
 from authkit.guard import guard
 from authkit.lifecycle import TokenLifecycle
-from authkit.openapi import describe, error_responses, openapi_document
+from authkit.openapi import (
+    describe,
+    error_responses,
+    fields_body,
+    json_response,
+    openapi_document,
+)
 from authkit.responses import JSON
 from authkit.service import AuthService
 from authkit.strategy import AuthenticatedUser
@@ -39,18 +45,12 @@ _CREDENTIALS_SCHEMA: dict[str, Any] = {
         },
     },
 }
-_CREDENTIALS_BODY = {
-    "required": True,
-    "content": {
-        "application/json": {"schema": _CREDENTIALS_SCHEMA},
-        "application/x-www-form-urlencoded": {"schema": _CREDENTIALS_SCHEMA},
-    },
-}
+_CREDENTIALS_BODY = fields_body(_CREDENTIALS_SCHEMA, required=True)
 
 
 def _json_object(description: str, **properties: Any) -> dict[str, Any]:
     schema = {"type": "object", "required": list(properties), "properties": properties}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+    return json_response(description, schema)
 
 
 def auth_routes(
@@ -83,10 +83,7 @@ def auth_routes(
         summary="Exchange a username and password for an access token",
         request_body=_CREDENTIALS_BODY,
         responses={
-            201: {
-                "description": "Signed in",
-                "content": {"application/json": {"schema": PAIR_SCHEMA}},
-            },
+            201: json_response("Signed in", PAIR_SCHEMA),
             **error_responses(400, 401, 403, 413, 429, 503),
         },
         tags=["auth"],

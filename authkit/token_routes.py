@@ -33,7 +33,7 @@ from authkit.body import read_fields
 from authkit.errors import Forbidden, NotFound, ValidationFailed
 from authkit.guard import guard
 from authkit.lifecycle import TokenLifecycle, TokenPair
-from authkit.openapi import describe, error_responses
+from authkit.openapi import describe, error_responses, fields_body, json_response
 from authkit.responses import JSON
 from authkit.sessions import Session
 from authkit.strategy import AuthenticatedUser
@@ -151,13 +151,7 @@ _TOKEN_SCHEMA: dict[str, Any] = {
         }
     },
 }
-_TOKEN_BODY = {
-    "required": False,
-    "content": {
-        "application/json": {"schema": _TOKEN_SCHEMA},
-        "application/x-www-form-urlencoded": {"schema": _TOKEN_SCHEMA},
-    },
-}
+_TOKEN_BODY = fields_body(_TOKEN_SCHEMA, required=False)
 PAIR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["accessToken"],
@@ -188,10 +182,6 @@ _JWKS_SCHEMA: dict[str, Any] = {
 }
 
 
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def token_routes(
     lifecycle: TokenLifecycle, delivery: RefreshDelivery, max_body_bytes: int
 ) -> list[Route]:
@@ -200,7 +190,7 @@ def token_routes(
         summary="Trade a refresh token for a new access token and refresh token (once)",
         request_body=_TOKEN_BODY,
         responses={
-            200: _json("A new pair; the refresh token presented is used up", PAIR_SCHEMA),
+            200: json_response("A new pair; the refresh token presented is used up", PAIR_SCHEMA),
             **error_responses(400, 401, 403, 413, 503),
         },
         tags=["tokens"],
@@ -249,7 +239,7 @@ def token_routes(
         operation_id="listSessions",
         summary="The caller's live sessions (sign-ins), newest first",
         responses={
-            200: _json(
+            200: json_response(
                 "Sessions",
                 {
                     "type": "object",
@@ -295,7 +285,7 @@ def token_routes(
     @describe(
         operation_id="getJwks",
         summary="The public keys access tokens are signed with (empty with HS256)",
-        responses={200: _json("A JWK Set (RFC 7517)", _JWKS_SCHEMA)},
+        responses={200: json_response("A JWK Set (RFC 7517)", _JWKS_SCHEMA)},
         tags=["tokens"],
     )
     async def jwks(request: Request) -> Response:

@@ -24,7 +24,7 @@ from typing import Any
 from authkit.body import read_fields
 from authkit.errors import Conflict, Forbidden, NotFound
 from authkit.guard import guard
-from authkit.openapi import describe, error_responses
+from authkit.openapi import describe, error_responses, json_response
 from authkit.responses import JSON
 from authkit.strategy import AuthenticatedUser
 from starlette.requests import Request
@@ -88,17 +88,13 @@ _KEY_ID_PARAMETER = {
 }
 
 
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def api_key_routes(keys: APIKeyStore, max_body_bytes: int) -> list[Route]:
     @describe(
         operation_id="createApiKey",
         summary="Create an API key; the key is in this answer only",
         request_body=_CREATE_BODY,
         responses={
-            201: _json("Created; store the key now", _NEW_KEY_SCHEMA),
+            201: json_response("Created; store the key now", _NEW_KEY_SCHEMA),
             **error_responses(400, 401, 403, 409, 413, 503),
         },
         tags=_TAGS,
@@ -129,7 +125,7 @@ def api_key_routes(keys: APIKeyStore, max_body_bytes: int) -> list[Route]:
         operation_id="listApiKeys",
         summary="Your API keys, revoked ones included; never the keys themselves",
         responses={
-            200: _json("Your keys, oldest first", {"type": "array", "items": _KEY_SCHEMA}),
+            200: json_response("Your keys, oldest first", {"type": "array", "items": _KEY_SCHEMA}),
             **error_responses(401, 503),
         },
         tags=_TAGS,
