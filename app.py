@@ -36,6 +36,7 @@ from authkit.registry import StrategyRegistry
 from authkit.responses import exception_handlers, not_found
 from authkit.revocation import MongoDenylist, RevocationChecker
 from authkit.routes import auth_routes
+from authkit.routing import IndexedRouter
 from authkit.service import AuthService
 from authkit.sessions import MongoSessionStore
 from authkit.strategy import StrategyContext
@@ -151,12 +152,10 @@ def create_app(
                 client.close()
 
     app = Starlette(
-        routes=all_routes,
         middleware=_middleware(settings, metrics, all_routes, strategies),
         exception_handlers=dict(exception_handlers),
-        lifespan=lifespan,
     )
-    app.router.default = not_found
+    app.router = IndexedRouter(all_routes, lifespan=lifespan, default=not_found)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.strategies = strategies

@@ -15,13 +15,28 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["JSONFormatter", "TextFormatter", "configure_logging", "fields_of"]
+__all__ = [
+    "JSONFormatter",
+    "TextFormatter",
+    "configure_logging",
+    "fields_of",
+    "sole_json_handler",
+    "write_line",
+]
+
+
+_HEAD_KEYS = frozenset(("time", "level", "logger", "message"))
+# What json.JSONEncoder(ensure_ascii=False) writes for a str, quotes included.
+_escape: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def fields_of(record: logging.LogRecord) -> dict[str, Any]:
@@ -55,16 +70,51 @@ class JSONFormatter(logging.Formatter):
         return f"{self._second_text}.{fraction // 1000:03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": self._time(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-            **fields_of(record),
-        }
+        fields = fields_of(record)
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return self._encoder.encode(line)
+            fields["exception"] = self.formatException(record.exc_info)
+        return self.line(record.created, record.levelname, record.name, record.getMessage(), fields)
+
+    def line(
+        self, created: float, level_name: str, logger: str, message: str, fields: dict[str, Any]
+    ) -> str:
+        """The line `format` makes of a record with these attributes and `fields`."""
+        if not fields:
+            return self.head(created, level_name, logger, message) + "}"
+        if _HEAD_KEYS.isdisjoint(fields):
+            # The encoder's "{" dropped: the fields continue the head's object.
+            head = self.head(created, level_name, logger, message)
+            return f"{head}, {self._encoder.encode(fields)[1:]}"
+        # A field named like a head key replaces its value in place, as a dict merge does.
+        return self._encoder.encode(
+            {
+                "time": self._time(created),
+                "level": level_name.lower(),
+                "logger": logger,
+                "message": message,
+                **fields,
+            }
+        )
+
+    def head(self, created: float, level_name: str, logger: str, message: str) -> str:
+        """The start of a line, up to and without the closing brace: callers that write one
+        kind of event often append its fields with `json_scalar` rather than the encoder.
+        """
+        return (
+            f'{{"time": "{self._time(created)}", "level": {_escape(level_name.lower())}, '
+            f'"logger": {_escape(logger)}, "message": {_escape(message)}'
+        )
+
+    def json_scalar(self, value: object) -> str:
+        """`value` as this formatter's encoder writes it; quick for str, None, int and float."""
+        kind = type(value)
+        if kind is str:
+            return _escape(value)  # type: ignore[arg-type]
+        if value is None:
+            return "null"
+        if kind is int or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
+            return repr(value)
+        return self._encoder.encode(value)
 
 
 class TextFormatter(logging.Formatter):
@@ -78,6 +128,47 @@ class TextFormatter(logging.Formatter):
             for key, value in fields_of(record).items()
         )
         return f"{text} {pairs}" if pairs else text
+
+
+def sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
+    """The one handler a `level` record from `logger` reaches, when writing a line to it
+    directly is indistinguishable from logging the record: a plain StreamHandler with a
+    JSONFormatter, and no filter on the way that could drop or change the record.
+
+    None otherwise (another handler, a filter, a formatter of the operator's own): the
+    caller then logs the record as usual. Checked per call, so reconfiguring logging at
+    run time takes effect at once.
+    """
+    found: logging.StreamHandler[Any] | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        for handler in current.handlers:
+            if level < handler.level:
+                continue
+            if found is not None or handler.filters or type(handler) is not logging.StreamHandler:
+                return None
+            found = handler
+        if not current.propagate:
+            break
+        current = current.parent
+    if found is None or type(found.formatter) is not JSONFormatter:
+        return None
+    return found
+
+
+def write_line(handler: logging.StreamHandler[Any], line: str) -> bool:
+    """Write one formatted line as `handler.emit` would; False if that failed (nothing is
+    raised: the caller then logs the record through `logging`, whose error handling applies).
+    """
+    with handler.lock or contextlib.nullcontext():
+        try:
+            handler.stream.write(line + handler.terminator)
+            handler.flush()
+        except Exception:
+            return False
+    return True
 
 
 def configure_logging(log_format: str, level: str) -> None:

@@ -3,6 +3,7 @@ directly, in this process, on mongomock.
 
     python bench/profile_app.py                       # µs per request for each path
     python bench/profile_app.py --profile me          # and pyinstrument's tree for one of them
+    SHOW_ALL=1 python bench/profile_app.py --profile me   # the tree with library frames too
     python bench/profile_app.py --fresh-tokens        # /auth/me with a new token every request
 
 The figures leave out uvicorn (HTTP parsing, the socket): `bench/run.py` measures the whole
@@ -132,7 +133,11 @@ async def main() -> int:
             profiler.start()
             await measure(app, cases[args.profile], args.requests)
             profiler.stop()
-            print(profiler.output_text(unicode=True, color=False, show_all=False))
+            print(
+                profiler.output_text(
+                    unicode=True, color=False, show_all=bool(os.environ.get("SHOW_ALL"))
+                )
+            )
     return 0
 
 

@@ -1,0 +1,160 @@
+"""The access line written straight to authkit's JSON handler is the line `logging` would
+have written; anything else in the logging set-up gets the record as usual."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import mongomock
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from app import create_app
+from authkit.logs import JSONFormatter, configure_logging, sole_json_handler
+from authkit.observability import RequestObserver
+from config.settings import JWTSettings, PasswordSettings, Secret, Settings
+
+TIME = re.compile(r'^\{"time": "[^"]+", ')
+
+
+@pytest.fixture
+def json_handler() -> Iterator[logging.StreamHandler[Any]]:
+    """authkit's loggers as `authkit serve` sets them up, writing to a StringIO."""
+    authkit_logger = logging.getLogger("authkit")
+    saved = (authkit_logger.handlers, authkit_logger.level, authkit_logger.propagate)
+    configure_logging("json", "info")
+    handler = authkit_logger.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(io.StringIO())
+    try:
+        yield handler
+    finally:
+        authkit_logger.handlers, authkit_logger.level, authkit_logger.propagate = saved
+
+
+def written(handler: logging.StreamHandler[Any]) -> list[str]:
+    stream = handler.stream
+    lines: list[str] = stream.getvalue().split("\n")[:-1]  # not splitlines(): U+0085 is data
+    stream.seek(0)
+    stream.truncate()
+    return lines
+
+
+def without_time(line: str) -> str:
+    assert TIME.match(line), line
+    return TIME.sub("{", line)
+
+
+class PassAll(logging.Filter):
+    """A filter that changes nothing: only its presence sends records through logging."""
+
+
+def log_both_ways(handler: logging.StreamHandler[Any], *args: Any) -> tuple[str, str]:
+    RequestObserver._log_access(*args)
+    handler.addFilter(PassAll())
+    try:
+        assert sole_json_handler(logging.getLogger("authkit.access"), logging.INFO) is None
+        RequestObserver._log_access(*args)
+    finally:
+        handler.filters.clear()
+    direct, through_logging = written(handler)
+    return direct, through_logging
+
+
+class User:
+    def __init__(self, identity: Any) -> None:
+        self.identity = identity
+        self.is_authenticated = True
+
+
+# One handler for all examples is right: each example reads and empties its stream.
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    method=st.text(min_size=1, max_size=10),
+    path=st.text(max_size=40),
+    status=st.sampled_from([200, 201, 401, 404, 500]),
+    seconds=st.floats(min_value=0, max_value=100, allow_nan=False),
+    user_id=st.none() | st.text(max_size=30) | st.integers(),
+    client=st.none() | st.tuples(st.text(max_size=20), st.integers(0, 65535)),
+)
+def test_the_direct_line_is_the_line_logging_writes(
+    json_handler: logging.StreamHandler[Any],
+    method: str,
+    path: str,
+    status: int,
+    seconds: float,
+    user_id: Any,
+    client: Any,
+) -> None:
+    scope = {"method": method, "path": path, "client": client}
+    if user_id is not None:
+        scope["user"] = User(user_id)
+    direct, through_logging = log_both_ways(
+        json_handler, scope, "/auth/me", status, seconds, "req-1"
+    )
+    assert without_time(direct) == without_time(through_logging)
+    fields = json.loads(direct)
+    assert (fields["method"], fields["path"], fields["status"]) == (method, path, status)
+    assert fields["user_id"] == user_id and fields["message"] == f"{method} {path} {status}"
+
+
+def make_client() -> TestClient:
+    settings = Settings(
+        jwt=JWTSettings(secret=Secret("o" * 40)), passwords=PasswordSettings(bcrypt_rounds=4)
+    )
+    return TestClient(create_app(settings, database=mongomock.MongoClient().db))
+
+
+def test_an_operators_handler_and_filter_on_the_access_logger_see_every_request(
+    json_handler: logging.StreamHandler[Any],
+) -> None:
+    seen: list[logging.LogRecord] = []
+    access = logging.getLogger("authkit.access")
+    extra = logging.Handler()
+    extra.emit = seen.append  # type: ignore[method-assign]
+    access.addHandler(extra)
+    try:
+        with make_client() as client:
+            client.get("/healthz")
+            client.get("/nope")
+    finally:
+        access.removeHandler(extra)
+    assert [r.fields["status"] for r in seen] == [200, 404]  # type: ignore[attr-defined]
+    lines = [json.loads(line) for line in written(json_handler)]
+    assert [(line["path"], line["status"]) for line in lines] == [("/healthz", 200), ("/nope", 404)]
+
+
+def test_a_stream_that_fails_costs_the_line_not_the_request(
+    json_handler: logging.StreamHandler[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("disk full")
+
+    json_handler.setStream(Broken())
+    with make_client() as client:
+        assert client.get("/healthz").status_code == 200
+    # logging's own error report, on stderr, as for any handler whose stream fails
+    assert "OSError: disk full" in capsys.readouterr().err
+
+
+def test_a_field_named_like_a_head_key_replaces_it_as_before() -> None:
+    record = logging.LogRecord("authkit", logging.INFO, __file__, 1, "hello", None, None)
+    record.fields = {"message": "overridden", "n": 1}
+    assert json.loads(JSONFormatter().format(record))["message"] == "overridden"
+    assert list(json.loads(JSONFormatter().format(record))) == [
+        "time",
+        "level",
+        "logger",
+        "message",
+        "n",
+    ]
