@@ -29,6 +29,7 @@ __all__ = [
     "TextFormatter",
     "configure_logging",
     "fields_of",
+    "json_string",
     "sole_json_handler",
     "write_line",
 ]
@@ -36,7 +37,7 @@ __all__ = [
 
 _HEAD_KEYS = frozenset(("time", "level", "logger", "message"))
 # What json.JSONEncoder(ensure_ascii=False) writes for a str, quotes included.
-_escape: Callable[[str], str] = json.encoder.encode_basestring
+json_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def fields_of(record: logging.LogRecord) -> dict[str, Any]:
@@ -101,15 +102,15 @@ class JSONFormatter(logging.Formatter):
         kind of event often append its fields with `json_scalar` rather than the encoder.
         """
         return (
-            f'{{"time": "{self._time(created)}", "level": {_escape(level_name.lower())}, '
-            f'"logger": {_escape(logger)}, "message": {_escape(message)}'
+            f'{{"time": "{self._time(created)}", "level": {json_string(level_name.lower())}, '
+            f'"logger": {json_string(logger)}, "message": {json_string(message)}'
         )
 
     def json_scalar(self, value: object) -> str:
         """`value` as this formatter's encoder writes it; quick for str, None, int and float."""
         kind = type(value)
         if kind is str:
-            return _escape(value)  # type: ignore[arg-type]
+            return json_string(value)  # type: ignore[arg-type]
         if value is None:
             return "null"
         if kind is int or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]

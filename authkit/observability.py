@@ -22,11 +22,10 @@ import secrets
 import time
 from collections.abc import Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from authkit.logs import JSONFormatter, sole_json_handler, write_line
+from authkit.logs import JSONFormatter, json_string, sole_json_handler, write_line
 from authkit.metrics import NoMetrics
 from authkit.responses import unexpected_error_response
 
@@ -65,6 +64,7 @@ class RequestObserver:
             return
         request_id = _incoming_request_id(scope) or secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
+        id_bytes = request_id.encode("latin-1")
         status: int | None = None
         started = time.perf_counter()
 
@@ -72,7 +72,8 @@ class RequestObserver:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+                # What MutableHeaders(scope=message).append() does, without building one.
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", id_bytes)]
             await send(message)
 
         try:
@@ -108,11 +109,10 @@ class RequestObserver:
             fmt: JSONFormatter = handler.formatter  # type: ignore[assignment]
             line = (
                 f"{fmt.head(time.time(), 'INFO', access_log.name, f'{method} {path} {status}')}"
-                f', "event": "request", "method": {fmt.json_scalar(method)}'
-                f', "path": {fmt.json_scalar(path)}, "route": {fmt.json_scalar(route)}'
-                f', "status": {fmt.json_scalar(status)}'
-                f', "duration_ms": {fmt.json_scalar(duration_ms)}'
-                f', "request_id": {fmt.json_scalar(request_id)}'
+                f', "event": "request", "method": {json_string(method)}'
+                f', "path": {json_string(path)}, "route": {json_string(route)}'
+                f', "status": {int(status)}, "duration_ms": {duration_ms!r}'
+                f', "request_id": {json_string(request_id)}'
                 f', "user_id": {fmt.json_scalar(user_id)}, "client": {fmt.json_scalar(address)}}}'
             )
             if write_line(handler, line):

@@ -51,6 +51,15 @@ def bearer_token(authorization: str) -> str | None:
     return parts[1]
 
 
+def _authorization(request: Request) -> str:
+    # What request.headers.get("authorization", "") returns, without building the Headers
+    # object: a third of this strategy's time on a token it has seen before.
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return ""
+
+
 @attrs.frozen
 class JWTStrategy:
     name: ClassVar[str] = "jwt"
@@ -69,7 +78,7 @@ class JWTStrategy:
         return cls(ctx.tokens, ctx.metrics, ctx.revocation)
 
     async def authenticate(self, request: Request) -> Outcome:
-        token = bearer_token(request.headers.get("authorization", ""))
+        token = bearer_token(_authorization(request))
         if token is None:
             return _NO_TOKEN
         try:
