@@ -36,7 +36,7 @@ from authkit.registry import StrategyRegistry
 from authkit.responses import exception_handlers, not_found
 from authkit.revocation import MongoDenylist, RevocationChecker
 from authkit.routes import auth_routes
-from authkit.routing import IndexedRouter
+from authkit.routing import DirectRoute, IndexedRouter
 from authkit.service import AuthService
 from authkit.sessions import MongoSessionStore
 from authkit.strategy import StrategyContext
@@ -188,7 +188,7 @@ def _metrics_route(metrics: Metrics) -> Route:
     async def exposition(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
-    return Route("/metrics", exposition, methods=["GET"], include_in_schema=False)
+    return DirectRoute("/metrics", exposition, methods=["GET"], include_in_schema=False)
 
 
 def check_guards(routes: list[BaseRoute], strategies: StrategyRegistry) -> None:

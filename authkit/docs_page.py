@@ -14,9 +14,11 @@ import json
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
+
+from authkit.routing import DirectRoute
 
 __all__ = ["docs_routes"]
 
@@ -54,6 +56,6 @@ def docs_routes(openapi_url: str = "/openapi.json") -> list[BaseRoute]:
         return HTMLResponse(page)
 
     return [
-        Route("/docs", docs, methods=["GET"], include_in_schema=False),
+        DirectRoute("/docs", docs, methods=["GET"], include_in_schema=False),
         Mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static"),
     ]

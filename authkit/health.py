@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from authkit.errors import HTTPError
 from authkit.responses import JSON
+from authkit.routing import DirectRoute
 
 __all__ = ["ReadinessCheck", "health_routes"]
 
@@ -48,6 +49,6 @@ def health_routes(checks: Mapping[str, ReadinessCheck]) -> list[Route]:
         )
 
     return [
-        Route("/healthz", healthz, methods=["GET"], include_in_schema=False),
-        Route("/readyz", readyz, methods=["GET"], include_in_schema=False),
+        DirectRoute("/healthz", healthz, methods=["GET"], include_in_schema=False),
+        DirectRoute("/readyz", readyz, methods=["GET"], include_in_schema=False),
     ]

@@ -26,6 +26,7 @@ from authkit.openapi import (
     openapi_document,
 )
 from authkit.responses import JSON
+from authkit.routing import DirectRoute
 from authkit.service import AuthService
 from authkit.strategy import AuthenticatedUser
 from authkit.token_routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
@@ -128,9 +129,9 @@ def auth_routes(
         return JSON(openapi_document(request.app.routes, request.app.state.strategies))
 
     return [
-        Route("/", root, methods=["GET"]),
-        Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
-        Route("/auth/signup", sign_up, methods=["POST"]),
-        Route("/auth/signin", sign_in, methods=["POST"]),
-        Route("/auth/me", me, methods=["GET"]),
+        DirectRoute("/", root, methods=["GET"]),
+        DirectRoute("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
+        DirectRoute("/auth/signup", sign_up, methods=["POST"]),
+        DirectRoute("/auth/signin", sign_in, methods=["POST"]),
+        DirectRoute("/auth/me", me, methods=["GET"]),
     ]

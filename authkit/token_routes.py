@@ -35,6 +35,7 @@ from authkit.guard import guard
 from authkit.lifecycle import TokenLifecycle, TokenPair
 from authkit.openapi import describe, error_responses, fields_body, json_response
 from authkit.responses import JSON
+from authkit.routing import DirectRoute
 from authkit.sessions import Session
 from authkit.strategy import AuthenticatedUser
 
@@ -293,13 +294,13 @@ def token_routes(
         headers = {"Cache-Control": "public, max-age=300"}
         return JSON(lifecycle.tokens.public_jwks(), headers=headers)
 
-    routes = [
-        Route("/auth/signout", sign_out, methods=["POST"]),
-        Route("/auth/signout-all", sign_out_all, methods=["POST"]),
-        Route("/auth/sessions", list_sessions, methods=["GET"]),
-        Route("/auth/sessions/{session_id}", revoke_session, methods=["DELETE"]),
-        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+    routes: list[Route] = [
+        DirectRoute("/auth/signout", sign_out, methods=["POST"]),
+        DirectRoute("/auth/signout-all", sign_out_all, methods=["POST"]),
+        DirectRoute("/auth/sessions", list_sessions, methods=["GET"]),
+        DirectRoute("/auth/sessions/{session_id}", revoke_session, methods=["DELETE"]),
+        DirectRoute("/.well-known/jwks.json", jwks, methods=["GET"]),
     ]
     if delivery.mode != "off":
-        routes.insert(0, Route("/auth/refresh", refresh, methods=["POST"]))
+        routes.insert(0, DirectRoute("/auth/refresh", refresh, methods=["POST"]))
     return routes

@@ -121,3 +121,31 @@ def test_routes_added_or_replaced_after_the_first_request_are_found() -> None:
     assert get("/z")[2] == b"z []" and get("/b")[0] == 404
     router.routes += [Route("/y", answer("y"))]
     assert get("/y")[2] == b"y []"
+
+
+def test_a_direct_routes_errors_reach_the_applications_handlers() -> None:
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.testclient import TestClient
+
+    from authkit.routing import DirectRoute
+
+    async def refuse(request: Request) -> Response:
+        raise HTTPException(418, "no tea")
+
+    def sync_endpoint(request: Request) -> Response:
+        return PlainTextResponse("from a thread")
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return PlainTextResponse(f"handled {exc.detail}", status_code=exc.status_code)
+
+    app = Starlette(
+        routes=[DirectRoute("/refuse", refuse), DirectRoute("/sync", sync_endpoint)],
+        exception_handlers={HTTPException: on_http},
+    )
+    with TestClient(app) as client:
+        refused = client.get("/refuse")
+        assert (refused.status_code, refused.text) == (418, "handled no tea")
+        assert client.get("/sync").text == "from a thread"
+        assert client.post("/refuse").status_code == 405
