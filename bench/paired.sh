@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# authkit's share of the Starlette hello, measured in pairs a few seconds apart.
+#
+#   usage: bench/paired.sh [PAIRS] [PATH]       e.g. bench/paired.sh 12 /auth/me
+#          AUTHKIT_ACCESS_LOG=false bench/paired.sh      (any authkit setting passes through)
+#
+# On a shared machine a server's req/s moves by 20-30% from one minute to the next, which
+# bench/run.py's rounds (minutes apart) turn into wide spreads of the ratio. Here both
+# servers run at once on CPU 0 (only the one under load is busy), and wrk on CPU 1 loads
+# them in turn, 3 s each, the order alternating: each pair is measured under the same
+# conditions, and the median of the pairs' ratios is the figure. The database is a
+# SecantusDB in memory on CPU 1 (installed with the `embedded` extra); authkit's stderr,
+# its access lines included, goes to a file as under bench/run.py.
+set -euo pipefail
+PAIRS=${1:-12}
+AUTHKIT_PATH=${2:-/auth/me}
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(dirname "$HERE")"
+PY=${PYTHON:-python3}
+OUT=$(mktemp -d)
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+DB_PORT=$(free_port); AK_PORT=$(free_port); HELLO_PORT=$(free_port)
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+taskset -c 1 "$(dirname "$PY")/secantusd-py" --port "$DB_PORT" >"$OUT/db.log" 2>&1 & pids+=($!)
+export JWT_SECRET=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')
+export MONGO_URI="mongodb://127.0.0.1:$DB_PORT/paired" BCRYPT_ROUNDS=10 JWT_EXPIRES_IN=1h
+export AUTHKIT_SIGNIN_LIMIT_ACCOUNT=off AUTHKIT_SIGNIN_LIMIT_ADDRESS=off
+uvicorn=(-m uvicorn --no-access-log --log-level warning)
+(cd "$ROOT" && exec taskset -c 0 "$PY" "${uvicorn[@]}" app:app --port "$AK_PORT") >"$OUT/authkit.log" 2>&1 & pids+=($!)
+(cd "$HERE" && exec taskset -c 0 "$PY" "${uvicorn[@]}" hello_starlette:app --port "$HELLO_PORT") >"$OUT/hello.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do
+  curl -sf -o /dev/null "localhost:$AK_PORT/healthz" && curl -sf -o /dev/null "localhost:$HELLO_PORT/" && break
+  sleep 0.3
+done
+body='{"username":"paireduser","password":"PairedPass123"}'
+curl -s -o /dev/null -X POST "localhost:$AK_PORT/auth/signup" -H 'Content-Type: application/json' -d "$body"
+TOKEN=$(curl -s -X POST "localhost:$AK_PORT/auth/signin" -H 'Content-Type: application/json' -d "$body" |
+  "$PY" -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])')
+
+rps() {  # rps URL SECONDS [HEADER]
+  local header=${3:-X-Bench: 1}
+  taskset -c 1 wrk -t1 -c32 -d"$2"s --timeout 10s -H "$header" "$1" | awk '/^Requests\/sec/{print $2}'
+}
+authkit_rps() { rps "http://127.0.0.1:$AK_PORT$AUTHKIT_PATH" "$1" "Authorization: Bearer $TOKEN"; }
+hello_rps() { rps "http://127.0.0.1:$HELLO_PORT/" "$1"; }
+authkit_rps 2 >/dev/null; hello_rps 2 >/dev/null  # warm both up
+
+echo "| pair | authkit $AUTHKIT_PATH req/s | hello req/s | authkit / hello |"
+echo "|---|---|---|---|"
+ratios=()
+for i in $(seq "$PAIRS"); do
+  if [ $((i % 2)) -eq 1 ]; then a=$(authkit_rps 3); h=$(hello_rps 3); else h=$(hello_rps 3); a=$(authkit_rps 3); fi
+  ratio=$("$PY" -c "print(f'{$a / $h * 100:.1f}')")
+  ratios+=("$ratio")
+  echo "| $i | $a | $h | $ratio% |"
+done
+"$PY" -c "import statistics, sys; r = [float(x) for x in sys.argv[1:]]; print(f'median of {len(r)} pairs: {statistics.median(r):.1f}% (quartiles {statistics.quantiles(r, n=4)[0]:.1f}-{statistics.quantiles(r, n=4)[2]:.1f}%)')" "${ratios[@]}"
+echo "settings: ${AUTHKIT_ACCESS_LOG:+AUTHKIT_ACCESS_LOG=$AUTHKIT_ACCESS_LOG }$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); logs in $OUT"
