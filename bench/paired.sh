@@ -10,7 +10,8 @@
 # them in turn, 3 s each, the order alternating: each pair is measured under the same
 # conditions, and the median of the pairs' ratios is the figure. The database is a
 # SecantusDB in memory on CPU 1 (installed with the `embedded` extra); authkit's stderr,
-# its access lines included, goes to a file as under bench/run.py.
+# its access lines included, goes to a file as under bench/run.py (PAIRED_AUTHKIT_LOG=path
+# to choose another, /dev/null included).
 set -euo pipefail
 PAIRS=${1:-12}
 AUTHKIT_PATH=${2:-/auth/me}
@@ -29,12 +30,13 @@ export JWT_SECRET=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')
 export MONGO_URI="mongodb://127.0.0.1:$DB_PORT/paired" BCRYPT_ROUNDS=10 JWT_EXPIRES_IN=1h
 export AUTHKIT_SIGNIN_LIMIT_ACCOUNT=off AUTHKIT_SIGNIN_LIMIT_ADDRESS=off
 uvicorn=(-m uvicorn --no-access-log --log-level warning)
-(cd "$ROOT" && exec taskset -c 0 "$PY" "${uvicorn[@]}" app:app --port "$AK_PORT") >"$OUT/authkit.log" 2>&1 & pids+=($!)
+(cd "$ROOT" && exec taskset -c 0 "$PY" "${uvicorn[@]}" app:app --port "$AK_PORT") >"${PAIRED_AUTHKIT_LOG:-$OUT/authkit.log}" 2>&1 & pids+=($!)
 (cd "$HERE" && exec taskset -c 0 "$PY" "${uvicorn[@]}" hello_starlette:app --port "$HELLO_PORT") >"$OUT/hello.log" 2>&1 & pids+=($!)
 for _ in $(seq 100); do
   curl -sf -o /dev/null "localhost:$AK_PORT/healthz" && curl -sf -o /dev/null "localhost:$HELLO_PORT/" && break
   sleep 0.3
 done
+curl -sf -o /dev/null "localhost:$AK_PORT/healthz" || { echo "authkit did not start:" >&2; tail -5 "$OUT/authkit.log" >&2; exit 1; }
 body='{"username":"paireduser","password":"PairedPass123"}'
 curl -s -o /dev/null -X POST "localhost:$AK_PORT/auth/signup" -H 'Content-Type: application/json' -d "$body"
 TOKEN=$(curl -s -X POST "localhost:$AK_PORT/auth/signin" -H 'Content-Type: application/json' -d "$body" |
