@@ -14,6 +14,7 @@
 # to choose another, /dev/null included).
 set -euo pipefail
 PAIRS=${1:-12}
+[ "$PAIRS" -ge 2 ] 2>/dev/null || { echo "usage: bench/paired.sh [PAIRS (2 or more)] [PATH]" >&2; exit 2; }
 AUTHKIT_PATH=${2:-/auth/me}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
@@ -25,7 +26,7 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-taskset -c 1 "$(dirname "$PY")/secantusd-py" --port "$DB_PORT" >"$OUT/db.log" 2>&1 & pids+=($!)
+taskset -c 1 "$(dirname "$PY")/secantusd-py" --port "$DB_PORT" --storage-path :memory: >"$OUT/db.log" 2>&1 & pids+=($!)
 export JWT_SECRET=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')
 export MONGO_URI="mongodb://127.0.0.1:$DB_PORT/paired" BCRYPT_ROUNDS=10 JWT_EXPIRES_IN=1h
 export AUTHKIT_SIGNIN_LIMIT_ACCOUNT=off AUTHKIT_SIGNIN_LIMIT_ADDRESS=off
