@@ -13,6 +13,7 @@ from starlette.routing import Host, Mount, Route, Router, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from authkit.routing import IndexedRouter
+from authkit.testing import make_request
 
 
 def answer(name: str) -> Any:
@@ -55,20 +56,8 @@ def routes() -> list[Any]:
 
 async def call(app: Any, method: str, path: str, root_path: str, host: str) -> tuple[Any, ...]:
     messages: list[dict[str, Any]] = []
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": root_path + path,
-        "raw_path": (root_path + path).encode(),
-        "root_path": root_path,
-        "query_string": b"",
-        "headers": [(b"host", host.encode())],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 80),
-    }
+    scope = dict(make_request(method, root_path + path, headers=[("host", host)]).scope)
+    scope["root_path"] = root_path
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
