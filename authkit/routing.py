@@ -11,7 +11,9 @@ more than the path's text (path parameters, mounts, hosts, subclasses with their
 own `matches`), in their original order.
 
 The index follows `router.routes`: `app.add_route()`, `app.mount()` or any change
-to the list rebuilds it before the next request.
+to the list rebuilds it before the next request. One difference: a fixed path's
+regular expression in Starlette (`^/auth/me$`) also matches the path with a newline
+after it (`/auth/me%0A`); here that path matches nothing and gets the 404.
 
 Example:
 

@@ -147,3 +147,8 @@ def test_a_direct_routes_errors_reach_the_applications_handlers() -> None:
         assert (refused.status_code, refused.text) == (418, "handled no tea")
         assert client.get("/sync").text == "from a thread"
         assert client.post("/refuse").status_code == 405
+
+
+def test_a_trailing_newline_is_not_the_path_without_it() -> None:
+    router = IndexedRouter([Route("/a", answer("a"))])
+    assert asyncio.run(call(router, "GET", "/a\n", "", "localhost"))[0] == 404
