@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # authkit's share of the Starlette hello, measured in pairs a few seconds apart.
 #
-#   usage: bench/paired.sh [PAIRS] [PATH]       e.g. bench/paired.sh 12 /auth/me
+#   usage: [PYTHON=.venv/bin/python] bench/paired.sh [PAIRS] [PATH]   e.g. ... 12 /auth/me
 #          AUTHKIT_ACCESS_LOG=false bench/paired.sh      (any authkit setting passes through)
+#   PYTHON: the interpreter of the venv authkit and its `embedded` extra are installed in.
 #
 # On a shared machine a server's req/s moves by 20-30% from one minute to the next, which
 # bench/run.py's rounds (minutes apart) turn into wide spreads of the ratio. Here both
@@ -18,7 +19,8 @@ PAIRS=${1:-12}
 AUTHKIT_PATH=${2:-/auth/me}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
-PY=${PYTHON:-python3}
+PY=$(command -v "${PYTHON:-python3}")  # the venv authkit is installed in (PYTHON=.venv/bin/python)
+[ -x "$(dirname "$PY")/secantusd-py" ] || { echo "no secantusd-py beside $PY: pip install -e '.[embedded]' there, or set PYTHON" >&2; exit 2; }
 OUT=$(mktemp -d)
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 DB_PORT=$(free_port); AK_PORT=$(free_port); HELLO_PORT=$(free_port)
