@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from authkit.headers import first_header
 from authkit.logs import JSONFormatter, json_string, sole_json_handler, write_line
 from authkit.metrics import NoMetrics
 from authkit.responses import unexpected_error_response
@@ -36,11 +37,8 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            text = value.decode("latin-1")
-            return text if _SANE_ID.match(text) else None
-    return None
+    text = first_header(scope, b"x-request-id")
+    return text if text is not None and _SANE_ID.match(text) else None
 
 
 class RequestObserver:

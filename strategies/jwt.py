@@ -21,6 +21,7 @@ import attrs
 from starlette.requests import Request
 
 from authkit.errors import InvalidToken
+from authkit.headers import first_header
 from authkit.metrics import NoMetrics
 from authkit.revocation import RevocationChecker
 from authkit.strategy import AuthenticatedUser, Fail, Outcome, StrategyContext, Success
@@ -51,15 +52,6 @@ def bearer_token(authorization: str) -> str | None:
     return parts[1]
 
 
-def _authorization(request: Request) -> str:
-    # What request.headers.get("authorization", "") returns, without building the Headers
-    # object: a third of this strategy's time on a token it has seen before.
-    for name, value in request.scope["headers"]:
-        if name == b"authorization":
-            return value.decode("latin-1")  # type: ignore[no-any-return]
-    return ""
-
-
 @attrs.frozen
 class JWTStrategy:
     name: ClassVar[str] = "jwt"
@@ -78,7 +70,9 @@ class JWTStrategy:
         return cls(ctx.tokens, ctx.metrics, ctx.revocation)
 
     async def authenticate(self, request: Request) -> Outcome:
-        token = bearer_token(_authorization(request))
+        # Not request.headers: building a Headers object for one lookup was a third of this
+        # strategy's time on a token it has seen before.
+        token = bearer_token(first_header(request.scope, b"authorization") or "")
         if token is None:
             return _NO_TOKEN
         try:
