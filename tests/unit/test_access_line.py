@@ -10,16 +10,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import mongomock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from app import create_app
 from authkit.logs import JSONFormatter, configure_logging, sole_json_handler
 from authkit.observability import RequestObserver
-from config.settings import JWTSettings, PasswordSettings, Secret, Settings
 
 TIME = re.compile(r'^\{"time": "[^"]+", ')
 
@@ -107,15 +104,8 @@ def test_the_direct_line_is_the_line_logging_writes(
     assert fields["user_id"] == user_id and fields["message"] == f"{method} {path} {status}"
 
 
-def make_client() -> TestClient:
-    settings = Settings(
-        jwt=JWTSettings(secret=Secret("o" * 40)), passwords=PasswordSettings(bcrypt_rounds=4)
-    )
-    return TestClient(create_app(settings, database=mongomock.MongoClient().db))
-
-
 def test_an_operators_handler_and_filter_on_the_access_logger_see_every_request(
-    json_handler: logging.StreamHandler[Any],
+    json_handler: logging.StreamHandler[Any], client: TestClient
 ) -> None:
     seen: list[logging.LogRecord] = []
     access = logging.getLogger("authkit.access")
@@ -123,9 +113,8 @@ def test_an_operators_handler_and_filter_on_the_access_logger_see_every_request(
     extra.emit = seen.append  # type: ignore[method-assign]
     access.addHandler(extra)
     try:
-        with make_client() as client:
-            client.get("/healthz")
-            client.get("/nope")
+        client.get("/healthz")
+        client.get("/nope")
     finally:
         access.removeHandler(extra)
     assert [r.fields["status"] for r in seen] == [200, 404]  # type: ignore[attr-defined]
@@ -134,15 +123,14 @@ def test_an_operators_handler_and_filter_on_the_access_logger_see_every_request(
 
 
 def test_a_stream_that_fails_costs_the_line_not_the_request(
-    json_handler: logging.StreamHandler[Any], capsys: pytest.CaptureFixture[str]
+    json_handler: logging.StreamHandler[Any], client: TestClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     class Broken(io.StringIO):
         def write(self, text: str) -> int:
             raise OSError("disk full")
 
     json_handler.setStream(Broken())
-    with make_client() as client:
-        assert client.get("/healthz").status_code == 200
+    assert client.get("/healthz").status_code == 200
     # logging's own error report, on stderr, as for any handler whose stream fails
     assert "OSError: disk full" in capsys.readouterr().err
 
