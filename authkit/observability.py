@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authkit.headers import first_header
-from authkit.logs import JSONFormatter, json_string, sole_json_handler, write_line
+from authkit.logs import JSONFormatter, json_string, sole_json_handler
 from authkit.metrics import NoMetrics
 from authkit.responses import unexpected_error_response
 
@@ -99,9 +99,10 @@ class RequestObserver:
         client = scope.get("client")
         address = client[0] if client else None
         # As shipped, the line's only destination is authkit's own JSON handler on stderr:
-        # writing it there directly skips the LogRecord, the handler chain and the general
-        # encoder, most of the line's cost. Any other logging set-up gets the record, as for
-        # every other event; the two lines are the same (tests/unit/test_access_line.py).
+        # handing it the line skips the LogRecord, the handler chain and the general encoder,
+        # and the handler writes a loop turn's lines together. Any other logging set-up gets
+        # the record, as for every other event; the two lines are the same
+        # (tests/unit/test_access_line.py).
         handler = sole_json_handler(access_log, logging.INFO)
         if handler is not None:
             fmt: JSONFormatter = handler.formatter  # type: ignore[assignment]
@@ -113,8 +114,8 @@ class RequestObserver:
                 f', "request_id": {json_string(request_id)}'
                 f', "user_id": {fmt.json_scalar(user_id)}, "client": {fmt.json_scalar(address)}}}'
             )
-            if write_line(handler, line):
-                return
+            handler.write_soon(line)
+            return
         fields = {
             "event": "request",
             "method": method,

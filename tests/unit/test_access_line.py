@@ -1,8 +1,10 @@
 """The access line written straight to authkit's JSON handler is the line `logging` would
-have written; anything else in the logging set-up gets the record as usual."""
+have written; anything else in the logging set-up gets the record as usual; the lines of
+one event-loop turn go out together, in order with the records around them."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -15,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from authkit.logs import JSONFormatter, configure_logging, sole_json_handler
+from authkit.logs import JSONFormatter, LineStreamHandler, configure_logging, sole_json_handler
 from authkit.observability import RequestObserver
 
 TIME = re.compile(r'^\{"time": "[^"]+", ')
@@ -37,6 +39,7 @@ def json_handler() -> Iterator[logging.StreamHandler[Any]]:
 
 
 def written(handler: logging.StreamHandler[Any]) -> list[str]:
+    handler.flush()  # the lines a request's event-loop turn left waiting
     stream = handler.stream
     lines: list[str] = stream.getvalue().split("\n")[:-1]  # not splitlines(): U+0085 is data
     stream.seek(0)
@@ -131,8 +134,71 @@ def test_a_stream_that_fails_costs_the_line_not_the_request(
 
     json_handler.setStream(Broken())
     assert client.get("/healthz").status_code == 200
+    json_handler.flush()  # the line may still wait for the end of its event-loop turn
     # logging's own error report, on stderr, as for any handler whose stream fails
     assert "OSError: disk full" in capsys.readouterr().err
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_a_turns_lines_go_out_together_when_the_turn_ends() -> None:
+    stream = CountingStream()
+    handler = LineStreamHandler(stream)
+
+    async def one_turn_then_the_next() -> None:
+        handler.write_soon("first")
+        handler.write_soon("second")
+        assert stream.writes == []  # nothing yet: the turn has not ended
+        await asyncio.sleep(0)
+        assert stream.writes == ["first\nsecond\n"]
+        handler.write_soon("third")
+        await asyncio.sleep(0)
+
+    asyncio.run(one_turn_then_the_next())
+    assert stream.writes == ["first\nsecond\n", "third\n"]
+
+
+def test_records_and_waiting_lines_keep_their_order() -> None:
+    stream = CountingStream()
+    handler = LineStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    record = logging.makeLogRecord({"msg": "an event"})
+
+    async def line_then_record() -> None:
+        handler.write_soon("a line")
+        handler.handle(record)
+        handler.write_soon("after")
+
+    asyncio.run(line_then_record())
+    assert stream.getvalue() == "a line\nan event\nafter\n"
+
+
+def test_outside_an_event_loop_and_at_exit_nothing_waits() -> None:
+    stream = CountingStream()
+    handler = LineStreamHandler(stream)
+    handler.write_soon("no loop")
+    assert stream.getvalue() == "no loop\n"
+
+    loop = asyncio.new_event_loop()
+
+    def the_last_turn() -> None:
+        handler.write_soon("at exit")
+        loop.stop()
+
+    loop.call_soon(the_last_turn)
+    loop.run_forever()
+    loop.close()  # the loop stopped before the turn's write could run
+    assert stream.getvalue() == "no loop\n"
+    logging.shutdown([lambda: handler])  # what the interpreter does at exit
+    assert stream.getvalue() == "no loop\nat exit\n"
 
 
 def test_a_field_named_like_a_head_key_replaces_it_as_before() -> None:
