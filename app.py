@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from authkit.application import AuthkitStarlette
 from authkit.database import DEFAULT_DATABASE, describe_uri, open_client
 from authkit.docs_page import docs_routes
 from authkit.errors import AuthkitError, ConfigError, HTTPError, RegistryError
@@ -151,7 +152,7 @@ def create_app(
             if client is not None:
                 client.close()
 
-    app = Starlette(
+    app = AuthkitStarlette(
         middleware=_middleware(settings, metrics, all_routes, strategies),
         exception_handlers=dict(exception_handlers),
     )
