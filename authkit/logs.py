@@ -32,6 +32,7 @@ __all__ = [
     "configure_logging",
     "fields_of",
     "json_string",
+    "repr_of_round2",
     "sole_json_handler",
 ]
 
@@ -39,6 +40,17 @@ __all__ = [
 _HEAD_KEYS = frozenset(("time", "level", "logger", "message"))
 # What json.JSONEncoder(ensure_ascii=False) writes for a str, quotes included.
 json_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def repr_of_round2(value: float) -> str:
+    """`repr(round(value, 2))` for a finite `value` from 0 to 1e12, at half the cost.
+
+    Both round the float's exact binary value half-even to two decimals; repr then writes
+    the shortest text that reads back as that float, which is those two decimals without
+    trailing zeros (one zero kept after the point).
+    """
+    text = f"{value:.2f}".rstrip("0")
+    return text + "0" if text[-1] == "." else text
 
 
 def fields_of(record: logging.LogRecord) -> dict[str, Any]:
@@ -51,25 +63,37 @@ class JSONFormatter(logging.Formatter):
 
     The access log writes a line for every request, so this avoids what costs there: a
     JSON encoder built per call (json.dumps with options does that) and a datetime per
-    record (the second's text is kept; only the milliseconds change).
+    record (the second's text is kept, and the millisecond's while it lasts).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._encoder = json.JSONEncoder(ensure_ascii=False, default=str)
-        self._second = -1
-        self._second_text = ""
+        self._second: tuple[int, str] = (-1, "")
+        self._millisecond: tuple[float, float, str] = (0.0, 0.0, "")
 
     def _time(self, created: float) -> str:
         # As datetime.isoformat(timespec="milliseconds") would: microseconds rounded, then cut.
+        # Under load many lines share a millisecond: a time well inside the last one computed
+        # (a microsecond from either edge, far above float error) reuses its text. Each cache
+        # is one tuple, replaced whole: threads that log at once never see half of one.
+        after, before, text = self._millisecond
+        if after < created < before:
+            return text
         second = int(created)
         fraction = round((created - second) * 1_000_000)
         if fraction == 1_000_000:
             second, fraction = second + 1, 0
-        if second != self._second:
+        cached_second, second_text = self._second
+        if second != cached_second:
             stamp = datetime.fromtimestamp(second, tz=timezone.utc)
-            self._second, self._second_text = second, stamp.strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._second_text}.{fraction // 1000:03d}+00:00"
+            second_text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, second_text)
+        millisecond = fraction // 1000
+        text = f"{second_text}.{millisecond:03d}+00:00"
+        start = second + millisecond / 1000
+        self._millisecond = (start + 1e-6, start + 0.001 - 1e-6, text)
+        return text
 
     def format(self, record: logging.LogRecord) -> str:
         fields = fields_of(record)

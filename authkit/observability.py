@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authkit.headers import first_header
-from authkit.logs import JSONFormatter, json_string, sole_json_handler
+from authkit.logs import JSONFormatter, json_string, repr_of_round2, sole_json_handler
 from authkit.metrics import NoMetrics
 from authkit.responses import unexpected_error_response
 
@@ -93,7 +93,6 @@ class RequestObserver:
     @staticmethod
     def _log_access(scope: Scope, route: str, status: int, seconds: float, request_id: str) -> None:
         method, path = scope["method"], scope["path"]
-        duration_ms = round(seconds * 1000, 2)
         user = scope.get("user")
         user_id = user.identity if user is not None and user.is_authenticated else None
         client = scope.get("client")
@@ -110,12 +109,13 @@ class RequestObserver:
                 f"{fmt.head(time.time(), 'INFO', access_log.name, f'{method} {path} {status}')}"
                 f', "event": "request", "method": {json_string(method)}'
                 f', "path": {json_string(path)}, "route": {json_string(route)}'
-                f', "status": {int(status)}, "duration_ms": {duration_ms!r}'
+                f', "status": {int(status)}, "duration_ms": {repr_of_round2(seconds * 1000)}'
                 f', "request_id": {json_string(request_id)}'
                 f', "user_id": {fmt.json_scalar(user_id)}, "client": {fmt.json_scalar(address)}}}'
             )
             handler.write_soon(line)
             return
+        duration_ms = round(seconds * 1000, 2)
         fields = {
             "event": "request",
             "method": method,

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -17,7 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from authkit.logs import JSONFormatter, LineStreamHandler, configure_logging, sole_json_handler
+from authkit.logs import (
+    JSONFormatter,
+    LineStreamHandler,
+    configure_logging,
+    repr_of_round2,
+    sole_json_handler,
+)
 from authkit.observability import RequestObserver
 
 TIME = re.compile(r'^\{"time": "[^"]+", ')
@@ -212,3 +219,31 @@ def test_a_field_named_like_a_head_key_replaces_it_as_before() -> None:
         "message",
         "n",
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.floats(min_value=0, max_value=4_000_000_000, allow_nan=False),
+    steps=st.lists(
+        st.sampled_from([0.0, 1e-7, 5e-7, 1e-6, 4e-4, 5e-4, 9.99e-4, 1e-3, 0.25, 1.0]),
+        max_size=20,
+    ),
+)
+def test_line_times_are_datetimes_isoformat_to_the_millisecond(
+    start: float, steps: list[float]
+) -> None:
+    formatter = JSONFormatter()  # one formatter for the whole sequence: its caches in play
+    created = start
+    for step in steps:
+        created += step
+        record = logging.makeLogRecord({"name": "authkit", "msg": "m"})
+        record.created = created
+        expected = datetime.fromtimestamp(created, tz=timezone.utc).isoformat(
+            timespec="milliseconds"
+        )
+        assert json.loads(formatter.format(record))["time"] == expected, created
+
+
+@given(st.floats(min_value=0, max_value=1e12) | st.integers(0, 10**6).map(lambda n: n / 1000))
+def test_repr_of_round2_is_repr_of_round(value: float) -> None:
+    assert repr_of_round2(value) == repr(round(value, 2))
