@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -32,7 +34,7 @@ from authkit.errors import (
     UserAlreadyExists,
     ValidationFailed,
 )
-from authkit.responses import exception_handlers, http_error_response
+from authkit.responses import JSON, exception_handlers, http_error_response
 
 JSON_UTF8 = "application/json; charset=utf-8"
 
@@ -232,3 +234,18 @@ def test_unexpected_exception_message_is_not_logged(
     )
     assert "unhandled ValueError on GET /boom" in logged
     assert "hunter2-client-secret" not in logged
+
+
+@given(
+    status=st.sampled_from([100, 199, 200, 201, 204, 304, 404]) | st.integers(100, 599),
+    headers=st.none() | st.dictionaries(st.sampled_from(["X-A", "Content-Type"]), st.just("v")),
+    media_type=st.none() | st.just("application/problem+json"),
+    content=st.dictionaries(st.text(max_size=5), st.text(max_size=20), max_size=3),
+)
+def test_json_headers_are_the_ones_starlette_would_write(
+    status: int, headers: dict[str, str] | None, media_type: str | None, content: dict[str, str]
+) -> None:
+    response = JSON(content, status_code=status, headers=headers, media_type=media_type)
+    Response.init_headers(response, headers)  # Starlette's own, on the same response
+    expected = response.raw_headers
+    assert JSON(content, status, headers, media_type).raw_headers == expected
