@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import create_app
 from authkit.application import LeanExceptionMiddleware
 from authkit.observability import RequestObserver
-from tests.unit.conftest import make_settings
+from config import Settings
 
 
 class PassThrough:
@@ -34,15 +34,19 @@ class PassThrough:
         await self.app(scope, receive, send)
 
 
-def built_app() -> Any:
-    return create_app(make_settings(), database=mongomock.MongoClient().db)
+@pytest.fixture
+def built_app(settings: Settings) -> Callable[[], Any]:
+    """authkit's application as create_app builds it, a new one per call."""
+    return lambda: create_app(settings, database=mongomock.MongoClient().db)
 
 
-def test_as_built_request_observer_is_the_outermost_layer() -> None:
+def test_as_built_request_observer_is_the_outermost_layer(built_app: Callable[[], Any]) -> None:
     assert isinstance(built_app().build_middleware_stack(), RequestObserver)
 
 
-def test_a_middleware_added_outside_it_or_debug_mode_keeps_starlettes_error_layer() -> None:
+def test_a_middleware_added_outside_it_or_debug_mode_keeps_starlettes_error_layer(
+    built_app: Callable[[], Any],
+) -> None:
     app = built_app()
     app.add_middleware(PassThrough)
     assert isinstance(app.build_middleware_stack(), ServerErrorMiddleware)
@@ -51,7 +55,9 @@ def test_a_middleware_added_outside_it_or_debug_mode_keeps_starlettes_error_laye
     assert isinstance(app.build_middleware_stack(), ServerErrorMiddleware)
 
 
-def test_without_that_layer_an_endpoint_error_is_still_nests_500_and_the_app_goes_on() -> None:
+def test_without_that_layer_an_endpoint_error_is_still_nests_500_and_the_app_goes_on(
+    built_app: Callable[[], Any],
+) -> None:
     app = built_app()
 
     async def broken(request: Request) -> Response:
@@ -158,7 +164,9 @@ def test_the_lean_exception_layer_does_what_starlettes_does(
     assert ours == theirs
 
 
-def test_the_built_app_uses_the_lean_layer_with_the_apps_handlers() -> None:
+def test_the_built_app_uses_the_lean_layer_with_the_apps_handlers(
+    built_app: Callable[[], Any],
+) -> None:
     app = built_app()
     app.add_exception_handler(Odd, async_handler)
 
