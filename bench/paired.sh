@@ -18,20 +18,10 @@ PAIRS=${1:-12}
 [ "$PAIRS" -ge 2 ] 2>/dev/null || { echo "usage: bench/paired.sh [PAIRS (2 or more)] [PATH]" >&2; exit 2; }
 AUTHKIT_PATH=${2:-/auth/me}
 HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$(dirname "$HERE")"
-PY=$(command -v "${PYTHON:-python3}")  # the venv authkit is installed in (PYTHON=.venv/bin/python)
-[ -x "$(dirname "$PY")/secantusd-py" ] || { echo "no secantusd-py beside $PY: pip install -e '.[embedded]' there, or set PYTHON" >&2; exit 2; }
-OUT=$(mktemp -d)
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source "$HERE/paired_common.sh"
 DB_PORT=$(free_port); AK_PORT=$(free_port); HELLO_PORT=$(free_port)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-taskset -c 1 "$(dirname "$PY")/secantusd-py" --port "$DB_PORT" --storage-path :memory: >"$OUT/db.log" 2>&1 & pids+=($!)
-export JWT_SECRET=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')
-export MONGO_URI="mongodb://127.0.0.1:$DB_PORT/paired" BCRYPT_ROUNDS=10 JWT_EXPIRES_IN=1h
-export AUTHKIT_SIGNIN_LIMIT_ACCOUNT=off AUTHKIT_SIGNIN_LIMIT_ADDRESS=off
+start_database "$DB_PORT"
+export MONGO_URI="mongodb://127.0.0.1:$DB_PORT/paired"
 uvicorn=(-m uvicorn --no-access-log --log-level warning)
 (cd "$ROOT" && exec taskset -c 0 "$PY" "${uvicorn[@]}" app:app --port "$AK_PORT") >"${PAIRED_AUTHKIT_LOG:-$OUT/authkit.log}" 2>&1 & pids+=($!)
 (cd "$HERE" && exec taskset -c 0 "$PY" "${uvicorn[@]}" hello_starlette:app --port "$HELLO_PORT") >"$OUT/hello.log" 2>&1 & pids+=($!)
@@ -62,5 +52,5 @@ for i in $(seq "$PAIRS"); do
   ratios+=("$ratio")
   echo "| $i | $a | $h | $ratio% |"
 done
-"$PY" -c "import statistics, sys; r = [float(x) for x in sys.argv[1:]]; print(f'median of {len(r)} pairs: {statistics.median(r):.1f}% (quartiles {statistics.quantiles(r, n=4)[0]:.1f}-{statistics.quantiles(r, n=4)[2]:.1f}%)')" "${ratios[@]}"
+summarize % "${ratios[@]}"
 echo "settings: ${AUTHKIT_ACCESS_LOG:+AUTHKIT_ACCESS_LOG=$AUTHKIT_ACCESS_LOG }$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); logs in $OUT"

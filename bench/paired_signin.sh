@@ -14,23 +14,13 @@ set -euo pipefail
 PAIRS=${1:-8}
 SECONDS_EACH=${2:-10}
 HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$(dirname "$HERE")"
-PY=$(command -v "${PYTHON:-python3}")
+source "$HERE/paired_common.sh"
 PEER_VENV=${PEER_VENV:-$ROOT/.bench/peer-venv}
 PEER_DIR=${SHARED:-$ROOT/../shared}/reference/fastapi-users-peer
-"$PY" -c "import secantus" 2>/dev/null || { echo "no secantus in $PY: pip install -e '.[embedded]' there, or set PYTHON" >&2; exit 2; }
 [ -x "$PEER_VENV/bin/uvicorn" ] || { echo "no peer venv at $PEER_VENV: run python bench/run.py --targets peer once, or set PEER_VENV" >&2; exit 2; }
 [ -f "$PEER_DIR/run.sh" ] || { echo "no peer at $PEER_DIR: set SHARED" >&2; exit 2; }
-OUT=$(mktemp -d)
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 DB_PORT=$(free_port); AK_PORT=$(free_port); PEER_PORT=$(free_port)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-taskset -c 1 "$PY" -m secantus --host 127.0.0.1 --port "$DB_PORT" --storage-path :memory: --log-level WARNING >"$OUT/db.log" 2>&1 & pids+=($!)
-export JWT_SECRET=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')
-export BCRYPT_ROUNDS=10 JWT_EXPIRES_IN=1h AUTHKIT_SIGNIN_LIMIT_ACCOUNT=off AUTHKIT_SIGNIN_LIMIT_ADDRESS=off
+start_database "$DB_PORT"
 (cd "$ROOT" && MONGO_URI="mongodb://127.0.0.1:$DB_PORT/pairedauthkit" exec taskset -c 0 "$PY" -m uvicorn \
   --no-access-log --log-level warning app:app --port "$AK_PORT") >"$OUT/authkit.log" 2>&1 & pids+=($!)
 (MONGO_URI="mongodb://127.0.0.1:$DB_PORT/pairedpeer" PORT=$PEER_PORT VENV=$PEER_VENV \
@@ -61,5 +51,5 @@ for i in $(seq "$PAIRS"); do
   ratios+=("$ratio")
   echo "| $i | $a | $p | ${ratio}x |"
 done
-"$PY" -c "import statistics, sys; r = [float(x) for x in sys.argv[1:]]; q = statistics.quantiles(r, n=4); print(f'median of {len(r)} pairs: {statistics.median(r):.3f}x (quartiles {q[0]:.3f}-{q[2]:.3f}x)')" "${ratios[@]}"
+summarize x "${ratios[@]}"
 echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); logs in $OUT"

@@ -11,17 +11,11 @@
 set -euo pipefail
 [ $# -ge 3 ] || { echo "usage: bench/paired_trees.sh PAIRS TREE_A TREE_B [PATH]" >&2; exit 2; }
 PAIRS=$1; A=$(cd "$2" && pwd); B=$(cd "$3" && pwd); P=${4:-/auth/me}
-PY=$(command -v "${PYTHON:-python3}")
-OUT=$(mktemp -d)
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+HERE="$(cd "$(dirname "$0")" && pwd)"
+source "$HERE/paired_common.sh"
 DB_PORT=$(free_port); A_PORT=$(free_port); B_PORT=$(free_port)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT
-taskset -c 1 "$PY" -m secantus --host 127.0.0.1 --port "$DB_PORT" --storage-path :memory: --log-level WARNING >"$OUT/db.log" 2>&1 & pids+=($!)
-export JWT_SECRET=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')
-export MONGO_URI="mongodb://127.0.0.1:$DB_PORT/pairedtrees" BCRYPT_ROUNDS=10 JWT_EXPIRES_IN=1h
-export AUTHKIT_SIGNIN_LIMIT_ACCOUNT=off AUTHKIT_SIGNIN_LIMIT_ADDRESS=off
+start_database "$DB_PORT"
+export MONGO_URI="mongodb://127.0.0.1:$DB_PORT/pairedtrees"
 uvicorn=(-m uvicorn --no-access-log --log-level warning app:app)
 (cd "$A" && PYTHONPATH="$A" exec taskset -c 0 "$PY" "${uvicorn[@]}" --port "$A_PORT") >"$OUT/a.log" 2>&1 & pids+=($!)
 (cd "$B" && PYTHONPATH="$B" exec taskset -c 0 "$PY" "${uvicorn[@]}" --port "$B_PORT") >"$OUT/b.log" 2>&1 & pids+=($!)
@@ -45,5 +39,5 @@ for i in $(seq "$PAIRS"); do
   ratio=$("$PY" -c "print(f'{$b / $a * 100:.1f}')"); ratios+=("$ratio")
   echo "| $i | $a | $b | $ratio% |"
 done
-"$PY" -c "import statistics, sys; r = [float(x) for x in sys.argv[1:]]; q = statistics.quantiles(r, n=4); print(f'B / A, median of {len(r)} pairs: {statistics.median(r):.1f}% (quartiles {q[0]:.1f}-{q[2]:.1f}%)')" "${ratios[@]}"
+echo "B / A, $(summarize % "${ratios[@]}")"
 echo "A: $A ($(git -C "$A" rev-parse --short HEAD 2>/dev/null)); B: $B ($(git -C "$B" rev-parse --short HEAD 2>/dev/null)); logs in $OUT"
