@@ -4,6 +4,7 @@ does not move with the machine's load, so two commits can be compared on a busy 
     python bench/instructions.py                          # /auth/me, 404, /auth/me with no token
     python bench/instructions.py --scenarios me --env AUTHKIT_ACCESS_LOG=false
     python bench/instructions.py --tree /tmp/before       # another checkout (a git worktree)
+    python bench/instructions.py --scenarios access-line  # the access line alone, per line
 
 Each scenario runs twice under callgrind, with 500 and with 2,500 requests of the
 in-process harness (bench/profile_app.py: the ASGI app on mongomock, no HTTP server);
@@ -53,6 +54,9 @@ def count(tree: Path, scenario: str, requests: int, env: dict[str, str]) -> int:
 def child(tree: Path, scenario: str, requests: int) -> None:
     # The tree measured comes first on the path, ahead of any installed authkit.
     sys.path[:0] = [str(tree / "bench"), str(tree)]
+    if scenario == "access-line":
+        access_lines(requests)
+        return
     import profile_app
 
     async def run() -> None:
@@ -61,6 +65,30 @@ def child(tree: Path, scenario: str, requests: int) -> None:
             make = profile_app.scenarios(app, fresh_tokens=False)[scenario]
             await profile_app.measure(app, make, 300)  # warm: caches, first-use imports
             await profile_app.measure(app, make, requests)
+
+    asyncio.run(run())
+
+
+def access_lines(count: int) -> None:
+    """One request's access line, alone: RequestObserver._log_access in a running loop, to a
+    file through authkit's handler, as the server writes it."""
+    import logging
+    import tempfile
+
+    from authkit.logs import configure_logging
+    from authkit.observability import RequestObserver
+
+    class User:
+        identity, is_authenticated = "6650c0ffee0123456789abcd", True
+
+    configure_logging("json", "info")
+    log_file = tempfile.TemporaryFile("w")  # noqa: SIM115 (open for the whole run)
+    logging.getLogger("authkit").handlers[0].setStream(log_file)  # type: ignore[attr-defined]
+    scope = {"method": "GET", "path": "/auth/me", "client": ("127.0.0.1", 50000), "user": User()}
+
+    async def run() -> None:
+        for _ in range(count):
+            RequestObserver._log_access(scope, "/auth/me", 200, 0.00012, "0" * 32)
 
     asyncio.run(run())
 
