@@ -54,13 +54,7 @@ class AuthkitStarlette(Starlette):
         layer: Any = stack
         while (inner := getattr(layer, "app", None)) is not None:
             if type(inner) is ExceptionMiddleware:
-                # The handlers Starlette gave it: all but the last-resort ones.
-                handlers = {
-                    key: handler
-                    for key, handler in self.exception_handlers.items()
-                    if key not in (500, Exception)
-                }
-                layer.app = LeanExceptionMiddleware(inner.app, handlers, self.debug)
+                layer.app = LeanExceptionMiddleware.replacing(inner)
                 return
             layer = inner
 
@@ -73,6 +67,14 @@ class LeanExceptionMiddleware(ExceptionMiddleware):
     re-raises; an exception after the response started is a RuntimeError. WebSockets go
     through Starlette's own code.
     """
+
+    @classmethod
+    def replacing(cls, starlettes: ExceptionMiddleware) -> LeanExceptionMiddleware:
+        """The same layer, lighter: the app it wraps and the handlers Starlette gave it."""
+        lean = cls(starlettes.app, debug=starlettes.debug)
+        lean._exception_handlers = starlettes._exception_handlers
+        lean._status_handlers = starlettes._status_handlers
+        return lean
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
