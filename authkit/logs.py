@@ -185,27 +185,29 @@ class LineStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             loop.call_soon(self._write_waiting)
         self._waiting.append(line)
 
-    def _write_waiting(self) -> None:
+    def _write_waiting(self, *, flush: bool = True) -> None:
         # Called from the event loop too, where an exception would only reach asyncio's
         # handler: a failing stream is reported as logging reports a failing emit().
+        # `flush=False` for callers that flush the stream right after anyway.
         with self.lock or contextlib.nullcontext():
             if not self._waiting:
                 return
             lines, self._waiting = self._waiting, []
             try:
                 self.stream.write(self.terminator.join(lines) + self.terminator)
-                super().flush()
+                if flush:
+                    super().flush()
             except Exception:
                 self.handleError(
                     logging.makeLogRecord({"msg": "%d access lines lost", "args": (len(lines),)})
                 )
 
     def flush(self) -> None:
-        self._write_waiting()
+        self._write_waiting(flush=False)
         super().flush()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._write_waiting()
+        self._write_waiting(flush=False)
         super().emit(record)
 
 
