@@ -72,18 +72,14 @@ def child(tree: Path, scenario: str, requests: int) -> None:
 def access_lines(count: int) -> None:
     """One request's access line, alone: RequestObserver._log_access in a running loop, to a
     file through authkit's handler, as the server writes it."""
-    import logging
-    import tempfile
+    import profile_app
 
-    from authkit.logs import configure_logging
     from authkit.observability import RequestObserver
 
     class User:
         identity, is_authenticated = "6650c0ffee0123456789abcd", True
 
-    configure_logging("json", "info")
-    log_file = tempfile.TemporaryFile("w")  # noqa: SIM115 (open for the whole run)
-    logging.getLogger("authkit").handlers[0].setStream(log_file)  # type: ignore[attr-defined]
+    profile_app.log_to_a_file()
     scope = {"method": "GET", "path": "/auth/me", "client": ("127.0.0.1", 50000), "user": User()}
 
     async def run() -> None:

@@ -30,19 +30,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 SECRET = "profile-secret-" + "x" * 40
 
 
+def log_to_a_file(log_format: str = "json", level: str = "info") -> logging.Handler:
+    """authkit's logging as shipped (an access line per request), into a temporary file as
+    a server's stderr would be; flush the handler returned before reading the file."""
+    from authkit.logs import configure_logging
+
+    configure_logging(log_format, level)
+    handler = logging.getLogger("authkit").handlers[0]
+    handler.setStream(tempfile.TemporaryFile("w"))  # type: ignore[attr-defined]  # noqa: SIM115
+    return handler
+
+
 def build_app() -> Any:
     import mongomock
 
     from app import create_app
-    from authkit.logs import configure_logging
     from config import load_settings
 
     os.environ.update(JWT_SECRET=SECRET, JWT_EXPIRES_IN="1h", BCRYPT_ROUNDS="4")
     settings = load_settings(env_file=None)
-    # As shipped: the JSON access line per request, written to a file like a server's stderr.
-    log_file = tempfile.TemporaryFile("w")  # noqa: SIM115 (open for the whole run)
-    configure_logging(settings.observability.log_format, settings.observability.log_level)
-    logging.getLogger("authkit").handlers[0].setStream(log_file)  # type: ignore[attr-defined]
+    log_to_a_file(settings.observability.log_format, settings.observability.log_level)
     return create_app(settings, database=mongomock.MongoClient().db)
 
 

@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -60,8 +58,9 @@ async def post(app: Any, path: str) -> int:
 
 
 async def signins(uri: str, count: int) -> float:
+    from profile_app import log_to_a_file
+
     from app import create_app
-    from authkit.logs import configure_logging
     from config import load_settings
 
     os.environ.update(
@@ -72,14 +71,10 @@ async def signins(uri: str, count: int) -> float:
         AUTHKIT_SIGNIN_LIMIT_ADDRESS="off",
     )
     settings = load_settings(env_file=None)
-    configure_logging("json", "info")  # as shipped: an access line per request, to a file
-    handler = logging.getLogger("authkit").handlers[0]
-    app = create_app(settings)
-    with tempfile.TemporaryFile("w") as log:
-        handler.setStream(log)  # type: ignore[attr-defined]
-        per_signin = await _timed_signins(app, count)
-        handler.flush()  # the last lines, still waiting for their event-loop turn to end
-        return per_signin
+    handler = log_to_a_file()  # as shipped: an access line per request, to a file
+    per_signin = await _timed_signins(create_app(settings), count)
+    handler.flush()  # the last lines, still waiting for their event-loop turn to end
+    return per_signin
 
 
 async def _timed_signins(app: Any, count: int) -> float:
