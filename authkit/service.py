@@ -26,13 +26,14 @@ from authkit.dto import SignupCredentials
 from authkit.errors import BackendUnavailable, TooManyRequests
 from authkit.metrics import NoMetrics
 from authkit.passwords import PasswordHasher
-from authkit.throttle import SigninThrottle
+from authkit.throttle import SigninThrottle, ThrottleCheck
 from authkit.tokens import TokenIssuer
 from authkit.users import AccountStore, User, UserStore
 
 __all__ = ["AuthService"]
 
 security_log = logging.getLogger("authkit.security")
+_UNTHROTTLED = ThrottleCheck(retry_after=None, failures_here=False)
 
 
 @attrs.frozen
@@ -56,29 +57,30 @@ class AuthService:
         self, username: str, password: str, *, address: str = "unknown"
     ) -> User | None:
         """The user when the password is right, None when not; TooManyRequests when throttled."""
-        if self.throttle is not None:
-            wait = await self.throttle.retry_after(username, address)
-            if wait is not None:
-                self.metrics.signin("throttled")
-                security_log.warning(
-                    "signin throttled",
-                    extra={
-                        "fields": {
-                            "event": "signin_throttled",
-                            "user": username,
-                            "address": address,
-                            "retry_after": wait,
-                        }
-                    },
-                )
-                raise TooManyRequests(
-                    wait, f"Too many failed sign-in attempts; try again in {wait} seconds"
-                )
+        check = (
+            _UNTHROTTLED if self.throttle is None else await self.throttle.check(username, address)
+        )
+        if (wait := check.retry_after) is not None:
+            self.metrics.signin("throttled")
+            security_log.warning(
+                "signin throttled",
+                extra={
+                    "fields": {
+                        "event": "signin_throttled",
+                        "user": username,
+                        "address": address,
+                        "retry_after": wait,
+                    }
+                },
+            )
+            raise TooManyRequests(
+                wait, f"Too many failed sign-in attempts; try again in {wait} seconds"
+            )
         user = await self.users.find_by_username(username)
         if user is None:
             await self.passwords.verify_dummy(password)
         elif await self.passwords.verify(password, user.password_hash):
-            if self.throttle is not None:
+            if self.throttle is not None and check.failures_here:
                 await self.throttle.record_success(username, address)
             self.metrics.signin("succeeded")
             security_log.info(

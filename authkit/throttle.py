@@ -3,13 +3,17 @@
 Each failure is one small document in MongoDB (`signin_failures`), so every
 worker and every host sees the same counts, and a TTL index removes it once
 no window can count it any more. Before checking a password the local
-strategy asks `retry_after()`: when either count has reached its limit the
-answer is 429 with `Retry-After`, and no bcrypt work is done.
+strategy asks `check()`: when either count has reached its limit the
+answer is 429 with `Retry-After`, and no bcrypt work is done. Both counts come
+from one query, so a sign-in with no recent failures costs one round trip.
 
 A successful sign-in clears only the failures of that account *from that
 address*: the user who mistyped is not left on the edge of a lock-out, while
 failures an attacker caused from elsewhere keep counting, and an attacker
 cannot wipe their own address's count by signing in to an account of theirs.
+When `check()` saw no such failures the success writes nothing; a failure from
+the same address recorded during that sign-in's password check then stays
+counted.
 
 Why not the `limits` package: its MongoDB storage opens its own client from a
 URI (outside our timeouts and 503 handling, and out of reach of mongomock in
@@ -20,7 +24,7 @@ Example:
 
     throttle = SigninThrottle(db["signin_failures"], per_account=Limit(10, 900),
                               per_address=Limit(100, 900))
-    wait = await throttle.retry_after("alice", "203.0.113.9")     # None, or seconds
+    check = await throttle.check("alice", "203.0.113.9")  # .retry_after: None, or seconds
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from pymongo.collection import Collection
 
 from authkit.database import call_database
 
-__all__ = ["Limit", "SigninThrottle"]
+__all__ = ["Limit", "SigninThrottle", "ThrottleCheck"]
 
 
 @attrs.frozen
@@ -50,6 +54,43 @@ class Limit:
 
     def __str__(self) -> str:
         return f"{self.failures} failures per {self.window_seconds} s"
+
+
+@attrs.frozen
+class ThrottleCheck:
+    """What `SigninThrottle.check` found before a password is checked."""
+
+    # Seconds until this account may try again from this address; None: it may now.
+    retry_after: int | None
+    # Failures of this account from this address inside the window: a success clears them.
+    failures_here: bool
+
+
+def _either_window(limits: list[tuple[str, str, Limit]], now: float) -> dict[str, Any]:
+    return {
+        "$or": [
+            {field: value, "at": {"$gt": now - limit.window_seconds}}
+            for field, value, limit in limits
+        ]
+    }
+
+
+def _newest_failures(
+    failures: Collection[dict[str, Any]], query: dict[str, Any], room: int
+) -> list[dict[str, Any]]:
+    projection = {"_id": 0, "account": 1, "address": 1, "at": 1}
+    return list(failures.find(query, projection).sort("at", DESCENDING).limit(room))
+
+
+def _wait_within(
+    found: list[dict[str, Any]], field: str, value: str, limit: Limit, now: float
+) -> float | None:
+    """Seconds until `limit` frees up, from a newest-first list holding all it counts."""
+    start = now - limit.window_seconds
+    counted = [f["at"] for f in found if f.get(field) == value and f["at"] > start]
+    if len(counted) < limit.failures:
+        return None
+    return float(counted[limit.failures - 1]) + limit.window_seconds - now
 
 
 class SigninThrottle:
@@ -83,19 +124,48 @@ class SigninThrottle:
         await call_database(self._failures.create_index, "expires", expireAfterSeconds=0)
         self._indexes_ready = True
 
+    async def check(self, account: str, address: str) -> ThrottleCheck:
+        """Whether this account may try now from this address, and what a success must clear."""
+        now = self._clock()
+        limits = self._limits(account, address)
+        if not limits:
+            return ThrottleCheck(None, False)
+        # One query for both limits: the union of their windows, newest first, at most as many
+        # documents as the two limits together. Short of that, it holds every failure either
+        # limit counts, so both counts are exact (the usual case: no failures, one round trip).
+        room = sum(limit.failures for _, _, limit in limits)
+        found: list[dict[str, Any]] = await call_database(
+            _newest_failures, self._failures, _either_window(limits, now), room
+        )
+        waits = [_wait_within(found, field, value, limit, now) for field, value, limit in limits]
+        if len(found) == room:
+            # Cut short, so one limit is reached; another that the cut shows below its limit
+            # may have more failures past the cut: its own query, or Retry-After would be short.
+            waits = [
+                wait if wait is not None else await self._wait(field, value, limit, now)
+                for wait, (field, value, limit) in zip(waits, limits, strict=True)
+            ]
+        longest = max((w for w in waits if w is not None), default=None)
+        return ThrottleCheck(
+            retry_after=None if longest is None else max(1, math.ceil(longest)),
+            failures_here=any(
+                f.get("account") == account and f.get("address") == address for f in found
+            ),
+        )
+
     async def retry_after(self, account: str, address: str) -> int | None:
         """Seconds until this account may try again from this address; None when it may now."""
-        now = self._clock()
-        waits = [
-            await self._wait(field, value, limit, now)
+        return (await self.check(account, address)).retry_after
+
+    def _limits(self, account: str, address: str) -> list[tuple[str, str, Limit]]:
+        return [
+            (field, value, limit)
             for field, value, limit in (
                 ("account", account, self.per_account),
                 ("address", address, self.per_address),
             )
             if limit is not None
         ]
-        longest = max((w for w in waits if w is not None), default=None)
-        return None if longest is None else max(1, math.ceil(longest))
 
     async def _wait(self, field: str, value: str, limit: Limit, now: float) -> float | None:
         # The limit-th most recent failure inside the window: until it leaves the
@@ -126,6 +196,8 @@ class SigninThrottle:
         await call_database(self._failures.insert_one, {**doc, "expires": expires})
 
     async def record_success(self, account: str, address: str) -> None:
+        """Forget this account's failures from this address (a caller that checked first can
+        skip this when `ThrottleCheck.failures_here` is False: there is nothing to forget)."""
         if self.enabled:
             await call_database(
                 self._failures.delete_many, {"account": account, "address": address}

@@ -1,19 +1,24 @@
 """Failed sign-ins are throttled per account and per address (authkit.throttle).
 
-The store-level tests drive SigninThrottle on mongomock with a fake clock; the
-same class runs against a real server in tests/integration/test_throttle_real_db.py.
+The store-level tests drive SigninThrottle with a fake clock on mongomock and on a
+real MongoDB-protocol server (SecantusDB, or AUTHKIT_TEST_MONGO_URI): both limits
+come from one `$or` query, sorted and cut short, whose meaning only a real server
+can confirm.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import mongomock
 import pytest
+from pymongo.collection import Collection
 from starlette.testclient import TestClient
 
 from app import create_app
-from authkit.throttle import Limit, SigninThrottle
+from authkit.throttle import Limit, SigninThrottle, ThrottleCheck
 from config.converter import parse_limit
 from config.settings import JWTSettings, PasswordSettings, Secret, Settings, SigninLimits
 
@@ -26,16 +31,33 @@ class Clock:
         return self.now
 
 
-def make_throttle(clock: Clock, account: Limit | None, address: Limit | None) -> SigninThrottle:
-    collection = mongomock.MongoClient().db.signin_failures
-    return SigninThrottle(collection, per_account=account, per_address=address, clock=clock)
+MakeThrottle = Callable[[Clock, "Limit | None", "Limit | None"], SigninThrottle]
+
+
+@pytest.fixture(params=["mongomock", pytest.param("real server", marks=pytest.mark.integration)])
+def failures(request: pytest.FixtureRequest) -> Collection[dict[str, Any]]:
+    if request.param == "mongomock":
+        return mongomock.MongoClient().db.signin_failures
+    return request.getfixturevalue("mongo_db")["signin_failures"]
+
+
+@pytest.fixture
+def make_throttle(failures: Collection[dict[str, Any]]) -> MakeThrottle:
+    def make(clock: Clock, account: Limit | None, address: Limit | None) -> SigninThrottle:
+        throttle = SigninThrottle(failures, per_account=account, per_address=address, clock=clock)
+        run(throttle.ensure_indexes())
+        return throttle
+
+    return make
 
 
 def run(coro):
     return asyncio.run(coro)
 
 
-def test_account_is_blocked_after_its_limit_then_released_when_the_window_slides() -> None:
+def test_account_is_blocked_after_its_limit_then_released_when_the_window_slides(
+    make_throttle: MakeThrottle,
+) -> None:
     clock = Clock()
     throttle = make_throttle(clock, Limit(3, 60), None)
 
@@ -56,7 +78,7 @@ def test_account_is_blocked_after_its_limit_then_released_when_the_window_slides
     assert released is None
 
 
-def test_address_is_blocked_across_accounts() -> None:
+def test_address_is_blocked_across_accounts(make_throttle: MakeThrottle) -> None:
     clock = Clock()
     throttle = make_throttle(clock, None, Limit(2, 100))
 
@@ -73,7 +95,9 @@ def test_address_is_blocked_across_accounts() -> None:
     assert other_address is None
 
 
-def test_success_clears_only_that_address_failures_for_that_account() -> None:
+def test_success_clears_only_that_address_failures_for_that_account(
+    make_throttle: MakeThrottle,
+) -> None:
     clock = Clock()
     throttle = make_throttle(clock, Limit(3, 600), Limit(50, 600))
 
@@ -91,12 +115,63 @@ def test_success_clears_only_that_address_failures_for_that_account() -> None:
     assert after_third_attacker_failure == 600  # the attacker's failures were not wiped
 
 
-def test_limits_off_record_nothing() -> None:
+def test_check_says_whether_a_success_has_failures_to_clear(make_throttle: MakeThrottle) -> None:
+    clock = Clock()
+    throttle = make_throttle(clock, Limit(5, 600), Limit(50, 600))
+
+    async def scenario() -> list[ThrottleCheck]:
+        seen = [await throttle.check("alice", "home")]
+        await throttle.record_failure("alice", "elsewhere")
+        await throttle.record_failure("bob", "home")
+        seen.append(await throttle.check("alice", "home"))
+        await throttle.record_failure("alice", "home")
+        seen.append(await throttle.check("alice", "home"))
+        clock.now += 601  # out of both windows: no longer counted, nothing a success must clear
+        seen.append(await throttle.check("alice", "home"))
+        return seen
+
+    assert run(scenario()) == [
+        ThrottleCheck(retry_after=None, failures_here=False),
+        ThrottleCheck(retry_after=None, failures_here=False),
+        ThrottleCheck(retry_after=None, failures_here=True),
+        ThrottleCheck(retry_after=None, failures_here=False),
+    ]
+
+
+def test_retry_after_is_the_longer_wait_when_newer_failures_of_the_other_limit_crowd_it_out(
+    make_throttle: MakeThrottle,
+) -> None:
+    # Both limits are read with one query cut at 2 + 3 documents, newest first. Here the five
+    # newest are the address's, so the cut hides the account's two older failures; their
+    # wait (until t=600) is the longer one and must still be the answer.
+    clock = Clock()
+    throttle = make_throttle(clock, Limit(2, 600), Limit(3, 60))
+
+    async def scenario() -> tuple[int | None, int | None]:
+        start = clock.now
+        for offset in (0, 10):
+            clock.now = start + offset
+            await throttle.record_failure("alice", "elsewhere")
+        for offset in (100, 110, 120, 130, 140):
+            clock.now = start + offset
+            await throttle.record_failure(f"user{offset}", "10.0.0.66")
+        clock.now = start + 150
+        both = await throttle.retry_after("alice", "10.0.0.66")
+        return both, await throttle.retry_after("carol", "10.0.0.66")
+
+    both, address_only = run(scenario())
+    assert both == 450  # the account's older failure (t=0) leaves its 600 s window at t=600
+    assert address_only == 30  # the address's third newest (t=120) leaves its 60 s one at t=180
+
+
+def test_limits_off_record_nothing(
+    make_throttle: MakeThrottle, failures: Collection[dict[str, Any]]
+) -> None:
     clock = Clock()
     throttle = make_throttle(clock, None, None)
     run(throttle.record_failure("alice", "x"))
     assert run(throttle.retry_after("alice", "x")) is None
-    assert throttle._failures.count_documents({}) == 0
+    assert failures.count_documents({}) == 0
 
 
 @pytest.mark.parametrize(
@@ -140,3 +215,22 @@ def test_signin_answers_429_with_retry_after_once_an_account_is_locked() -> None
     }
     assert other.status_code == 401  # another account is not affected
     assert database.signin_failures.count_documents({"account": "alice"}) == 3
+
+
+def test_a_successful_signin_forgives_that_address_its_earlier_mistypes() -> None:
+    settings = Settings(
+        jwt=JWTSettings(secret=Secret("t" * 40)),
+        passwords=PasswordSettings(bcrypt_rounds=4),
+        signin_limits=SigninLimits(per_account=Limit(3, 900), per_address=None),
+    )
+    with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
+        right = {"username": "alice", "password": "right-password"}
+        wrong = {"username": "alice", "password": "wrong-password"}
+        assert client.post("/auth/signup", json=right).status_code == 201
+        statuses = [
+            client.post("/auth/signin", json=body).status_code
+            for body in (wrong, wrong, right, wrong, wrong, right)
+        ]
+
+    # Four failures in the window, but the success in between cleared the first two.
+    assert statuses == [401, 401, 201, 401, 401, 201]
