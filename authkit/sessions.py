@@ -81,6 +81,25 @@ def _live_session(session_id: str, user_id: str, now: datetime) -> dict[str, Any
     return {"_id": session_id, "user_id": user_id, "revoked": False, "expires_at": {"$gt": now}}
 
 
+def _token_document(
+    session_id: str, user_id: str, token_hash: str, now: datetime, expires_at: datetime
+) -> dict[str, Any]:
+    return {
+        "_id": token_hash,
+        "session_id": session_id,
+        "user_id": user_id,
+        "issued_at": now,
+        "expires_at": expires_at,
+        "used": False,
+        "revoked": False,
+    }
+
+
+def _insert_in_order(*writes: tuple[Collection[dict[str, Any]], dict[str, Any]]) -> None:
+    for collection, document in writes:
+        collection.insert_one(document)
+
+
 @attrs.frozen
 class Session:
     """One sign-in, as `GET /auth/sessions` shows it (never a token or its hash)."""
@@ -148,19 +167,24 @@ class MongoSessionStore:
             expires_at=expires_at,
             user_agent=user_agent,
         )
+        # One worker-thread trip for both writes, the session first: a sign-in's other
+        # database calls each cost a trip, and under load every trip costs a thread switch.
         await call_database(
-            self._sessions.insert_one,
-            {
-                "_id": session.id,
-                "user_id": user_id,
-                "created_at": now,
-                "last_used_at": now,
-                "user_agent": user_agent,
-                "expires_at": expires_at,
-                "revoked": False,
-            },
+            _insert_in_order,
+            (
+                self._sessions,
+                {
+                    "_id": session.id,
+                    "user_id": user_id,
+                    "created_at": now,
+                    "last_used_at": now,
+                    "user_agent": user_agent,
+                    "expires_at": expires_at,
+                    "revoked": False,
+                },
+            ),
+            (self._tokens, _token_document(session.id, user_id, token_hash, now, expires_at)),
         )
-        await self._add_token(session.id, user_id, token_hash, now, expires_at)
         return session
 
     async def _add_token(
@@ -168,15 +192,7 @@ class MongoSessionStore:
     ) -> None:
         await call_database(
             self._tokens.insert_one,
-            {
-                "_id": token_hash,
-                "session_id": session_id,
-                "user_id": user_id,
-                "issued_at": now,
-                "expires_at": expires_at,
-                "used": False,
-                "revoked": False,
-            },
+            _token_document(session_id, user_id, token_hash, now, expires_at),
         )
 
     async def consume(self, token_hash: str, now: datetime) -> Consumption:

@@ -185,9 +185,8 @@ def _notes(args: argparse.Namespace, params: WrkParams, targets: list[Target]) -
             f"Load `{wrk}` on CPU {LOAD_CPU}; SecantusDB {version('secantusdb')} in memory on "
             f"CPU {LOAD_CPU}. {args.runs} run(s); the figures are medians over the runs."
         ),
-        f"authkit: {', '.join(f'{k}={v}' for k, v in AUTHKIT_SETTINGS.items())}. The sign-in "
-        "limits are off because the benchmark hammers one account from one address; "
-        "authkit's JSON access log and /metrics stay on, as shipped.",
+        f"authkit: {', '.join(f'{k}={v}' for k, v in AUTHKIT_SETTINGS.items())}; everything "
+        "else as shipped: sign-in limits, JSON access log and /metrics on.",
         f"uvicorn {version('uvicorn')} runs authkit and hello with {_uvicorn_stack()} "
         "(this venv, --no-access-log --log-level warning).",
     ]

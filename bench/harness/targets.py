@@ -33,13 +33,12 @@ TARGET_NAMES = ("authkit", "authkit-quiet", "hello", "peer", "nest")
 # Measured unless --targets says otherwise; authkit-quiet (no access log) is opt-in.
 DEFAULT_TARGETS = ("authkit", "hello", "peer", "nest")
 
-# authkit's settings for the run. Tokens outlive the run; the sign-in limits are off because
-# every signin request comes from one account at one address and would get 429s otherwise.
+# authkit's settings for the run: the reference's bcrypt cost, tokens that outlive the run;
+# all else as shipped. The sign-in limits stay on: they count failures, and the benchmark's
+# signins all succeed, so they cost their query per signin and never answer 429.
 AUTHKIT_SETTINGS = {
     "BCRYPT_ROUNDS": "10",
     "JWT_EXPIRES_IN": "1h",
-    "AUTHKIT_SIGNIN_LIMIT_ACCOUNT": "off",
-    "AUTHKIT_SIGNIN_LIMIT_ADDRESS": "off",
 }
 
 
