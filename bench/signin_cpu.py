@@ -4,6 +4,12 @@ what `checkpw` and each kind of pymongo call cost on their own.
 
     python bench/signin_cpu.py                # 300 signins, bcrypt cost 4
     python bench/signin_cpu.py --signins 1000
+    python bench/signin_cpu.py --peer         # and the FastAPI-Users peer the same way
+
+`--peer` runs the peer's app (../shared/reference/fastapi-users-peer, in the venv that
+`python bench/run.py --targets peer` makes, .bench/peer-venv) in a process of its own,
+against the same database server, its bcrypt set to the same cost: what the two spend on
+a signin besides bcrypt, measured minutes apart at most.
 
 Cost 4 keeps bcrypt small so the rest shows; the server's own share (the database process)
 is not counted. Other settings are as shipped (sign-in limits and refresh tokens on) unless
@@ -18,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,6 +66,11 @@ async def post(app: Any, path: str) -> int:
     return status
 
 
+def with_database(uri: str) -> str:
+    """The same server, another database: the peer's users apart from ours."""
+    return uri.rsplit("/", 1)[0] + "/signincpupeer"
+
+
 async def signins(uri: str, count: int) -> float:
     from profile_app import log_to_a_file
 
@@ -90,14 +102,62 @@ async def _timed_signins(app: Any, count: int) -> float:
         return (time.process_time() - started) / count * 1000
 
 
+async def peer_signins(peer_dir: str, uri: str, count: int) -> float:
+    """In the peer's venv: its app, with its bcrypt cost set to ours."""
+    os.environ.update(MONGO_URI=uri, JWT_SECRET="p" * 48)
+    sys.path.insert(0, peer_dir)
+    from fastapi_users.password import PasswordHelper
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.bcrypt import BcryptHasher
+
+    import app as peer
+
+    # The app looks the helper up when a request builds its user manager.
+    peer.password_helper = PasswordHelper(PasswordHash((BcryptHasher(rounds=ROUNDS),)))
+    return await _timed_signins(peer.app, count)
+
+
+def run_peer(peer_python: Path, peer_dir: Path, uri: str, count: int) -> float:
+    done = subprocess.run(  # noqa: S603 (the peer's interpreter, this script)
+        [str(peer_python), __file__, "--peer-child", str(peer_dir), uri, str(count)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the peer's signins failed:\n{done.stderr[-2000:]}")
+    return float(done.stdout.split()[-1])
+
+
 def main() -> int:
+    root = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--signins", type=int, default=300)
+    parser.add_argument("--peer", action="store_true", help="measure the FastAPI-Users peer too")
+    parser.add_argument("--peer-python", type=Path, default=root / ".bench/peer-venv/bin/python")
+    parser.add_argument(
+        "--peer-dir", type=Path, default=root.parent / "shared/reference/fastapi-users-peer"
+    )
+    parser.add_argument("--peer-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.peer_child:
+        peer_dir, uri, count = args.peer_child
+        print(asyncio.run(peer_signins(peer_dir, uri, int(count))))
+        return 0
+    if args.peer and not (args.peer_python.exists() and (args.peer_dir / "app.py").exists()):
+        raise SystemExit(
+            f"no peer: {args.peer_python} or {args.peer_dir}/app.py is missing "
+            "(python bench/run.py --targets peer installs the venv)"
+        )
     from authkit.embedded import EmbeddedMongo
 
     with EmbeddedMongo(None, database="signincpu") as database:
         per_signin = asyncio.run(signins(database.uri, args.signins))
+        peer = (
+            run_peer(args.peer_python, args.peer_dir, with_database(database.uri), args.signins)
+            if args.peer
+            else None
+        )
         collection = pymongo.MongoClient(database.uri).get_default_database()["probe"]
         collection.insert_one({"n": -1})
         insert = cpu_ms(args.signins, lambda i: collection.insert_one({"n": i, "pad": "x" * 100}))
@@ -110,6 +170,8 @@ def main() -> int:
         f"  pymongo insert_one alone: {insert:6.2f} ms   (a signin inserts a session and a token)"
     )
     print(f"  pymongo find_one alone:   {find:6.2f} ms   (the user; the sign-in limits)")
+    if peer is not None:
+        print(f"FastAPI-Users peer, all threads: {peer:6.2f} ms CPU (bcrypt cost {ROUNDS})")
     return 0
 
 
