@@ -66,6 +66,10 @@ class ThrottleCheck:
     failures_here: bool
 
 
+# Limits of thousands (a large NAT) must not make every check read thousands of documents.
+_MOST_READ_AT_ONCE = 200
+
+
 def _either_window(limits: list[tuple[str, str, Limit]], now: float) -> dict[str, Any]:
     return {
         "$or": [
@@ -133,14 +137,15 @@ class SigninThrottle:
         # One query for both limits: the union of their windows, newest first, at most as many
         # documents as the two limits together. Short of that, it holds every failure either
         # limit counts, so both counts are exact (the usual case: no failures, one round trip).
-        room = sum(limit.failures for _, _, limit in limits)
+        room = min(sum(limit.failures for _, _, limit in limits), _MOST_READ_AT_ONCE)
         found: list[dict[str, Any]] = await call_database(
             _newest_failures, self._failures, _either_window(limits, now), room
         )
         waits = [_wait_within(found, field, value, limit, now) for field, value, limit in limits]
         if len(found) == room:
-            # Cut short, so one limit is reached; another that the cut shows below its limit
-            # may have more failures past the cut: its own query, or Retry-After would be short.
+            # Cut short. A limit the cut shows reached is exact (the cut keeps the newest); one
+            # it shows below may have more failures past the cut: its own query, or 429s would
+            # be missed or Retry-After be short.
             waits = [
                 wait if wait is not None else await self._wait(field, value, limit, now)
                 for wait, (field, value, limit) in zip(waits, limits, strict=True)

@@ -164,6 +164,26 @@ def test_retry_after_is_the_longer_wait_when_newer_failures_of_the_other_limit_c
     assert address_only == 30  # the address's third newest (t=120) leaves its 60 s one at t=180
 
 
+def test_a_limit_larger_than_one_read_is_still_counted_exactly(make_throttle: MakeThrottle) -> None:
+    # A check reads at most 200 failures at once; a limit of 250 needs its own count.
+    clock = Clock()
+    throttle = make_throttle(clock, Limit(250, 600), None)
+
+    async def scenario() -> tuple[int | None, int | None]:
+        start = clock.now
+        for offset in range(249):
+            clock.now = start + offset
+            await throttle.record_failure("alice", f"10.0.{offset // 200}.{offset % 200}")
+        clock.now = start + 260
+        below = await throttle.retry_after("alice", "10.9.9.9")
+        await throttle.record_failure("alice", "10.9.9.9")
+        return below, await throttle.retry_after("alice", "10.9.9.9")
+
+    below, reached = run(scenario())
+    assert below is None  # 249 of 250
+    assert reached == 340  # the oldest of the 250 (t=0) leaves the 600 s window at t=600
+
+
 def test_limits_off_record_nothing(
     make_throttle: MakeThrottle, failures: Collection[dict[str, Any]]
 ) -> None:
