@@ -66,11 +66,6 @@ async def post(app: Any, path: str) -> int:
     return status
 
 
-def with_database(uri: str) -> str:
-    """The same server, another database: the peer's users apart from ours."""
-    return uri.rsplit("/", 1)[0] + "/signincpupeer"
-
-
 async def signins(uri: str, count: int) -> float:
     from profile_app import log_to_a_file
 
@@ -154,7 +149,8 @@ def main() -> int:
     with EmbeddedMongo(None, database="signincpu") as database:
         per_signin = asyncio.run(signins(database.uri, args.signins))
         peer = (
-            run_peer(args.peer_python, args.peer_dir, with_database(database.uri), args.signins)
+            # Same database: the peer's users live in Beanie's `User`, ours in `users`.
+            run_peer(args.peer_python, args.peer_dir, database.uri, args.signins)
             if args.peer
             else None
         )
