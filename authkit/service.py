@@ -26,14 +26,13 @@ from authkit.dto import SignupCredentials
 from authkit.errors import BackendUnavailable, TooManyRequests
 from authkit.metrics import NoMetrics
 from authkit.passwords import PasswordHasher
-from authkit.throttle import SigninThrottle, ThrottleCheck
+from authkit.throttle import NOT_THROTTLED, SigninThrottle
 from authkit.tokens import TokenIssuer
 from authkit.users import AccountStore, User, UserStore
 
 __all__ = ["AuthService"]
 
 security_log = logging.getLogger("authkit.security")
-_UNTHROTTLED = ThrottleCheck(retry_after=None, failures_here=False)
 
 
 @attrs.frozen
@@ -58,7 +57,7 @@ class AuthService:
     ) -> User | None:
         """The user when the password is right, None when not; TooManyRequests when throttled."""
         check = (
-            _UNTHROTTLED if self.throttle is None else await self.throttle.check(username, address)
+            NOT_THROTTLED if self.throttle is None else await self.throttle.check(username, address)
         )
         if (wait := check.retry_after) is not None:
             self.metrics.signin("throttled")

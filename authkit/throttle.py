@@ -42,7 +42,7 @@ from pymongo.collection import Collection
 
 from authkit.database import call_database
 
-__all__ = ["Limit", "SigninThrottle", "ThrottleCheck"]
+__all__ = ["NOT_THROTTLED", "Limit", "SigninThrottle", "ThrottleCheck"]
 
 
 @attrs.frozen
@@ -65,6 +65,9 @@ class ThrottleCheck:
     # Failures of this account from this address inside the window: a success clears them.
     failures_here: bool
 
+
+# What a check finds when no limit is set, or none is near.
+NOT_THROTTLED = ThrottleCheck(retry_after=None, failures_here=False)
 
 # Limits of thousands (a large NAT) must not make every check read thousands of documents.
 _MOST_READ_AT_ONCE = 200
@@ -133,7 +136,7 @@ class SigninThrottle:
         now = self._clock()
         limits = self._limits(account, address)
         if not limits:
-            return ThrottleCheck(None, False)
+            return NOT_THROTTLED
         # One query for both limits: the union of their windows, newest first, at most as many
         # documents as the two limits together. Short of that, it holds every failure either
         # limit counts, so both counts are exact (the usual case: no failures, one round trip).
