@@ -3,7 +3,9 @@
     cores    signin and signup with authkit on CPU 0 alone, then on CPUs 0 and 1; the bcrypt
              rate of each core with both hashing at once
     flood    GET /auth/me at 32 connections, alone and while 4 connections flood signin
-    workers  GET /auth/me from one worker on CPU 0, then `authkit serve --workers 2` on both
+    workers  GET /auth/me from one worker on CPU 0, then `authkit serve --workers 2` on both;
+             the Starlette hello the same way (uvicorn --workers 1, 2): what this machine
+             lets any Python server gain from a second worker
     growth   signin and /auth/me with 100 users in the collection, then 100,000; the query plan
 
 They run for the authkit target only, each round after the main table's targets, with the
@@ -59,7 +61,7 @@ from harness.common import (
     trim_log,
 )
 from harness.measure import WrkParams, parse_wrk
-from harness.targets import authkit_launch
+from harness.targets import authkit_launch, hello_launch
 
 __all__ = [
     "EXTRA_SCENARIOS",
@@ -135,7 +137,7 @@ def estimate_seconds(scenario: str, seconds: float, warmup: int) -> float:
     return {
         "cores": 2 * start + 4 * (run + drain) + max(2.0, seconds / 2) * 2 + 2,
         "flood": start + 2 * run + FLOOD_LEAD_SECONDS + 2 + drain,
-        "workers": 2 * start + 2 * run,
+        "workers": 4 * start + 4 * run,
         "growth": 2 * start + 4 * run + 2 * drain + 35,  # 100,000 users: insert, index, drop
     }[scenario]
 
@@ -145,7 +147,8 @@ def estimate_seconds(scenario: str, seconds: float, warmup: int) -> float:
 
 @dataclass(frozen=True)
 class Running:
-    """An authkit under test: its process, URL, CPUs and the bench user's credentials."""
+    """A server under test: its process, URL, CPUs and the bench user's credentials (none
+    for the hello baseline)."""
 
     server: Server
     url: str
@@ -204,6 +207,12 @@ def _wait_for_workers(server: Server, port: int, workers: int, timeout: float = 
         time.sleep(0.2)
 
 
+def _wait_until_up(server: Server, url: str, port: int, workers: int | None) -> None:
+    server.wait_until_answers(url + "/", 60)
+    if workers and workers > 1:
+        _wait_for_workers(server, port, workers)
+
+
 @contextlib.contextmanager
 def _authkit(
     ctx: ExtraContext,
@@ -234,9 +243,7 @@ def _authkit(
         )  # fmt: skip
         say(f"run {ctx.round}: starting {name} on {_where(cpus)} ({url})")
         server = Server.start(name, launch.argv, launch.env, launch.cwd, workdir / "server.log")
-        server.wait_until_answers(url + "/", 60)
-        if workers and workers > 1:
-            _wait_for_workers(server, port, workers)
+        _wait_until_up(server, url, port, workers)
         user, token = _bench_user(url)
         yield Running(server, url, cpus, database, user, token)
         if server.process.poll() is not None:
@@ -246,6 +253,27 @@ def _authkit(
             server.stop()
             trim_log(server.log)
         drop_database(ctx.db_port, database)
+
+
+@contextlib.contextmanager
+def _hello(ctx: ExtraContext, setup: str, cpus: str, workers: int) -> Iterator[Running]:
+    """The Starlette hello (`GET /`) under uvicorn `--workers N` on `cpus`; stopped after."""
+    name = f"hello-{setup}"
+    workdir = ctx.out / f"run{ctx.round}" / name
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    launch = hello_launch(port, workdir, cpus=cpus, workers=workers)
+    say(f"run {ctx.round}: starting {name} on {_where(cpus)} ({url})")
+    server = Server.start(name, launch.argv, launch.env, launch.cwd, workdir / "server.log")
+    try:
+        _wait_until_up(server, url, port, workers)
+        yield Running(server, url, cpus, database="", user="", token="")
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {server.process.returncode}")
+    finally:
+        server.stop()
+        trim_log(server.log)
 
 
 # --- one measurement -----------------------------------------------------------------------
@@ -305,6 +333,8 @@ def _wrk_args(kind: str, running: Running) -> tuple[list[str], dict[str, str]]:
     """wrk's arguments after its options, and the environment its script reads."""
     if kind == "me":
         return ["-H", f"Authorization: Bearer {running.token}", running.url + "/auth/me"], {}
+    if kind == "hello":
+        return [running.url + "/"], {}
     if kind == "signin":
         script = str(BENCH_DIR / "signin.lua")
         env = {"BENCH_USER": running.user, "BENCH_PASS": BENCH_PASS}
@@ -320,7 +350,9 @@ def _wrk_args(kind: str, running: Running) -> tuple[list[str], dict[str, str]]:
 
 
 def _record(outdir: Path, slug: str, argv: Sequence[str], running: Running) -> None:
-    shown = shlex.join(argv).replace(running.token, "<token>")
+    shown = shlex.join(argv)
+    if running.token:
+        shown = shown.replace(running.token, "<token>")
     with open(outdir / "commands.txt", "a") as commands:
         commands.write(f"{slug}: {shown}\n")
 
@@ -472,14 +504,29 @@ def run_flood(ctx: ExtraContext, result: ExtraRun, outdir: Path) -> None:
 
 
 def run_workers(ctx: ExtraContext, result: ExtraRun, outdir: Path) -> None:
-    setups = [("1worker", ONE_CPU, 1), ("2workers", BOTH_CPUS, 2)]
+    """authkit's /auth/me, then the hello's `GET /`, each from one worker and from two.
+
+    The hello gains from a second worker only what this machine allows (wrk and the
+    database share the cores with the workers): beside it, authkit's gain is its own.
+    """
+    setups = [
+        ("me", "1worker", ONE_CPU, 1),
+        ("me", "2workers", BOTH_CPUS, 2),
+        ("hello", "1worker", ONE_CPU, 1),
+        ("hello", "2workers", BOTH_CPUS, 2),
+    ]
     if ctx.round % 2 == 0:
         setups.reverse()
-    for setup, cpus, workers in setups:
-        with _authkit(ctx, f"workers-{setup}", cpus, workers=workers) as running:
+    for kind, setup, cpus, workers in setups:
+        key = f"{kind}@{setup}"
+        if kind == "me":
+            server = _authkit(ctx, f"workers-{setup}", cpus, workers=workers)
             label = f"GET /auth/me, `authkit serve --workers {workers}` on {_where(cpus)}"
-            key = f"me@{setup}"
-            result.loads[key] = _locked(ctx, running, "me", label, key, outdir)
+        else:
+            server = _hello(ctx, setup, cpus, workers)
+            label = f"GET / (hello), `uvicorn --workers {workers}` on {_where(cpus)}"
+        with server as running:
+            result.loads[key] = _locked(ctx, running, kind, label, key, outdir)
 
 
 # --- growth --------------------------------------------------------------------------------

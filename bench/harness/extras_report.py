@@ -25,7 +25,7 @@ TITLES = {
     "workers": "workers: GET /auth/me, one worker vs `authkit serve --workers 2`",
     "growth": "growth: signin and /auth/me with 100 users vs many",
 }
-_KINDS = ("me", "signin", "signup")
+_KINDS = ("me", "hello", "signin", "signup")
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,7 @@ def _flood(s: _Scenario) -> tuple[list[Check], list[str]]:
 
 def _workers(s: _Scenario) -> tuple[list[Check], list[str]]:
     one, two = s.rps("me@1worker"), s.rps("me@2workers")
+    hello_one, hello_two = s.rps("hello@1worker"), s.rps("hello@2workers")
     checks = [_ratio_check("/auth/me req/s, two workers ÷ one", two, one, 1.7)]
     notes = [
         "One worker: `taskset -c 0 python -m authkit serve --workers 1`; two workers: the "
@@ -201,7 +202,26 @@ def _workers(s: _Scenario) -> tuple[list[Check], list[str]]:
         "process's share (the supervisor's is near 0): an uneven split means the kernel gave "
         "one worker more of wrk's 32 connections.",
     ]
+    if one and two and hello_one and hello_two:
+        ours, hellos = two / one, hello_two / hello_one
+        notes.append(
+            f"The Starlette hello, the same way (`uvicorn --workers 1` on CPU 0, then "
+            f"`--workers 2` on CPUs 0,1, `GET /`): {hellos:.2f}x ({format_rate(hello_two)} ÷ "
+            f"{format_rate(hello_one)} req/s): what a second worker adds on this machine to "
+            f"a server that does almost nothing per request, wrk sharing its cores. "
+            f"authkit's {ours:.2f}x is {ours / hellos * 100:.0f}% of the hello's gain."
+        )
+        rounds = [f"{_round_ratio(run, 'me')} / {_round_ratio(run, 'hello')}" for run in s.runs]
+        notes.append(
+            "Each round's two workers ÷ one, authkit / hello (a round's four servers run "
+            f"back to back): {', '.join(rounds)}."
+        )
     return checks, notes
+
+
+def _round_ratio(run: ExtraRun, kind: str) -> str:
+    one, two = run.loads.get(f"{kind}@1worker"), run.loads.get(f"{kind}@2workers")
+    return f"{two.rps / one.rps:.2f}x" if one and two and one.rps else "-"
 
 
 def _growth(s: _Scenario) -> tuple[list[Check], list[str]]:

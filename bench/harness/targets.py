@@ -26,6 +26,7 @@ __all__ = [
     "Launch",
     "Target",
     "authkit_launch",
+    "hello_launch",
     "prepare_targets",
 ]
 
@@ -124,9 +125,17 @@ def _authkit_quiet(port: int, mongo_uri: str, secret: str, workdir: Path) -> Lau
     return Launch(launch.argv, {**launch.env, "AUTHKIT_ACCESS_LOG": "false"}, launch.cwd)
 
 
-def _hello(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
-    argv = _uvicorn("hello_starlette:app", port, "--app-dir", str(BENCH_DIR))
+def hello_launch(
+    port: int, workdir: Path, *, cpus: str = str(SERVER_CPU), workers: int | None = None
+) -> Launch:
+    """The Starlette hello on `cpus`; with `workers`, uvicorn's own `--workers N`."""
+    extra = ("--workers", str(workers)) if workers is not None else ()
+    argv = _uvicorn("hello_starlette:app", port, "--app-dir", str(BENCH_DIR), *extra, cpus=cpus)
     return Launch(argv, _base_env(), workdir)
+
+
+def _hello(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
+    return hello_launch(port, workdir)
 
 
 def _peer(folder: Path) -> Callable[[int, str, str, Path], Launch]:
