@@ -5,11 +5,17 @@ what `checkpw` and each kind of pymongo call cost on their own.
     python bench/signin_cpu.py                # 300 signins, bcrypt cost 4
     python bench/signin_cpu.py --signins 1000
     python bench/signin_cpu.py --peer         # and the FastAPI-Users peer the same way
+    python bench/signin_cpu.py --breakdown 3  # as shipped, then without each feature, 3 rounds
+    python bench/signin_cpu.py --breakdown 3 --peer   # and the peer in each round
 
 `--peer` runs the peer's app (../shared/reference/fastapi-users-peer, in the venv that
 `python bench/run.py --targets peer` makes, .bench/peer-venv) in a process of its own,
 against the same database server, its bcrypt set to the same cost: what the two spend on
 a signin besides bcrypt, measured minutes apart at most.
+
+`--breakdown N` runs the signins in a fresh process per setting, N rounds in turn: as
+shipped, without the sign-in limits, without refresh tokens, without both (what the peer
+has); the medians say what each feature costs a signin.
 
 Cost 4 keeps bcrypt small so the rest shows; the server's own share (the database process)
 is not counted. Other settings are as shipped (sign-in limits and refresh tokens on) unless
@@ -22,11 +28,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +121,49 @@ async def peer_signins(peer_dir: str, uri: str, count: int) -> float:
     return await _timed_signins(peer.app, count)
 
 
-def run_peer(peer_python: Path, peer_dir: Path, uri: str, count: int) -> float:
+_FEATURES_OFF = {
+    "as shipped": {},
+    "sign-in limits off": {
+        "AUTHKIT_SIGNIN_LIMIT_ACCOUNT": "off",
+        "AUTHKIT_SIGNIN_LIMIT_ADDRESS": "off",
+    },
+    "refresh tokens off": {"AUTHKIT_REFRESH_TOKENS": "off"},
+    "both off": {
+        "AUTHKIT_SIGNIN_LIMIT_ACCOUNT": "off",
+        "AUTHKIT_SIGNIN_LIMIT_ADDRESS": "off",
+        "AUTHKIT_REFRESH_TOKENS": "off",
+    },
+}
+
+
+def breakdown(
+    uri: str, count: int, rounds: int, peer: Callable[[str], float] | None
+) -> dict[str, list[float]]:
+    """CPU per signin for each setting of _FEATURES_OFF, each in a process of its own, and
+    `peer(uri)`'s in each round when given."""
+    figures: dict[str, list[float]] = {name: [] for name in _FEATURES_OFF}
+    if peer is not None:
+        figures["FastAPI-Users peer"] = []
+    for round_ in range(rounds):
+        for number, (name, off) in enumerate(_FEATURES_OFF.items()):
+            # A database each: every child signs its user up first.
+            own_uri = f"{uri}_{round_}_{number}"
+            done = subprocess.run(  # noqa: S603 (this interpreter, this script)
+                [sys.executable, __file__, "--child", own_uri, str(count)],
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, **off},
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"signins {name} failed:\n{done.stderr[-2000:]}")
+            figures[name].append(float(done.stdout.split()[-1]))
+        if peer is not None:
+            figures["FastAPI-Users peer"].append(peer(f"{uri}_{round_}_peer"))
+    return figures
+
+
+def run_peer(peer_python: Path, peer_dir: Path, uri: str, *, count: int) -> float:
     done = subprocess.run(  # noqa: S603 (the peer's interpreter, this script)
         [str(peer_python), __file__, "--peer-child", str(peer_dir), uri, str(count)],
         capture_output=True,
@@ -133,8 +184,14 @@ def main() -> int:
     parser.add_argument(
         "--peer-dir", type=Path, default=root.parent / "shared/reference/fastapi-users-peer"
     )
+    parser.add_argument("--breakdown", type=int, metavar="ROUNDS", help="each feature's cost")
     parser.add_argument("--peer-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        uri, count = args.child
+        print(asyncio.run(signins(uri, int(count))))
+        return 0
     if args.peer_child:
         peer_dir, uri, count = args.peer_child
         print(asyncio.run(peer_signins(peer_dir, uri, int(count))))
@@ -147,10 +204,22 @@ def main() -> int:
     from authkit.embedded import EmbeddedMongo
 
     with EmbeddedMongo(None, database="signincpu") as database:
+        if args.breakdown:
+            peer_run = (
+                functools.partial(run_peer, args.peer_python, args.peer_dir, count=args.signins)
+                if args.peer
+                else None
+            )
+            figures = breakdown(database.uri, args.signins, args.breakdown, peer_run)
+            print(f"CPU per signin, all threads, bcrypt cost {ROUNDS} (median of {args.breakdown})")
+            for name, values in figures.items():
+                shown = ", ".join(f"{v:.2f}" for v in values)
+                print(f"  {name:20s} {statistics.median(values):6.2f} ms   ({shown})")
+            return 0
         per_signin = asyncio.run(signins(database.uri, args.signins))
         peer = (
             # Same database: the peer's users live in Beanie's `User`, ours in `users`.
-            run_peer(args.peer_python, args.peer_dir, database.uri, args.signins)
+            run_peer(args.peer_python, args.peer_dir, database.uri, count=args.signins)
             if args.peer
             else None
         )
