@@ -6,6 +6,7 @@ Nothing here touches os.environ, the network or the clock.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -16,6 +17,8 @@ import mongomock
 import pytest
 from starlette.requests import Request
 
+import authkit.cli
+import authkit.registry
 from app import create_app
 from authkit.passwords import PasswordHasher
 from authkit.service import AuthService
@@ -40,6 +43,24 @@ FIXED_NOW = 1_800_000_000  # what the injected clock says, unless a test moves i
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def _authkits_own(*, group: str) -> list[importlib.metadata.EntryPoint]:
+    return [
+        ep
+        for ep in importlib.metadata.entry_points(group=group)
+        if ep.dist is not None and ep.dist.name == "authkit"
+    ]
+
+
+@pytest.fixture(autouse=True)
+def only_authkits_own_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unit tests describe authkit alone. Plugins installed in the same venv (the
+    examples, `pip install -e examples/authkit-apikey`) would add their strategies, routes
+    and commands to every app and CLI built here; tests/plugins is where those are tested.
+    A test that fakes entry points patches over this."""
+    monkeypatch.setattr(authkit.registry, "entry_points", _authkits_own)
+    monkeypatch.setattr(authkit.cli, "entry_points", _authkits_own)
 
 
 @pytest.fixture(scope="session")
