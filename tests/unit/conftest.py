@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from starlette.requests import Request
 
 import authkit.cli
 import authkit.registry
+import authkit.testing
 from app import create_app
 from authkit.passwords import PasswordHasher
 from authkit.service import AuthService
@@ -164,43 +165,7 @@ def service(store: MongoUserStore, hasher: PasswordHasher, issuer: TokenIssuer) 
     return AuthService(users=store, passwords=hasher, tokens=issuer)
 
 
-def build_request(
-    method: str = "GET",
-    path: str = "/",
-    headers: Mapping[str, str] | None = None,
-    body: bytes = b"",
-    query_string: bytes = b"",
-) -> Request:
-    """A Starlette Request as an ASGI server would hand it over, body delivered in one chunk."""
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    raw_headers = [
-        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
-    ]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 50000),
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode("ascii"),
-        "query_string": query_string,
-        "headers": raw_headers,
-    }
-    return Request(scope, receive)
-
-
 @pytest.fixture
 def make_request() -> Callable[..., Request]:
-    return build_request
+    """authkit.testing.make_request: the request a strategy sees, as plugin authors build it."""
+    return authkit.testing.make_request

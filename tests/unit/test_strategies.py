@@ -296,11 +296,9 @@ def token(issuer: TokenIssuer) -> str:
     return issuer.issue(user_id=USER_ID, username=USERNAME)
 
 
-def me_request(
-    make_request: RequestFactory, authorization: str | None, query_string: bytes = b""
-) -> Request:
+def me_request(make_request: RequestFactory, authorization: str | None, query: str = "") -> Request:
     headers = {} if authorization is None else {"authorization": authorization}
-    return make_request("GET", "/auth/me", headers=headers, query_string=query_string)
+    return make_request("GET", f"/auth/me?{query}" if query else "/auth/me", headers=headers)
 
 
 @pytest.mark.parametrize(
@@ -348,7 +346,7 @@ async def test_jwt_basic_scheme_with_a_real_token_is_not_a_bearer(
 async def test_jwt_token_in_query_is_ignored(
     jwt_strategy: JWTStrategy, make_request: RequestFactory, token: str
 ) -> None:
-    request = me_request(make_request, None, query_string=f"access_token={token}".encode())
+    request = me_request(make_request, None, query=f"access_token={token}")
     outcome = await jwt_strategy.authenticate(request)
     assert outcome == Fail(challenge=BEARER_CHALLENGE, message=None)
 
