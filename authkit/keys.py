@@ -216,18 +216,22 @@ class SigningKeys:
 
     def rotated(self, alg: str, now: float, overlap_seconds: int) -> SigningKeys:
         """A new signing key; the keys it replaces sign until it starts, then verify for
-        `overlap_seconds` more.
+        `overlap_seconds` more at most (a key still in an earlier rotation's overlap keeps
+        the sooner of its own retirement and this one).
 
         The new key starts signing ACTIVATION_DELAY seconds from now: by then every
         server (KeyRing re-reads the file every RELOAD_SECONDS) knows it, so no server
         refuses a token another one signed with it. With `overlap_seconds` 0 (a leaked
-        key) it starts at once, and the old key is out at once. Keys whose retirement
-        has passed are dropped: no token they signed is still valid.
+        key) it starts at once, and every older key is out at once: the leaked one may be
+        the key an earlier rotation left verifying. Keys whose retirement has passed are
+        dropped: no token they signed is still valid.
         """
         starts = int(now) + (ACTIVATION_DELAY if overlap_seconds > 0 else 0)
         retire_at = starts + overlap_seconds
         kept = tuple(
-            k if k.retires_at is not None else attrs.evolve(k, retires_at=retire_at)
+            attrs.evolve(
+                k, retires_at=retire_at if k.retires_at is None else min(k.retires_at, retire_at)
+            )
             for k in self.keys
             if k.active(now)
         )

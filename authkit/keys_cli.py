@@ -175,15 +175,16 @@ def add_keys_command(commands: Any) -> None:
         help="add a new signing key; the old one retires after the overlap",
         description="Add a new key that verifies at once and signs a few seconds later, "
         "once every server has re-read the file (at once with --overlap 0). The key it "
-        "replaces signs until then, keeps verifying for --overlap, then retires; keys "
-        "retired already are dropped.",
+        "replaces signs until then, keeps verifying for --overlap, then retires; a key "
+        "still in an earlier overlap retires then too if that is sooner; keys retired "
+        "already are dropped.",
     )
     rotate.add_argument(
         "--alg", choices=list(ALGORITHMS), help="(default: the current signing key's)"
     )
     rotate.add_argument(
         "--overlap",
-        help="how long the replaced key keeps verifying, e.g. 15m; 0 retires it at once "
+        help="how long the replaced keys keep verifying, e.g. 15m; 0 retires them all at once "
         f"(default: JWT_EXPIRES_IN + AUTHKIT_JWT_LEEWAY + {RELOAD_SECONDS}s)",
     )
     common(rotate)

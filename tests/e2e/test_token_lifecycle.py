@@ -332,3 +332,78 @@ def test_cookie_refresh_over_http(managed: AppProcess) -> None:
         assert "authkit_refresh=" in refreshed.headers["set-cookie"]
         reused = http.post("/auth/refresh", headers={"Cookie": f"authkit_refresh={value}"})
         assert (reused.status_code, reused.json()) == (401, BAD_REFRESH)
+
+
+# ---------------------------------------------------------------- live rotation with the CLI
+
+
+def kid_of(token: str) -> str:
+    kid: str = pyjwt.get_unverified_header(token)["kid"]
+    return kid
+
+
+def eventually(check: Any, what: str, seconds: float = 20) -> Any:
+    """Poll `check()` until it returns something truthy: servers re-read the key file every
+    few seconds, so a rotation shows within seconds, not at once."""
+    deadline = time.monotonic() + seconds
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            pytest.fail(f"still not {what} after {seconds} s")
+        time.sleep(0.5)
+
+
+@pytest.mark.processes
+def test_a_running_server_follows_authkit_keys_rotate(
+    database_uri: str, tmp_path: Path, run_to_exit: Any
+) -> None:
+    """`authkit keys rotate` on the file a live server reads: the new key is published, then
+    signs, and old tokens keep working through the overlap; `--overlap 0` (a leaked key)
+    shuts every older key out within seconds, without a restart."""
+    keys = tmp_path / "keys.json"
+    env = {"AUTHKIT_JWT_KEYS": str(keys)}
+    code, err = run_to_exit(["-m", "authkit", "keys", "generate"], env, tmp_path)
+    assert code == 0, err
+    server_env = {
+        **env,
+        "MONGO_URI": database_uri,
+        "BCRYPT_ROUNDS": "4",
+        "AUTHKIT_LOG_LEVEL": "warning",
+    }
+    with (
+        server(server_env, tmp_path) as live,
+        httpx.Client(base_url=live.base_url, timeout=15) as http,
+    ):
+        username = fresh_user()
+        first = sign_up_and_in(http, username).json()["accessToken"]
+        credentials = {"username": username, "password": PASSWORD}
+
+        def published() -> set[str]:
+            return {k["kid"] for k in http.get("/.well-known/jwks.json").json()["keys"]}
+
+        def signin_kid() -> str:
+            return kid_of(http.post("/auth/signin", json=credentials).json()["accessToken"])
+
+        def me(token: str) -> int:
+            return http.get("/auth/me", headers=bearer(token)).status_code
+
+        def rotate(overlap: str) -> None:
+            args = ["-m", "authkit", "keys", "rotate", "--overlap", overlap]
+            code, err = run_to_exit(args, env, tmp_path)
+            assert code == 0, err
+
+        rotate("1h")
+        second_kid = SigningKeys.read(keys).newest().kid
+        eventually(lambda: published() == {kid_of(first), second_kid}, "publishing both keys")
+        eventually(lambda: signin_kid() == second_kid, "signing with the new key")
+        assert me(first) == 200  # in its overlap
+
+        rotate("0")
+        third_kid = SigningKeys.read(keys).newest().kid
+        eventually(lambda: me(first) == 401, "refusing the first key's token")
+        assert published() == {third_kid}
+        assert signin_kid() == third_kid
+        latest = http.post("/auth/signin", json=credentials).json()["accessToken"]
+        assert me(latest) == 200

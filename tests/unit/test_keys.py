@@ -29,6 +29,7 @@ from authkit.keys import (
     ACTIVATION_DELAY,
     ALGORITHMS,
     CREATED,
+    RELOAD_SECONDS,
     RETIRES,
     KeyRing,
     KeySetError,
@@ -64,6 +65,11 @@ class Clock:
 def key_sets() -> dict[str, SigningKeys]:
     # One per algorithm for the module: RSA generation is the slow part of these tests.
     return {alg: SigningKeys.generate(alg, NOW - 10) for alg in ALGORITHMS}
+
+
+def kid(token: str) -> str:
+    found: str = pyjwt.get_unverified_header(token)["kid"]
+    return found
 
 
 def ring_for(keys: SigningKeys, path: Path, clock: Clock) -> KeyRing:
@@ -365,3 +371,41 @@ def test_a_remembered_token_is_refused_once_its_key_is_rotated_out(
     assert caught.value.reason == "unknown_key"
     with pytest.raises(InvalidToken):
         issuer.verify(token)
+
+
+def test_overlap_0_also_retires_a_key_still_in_an_earlier_overlap(
+    key_sets: dict[str, SigningKeys], tmp_path: Path
+) -> None:
+    path, clock = tmp_path / "keys.json", Clock()
+    issuer = TokenIssuer(
+        ttl_seconds=600, keys=ring_for(key_sets["ES256"], path, clock), clock=clock
+    )
+    first = issuer.issue(user_id="u1", username="alice")
+    # A routine rotation leaves the first key verifying for an hour...
+    SigningKeys.read(path).rotated("ES256", clock.now, overlap_seconds=3600).write(
+        path, replace=True
+    )
+    clock.now += ACTIVATION_DELAY
+    second = issuer.issue(user_id="u1", username="alice")
+    assert kid(second) != kid(first)
+    assert issuer.verify(first)["sub"] == "u1"
+
+    # ...then a leak: whichever older key it was, none may verify from the next reload on.
+    SigningKeys.read(path).rotated("ES256", clock.now, overlap_seconds=0).write(path, replace=True)
+    clock.now += RELOAD_SECONDS
+    for token in (first, second):
+        with pytest.raises(InvalidToken) as caught:
+            issuer.verify(token)
+        assert caught.value.reason == "unknown_key"
+    assert issuer.verify(issuer.issue(user_id="u1", username="alice"))["sub"] == "u1"
+    assert len(issuer.public_jwks()["keys"]) == 1
+
+
+def test_a_rotation_never_lengthens_an_overlap_already_running(
+    key_sets: dict[str, SigningKeys],
+) -> None:
+    once = key_sets["ES256"].rotated("ES256", NOW, overlap_seconds=600)
+    twice = once.rotated("ES256", NOW + 60, overlap_seconds=3600)
+    retirements = {k.kid: k.retires_at for k in twice.keys}
+    assert retirements[key_sets["ES256"].keys[0].kid] == NOW + ACTIVATION_DELAY + 600
+    assert retirements[once.newest().kid] == NOW + 60 + ACTIVATION_DELAY + 3600
