@@ -91,6 +91,7 @@ def create_app(
         sessions,
         denylist,
         refresh_ttl=lifetimes.refresh_ttl,
+        session_max_age=lifetimes.max_age,
         revocation_checks=lifetimes.revocation_checks,
         reuse_grace_seconds=lifetimes.reuse_grace,
         metrics=metrics,

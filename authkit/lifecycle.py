@@ -3,7 +3,9 @@
 Sign-in starts a session (a refresh-token family) and returns an access token
 and a refresh token; a refresh trades a refresh token for a new pair, once;
 sign-out ends the session, sign-out-all every session of the user; sessions
-are listed and revoked one by one. Storage is authkit.sessions' business,
+are listed and revoked one by one. A session ends `session_max_age` after its
+sign-in however often it is refreshed: a refresh token issued near that end lives
+only until it. Storage is authkit.sessions' business,
 revocation checks authkit.revocation's; no HTTP here.
 
 Every security-relevant outcome is logged on `authkit.security` with the user
@@ -69,6 +71,8 @@ class TokenLifecycle:
     sessions: MongoSessionStore | None
     denylist: MongoDenylist
     refresh_ttl: timedelta = timedelta(days=14)
+    # A session ends this long after its sign-in, refreshed or not; None: never.
+    session_max_age: timedelta | None = timedelta(days=30)
     revocation_checks: bool = False
     # A used token presented again within this many seconds of its first use is a
     # concurrent duplicate (two tabs, a retry): refused, but the session is kept.
@@ -100,7 +104,7 @@ class TokenLifecycle:
             return TokenPair(self._access(user_id, username, token_version, None))
         refresh_token, now = new_refresh_token(), self._now()
         session = await self.sessions.start(
-            user_id, user_agent, hash_token(refresh_token), now, now + self.refresh_ttl
+            user_id, user_agent, hash_token(refresh_token), now, self._expiry(now, now)
         )
         _log("session started", "session_started", user_id, session.id)
         access = self._access(user_id, username, token_version, session.id)
@@ -131,6 +135,12 @@ class TokenLifecycle:
         if used.outcome != "consumed" or not used.session_id or not used.user_id:
             _log("refresh refused", "refresh_refused", used.user_id, used.session_id, used.outcome)
             raise InvalidRefreshToken()
+        # A token from before authkit kept the session's start: its session counts from now.
+        started = used.session_started_at or now
+        if self._expiry(started, now) <= now:
+            await self._end_session(used.session_id, used.user_id, now)
+            _log("refresh refused", "refresh_refused", used.user_id, used.session_id, "max_age")
+            raise InvalidRefreshToken()
         try:
             user = await self.users.find_by_id(used.user_id)
             if user is None:
@@ -139,7 +149,12 @@ class TokenLifecycle:
                 raise InvalidRefreshToken()
             successor = new_refresh_token()
             continued = await self.sessions.continue_session(
-                used.session_id, user.id, hash_token(successor), now, now + self.refresh_ttl
+                used.session_id,
+                user.id,
+                hash_token(successor),
+                now,
+                self._expiry(started, now),
+                started,
             )
         except BackendUnavailable:
             # The client gets a 503 and will retry with the same token: give it back, or the
@@ -151,6 +166,14 @@ class TokenLifecycle:
             raise InvalidRefreshToken()
         access = self._access(user.id, user.username, user.token_version, used.session_id)
         return TokenPair(access, successor, used.session_id)
+
+    def _expiry(self, started: datetime, now: datetime) -> datetime:
+        """When a token issued `now` in a session begun at `started` expires: one refresh
+        lifetime on, but never past the session's maximum age."""
+        expiry = now + self.refresh_ttl
+        if self.session_max_age is None:
+            return expiry
+        return min(expiry, started + self.session_max_age)
 
     def _within_grace(self, used_at: datetime | None, now: datetime) -> bool:
         return used_at is not None and (now - used_at).total_seconds() < self.reuse_grace_seconds

@@ -7,8 +7,12 @@ next. Two collections, both emptied by a TTL index on `expires_at`:
 sessions        {_id: session id, user_id, created_at, last_used_at, user_agent,
                  expires_at, revoked, revoked_at}
 refresh_tokens  {_id: SHA-256 of the token (hex), session_id, user_id, issued_at,
-                 expires_at, used, used_at, revoked}
+                 expires_at, used, used_at, revoked, session_started_at}
 ```
+
+Each token carries its session's start, so that a refresh, which reads the token
+anyway, knows how old the session is without reading the session too (a session's
+maximum age is the caller's rule; the store keeps the times it is given).
 
 A refresh token itself is never stored, only its hash: someone who reads the
 database (a backup, a replica, a log of queries) cannot use what they read.
@@ -82,7 +86,12 @@ def _live_session(session_id: str, user_id: str, now: datetime) -> dict[str, Any
 
 
 def _token_document(
-    session_id: str, user_id: str, token_hash: str, now: datetime, expires_at: datetime
+    session_id: str,
+    user_id: str,
+    token_hash: str,
+    now: datetime,
+    expires_at: datetime,
+    session_started_at: datetime,
 ) -> dict[str, Any]:
     return {
         "_id": token_hash,
@@ -92,6 +101,7 @@ def _token_document(
         "expires_at": expires_at,
         "used": False,
         "revoked": False,
+        "session_started_at": session_started_at,
     }
 
 
@@ -133,6 +143,8 @@ class Consumption:
     user_id: str | None = None
     # When a reused token was first used: a second use moments later is a race, not a theft.
     used_at: datetime | None = None
+    # When its session began (sign-in); None for a token written before authkit kept it.
+    session_started_at: datetime | None = None
 
 
 class MongoSessionStore:
@@ -183,16 +195,25 @@ class MongoSessionStore:
                     "revoked": False,
                 },
             ),
-            (self._tokens, _token_document(session.id, user_id, token_hash, now, expires_at)),
+            (
+                self._tokens,
+                _token_document(session.id, user_id, token_hash, now, expires_at, now),
+            ),
         )
         return session
 
     async def _add_token(
-        self, session_id: str, user_id: str, token_hash: str, now: datetime, expires_at: datetime
+        self,
+        session_id: str,
+        user_id: str,
+        token_hash: str,
+        now: datetime,
+        expires_at: datetime,
+        started_at: datetime,
     ) -> None:
         await call_database(
             self._tokens.insert_one,
-            _token_document(session_id, user_id, token_hash, now, expires_at),
+            _token_document(session_id, user_id, token_hash, now, expires_at, started_at),
         )
 
     async def consume(self, token_hash: str, now: datetime) -> Consumption:
@@ -202,10 +223,16 @@ class MongoSessionStore:
             self._tokens.find_one_and_update,
             live,
             {"$set": {"used": True, "used_at": now}},
-            projection={"session_id": 1, "user_id": 1},
+            projection={"session_id": 1, "user_id": 1, "session_started_at": 1},
         )
         if doc is not None:
-            return Consumption("consumed", doc["session_id"], doc["user_id"])
+            started = doc.get("session_started_at")
+            return Consumption(
+                "consumed",
+                doc["session_id"],
+                doc["user_id"],
+                session_started_at=_utc(started) if isinstance(started, datetime) else None,
+            )
         doc = await call_database(self._tokens.find_one, {"_id": token_hash})
         if doc is None:
             return Consumption("unknown")
@@ -221,10 +248,17 @@ class MongoSessionStore:
         )
 
     async def continue_session(
-        self, session_id: str, user_id: str, token_hash: str, now: datetime, expires_at: datetime
+        self,
+        session_id: str,
+        user_id: str,
+        token_hash: str,
+        now: datetime,
+        expires_at: datetime,
+        started_at: datetime,
     ) -> bool:
-        """Add the next token of a session; False (and the token dead) when it was revoked."""
-        await self._add_token(session_id, user_id, token_hash, now, expires_at)
+        """Add the next token of a session (`started_at`: the session's sign-in, which the
+        token carries on); False (and the token dead) when the session was revoked."""
+        await self._add_token(session_id, user_id, token_hash, now, expires_at, started_at)
         live = await call_database(
             self._sessions.find_one_and_update,
             {"_id": session_id, "user_id": user_id, "revoked": False},

@@ -69,6 +69,16 @@ def parse_duration(text: object) -> timedelta:
     return timedelta(seconds=int(seconds))
 
 
+def parse_optional_duration(text: object) -> timedelta | None:
+    """A duration as parse_duration reads it, or `off`."""
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("off", "none")):
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; or off") from None
+
+
 def parse_limit(text: object) -> Limit | None:
     """`10/15m` (10 failures per 15 minutes), or `off`."""
     if isinstance(text, Limit) or text is None:
@@ -176,5 +186,8 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook_func(_is_choice, _structure_choice)
     converter.register_structure_hook_func(
         lambda tp: tp == (Limit | None), lambda v, _: parse_limit(v)
+    )
+    converter.register_structure_hook_func(
+        lambda tp: tp == (timedelta | None), lambda v, _: parse_optional_duration(v)
     )
     return converter

@@ -42,6 +42,7 @@ ENV_VARS: Mapping[str, tuple[str, str]] = {
     "AUTHKIT_JWT_LEEWAY": ("jwt", "leeway"),
     "AUTHKIT_REFRESH_TOKENS": ("sessions", "refresh_tokens"),
     "AUTHKIT_REFRESH_TTL": ("sessions", "refresh_ttl"),
+    "AUTHKIT_SESSION_MAX_AGE": ("sessions", "max_age"),
     "AUTHKIT_REFRESH_REUSE_GRACE": ("sessions", "reuse_grace"),
     "AUTHKIT_REFRESH_COOKIE_SAMESITE": ("sessions", "cookie_samesite"),
     "AUTHKIT_REVOCATION_CHECKS": ("sessions", "revocation_checks"),

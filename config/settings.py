@@ -92,10 +92,14 @@ class SessionSettings:
     `revocation_checks` makes every bearer check ask the database whether the token
     was signed out; off, `/auth/me` stays database-free and a signed-out access
     token lives until its `exp`.
+    `max_age` ends a session that long after its sign-in however often it is
+    refreshed (OWASP ASVS 3.3.2 asks for re-authentication at least every 30 days);
+    None (`off`) lets a session that keeps refreshing live for ever.
     """
 
     refresh_tokens: Annotated[str, Choice(("body", "cookie", "off"))] = "body"
     refresh_ttl: timedelta = timedelta(days=14)
+    max_age: timedelta | None = timedelta(days=30)
     # Seconds after its first use during which a used refresh token presented again is
     # taken for a concurrent duplicate (refused, session kept) rather than a replay
     # (refused, session revoked). 0: every second use revokes.

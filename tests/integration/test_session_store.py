@@ -77,8 +77,9 @@ def test_a_session_round_trip_stores_hashes_and_ends_on_revoke(
 
     used = run(store.consume(hash_token(token), NOW))
     assert (used.outcome, used.session_id, used.user_id) == ("consumed", session.id, "u1")
+    assert used.session_started_at == NOW
     successor = new_refresh_token()
-    assert run(store.continue_session(session.id, "u1", hash_token(successor), NOW, LATER))
+    assert run(store.continue_session(session.id, "u1", hash_token(successor), NOW, LATER, NOW))
     assert run(store.consume(hash_token(token), NOW)).outcome == "reused"
 
     assert run(store.revoke(session.id, "u1", NOW))
@@ -86,6 +87,18 @@ def test_a_session_round_trip_stores_hashes_and_ends_on_revoke(
     assert run(store.consume(hash_token(successor), NOW)).outcome == "revoked"
     assert run(store.active("u1", NOW)) == []
     assert run(store.consume(hash_token("never-issued"), NOW)).outcome == "unknown"
+
+
+def test_every_token_of_a_session_carries_its_start(store: MongoSessionStore) -> None:
+    # A refresh learns how old its session is from the token it reads anyway.
+    token = new_refresh_token()
+    session = run(store.start("u1", None, hash_token(token), NOW, LATER))
+    later = NOW + timedelta(hours=1)
+    assert run(store.consume(hash_token(token), later)).session_started_at == NOW
+    successor = new_refresh_token()
+    assert run(store.continue_session(session.id, "u1", hash_token(successor), later, LATER, NOW))
+    used = run(store.consume(hash_token(successor), later + timedelta(hours=1)))
+    assert (used.outcome, used.session_started_at) == ("consumed", NOW)
 
 
 def test_an_expired_token_is_not_consumed(store: MongoSessionStore) -> None:
@@ -117,7 +130,7 @@ def test_a_revoked_session_takes_no_successor(store: MongoSessionStore) -> None:
     assert run(store.consume(hash_token(token), NOW)).outcome == "consumed"
     run(store.revoke_all("u1", NOW))
     successor = new_refresh_token()
-    assert not run(store.continue_session(session.id, "u1", hash_token(successor), NOW, LATER))
+    assert not run(store.continue_session(session.id, "u1", hash_token(successor), NOW, LATER, NOW))
     assert run(store.consume(hash_token(successor), NOW)).outcome == "revoked"
 
 

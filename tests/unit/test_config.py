@@ -403,6 +403,7 @@ def test_token_lifecycle_variables_are_read() -> None:
             "AUTHKIT_JWT_LEEWAY": "30",
             "AUTHKIT_REFRESH_TOKENS": "Cookie",
             "AUTHKIT_REFRESH_TTL": "30d",
+            "AUTHKIT_SESSION_MAX_AGE": "90d",
             "AUTHKIT_REFRESH_REUSE_GRACE": "0",
             "AUTHKIT_REFRESH_COOKIE_SAMESITE": "lax",
             "AUTHKIT_REVOCATION_CHECKS": "on",
@@ -416,6 +417,7 @@ def test_token_lifecycle_variables_are_read() -> None:
     assert settings.jwt.leeway == 30
     assert settings.sessions.refresh_tokens == "cookie"
     assert settings.sessions.refresh_ttl == timedelta(days=30)
+    assert settings.sessions.max_age == timedelta(days=90)
     assert settings.sessions.reuse_grace == 0
     assert settings.sessions.cookie_samesite == "lax"
     assert settings.sessions.revocation_checks is True
@@ -430,6 +432,12 @@ def test_token_lifecycle_variables_are_read() -> None:
             "AUTHKIT_REFRESH_TOKENS: expected one of body, cookie, off (got 'header')",
         ),
         ("AUTHKIT_REFRESH_TTL", "forever", "AUTHKIT_REFRESH_TTL: expected a duration"),
+        (
+            "AUTHKIT_SESSION_MAX_AGE",
+            "forever",
+            "AUTHKIT_SESSION_MAX_AGE: expected a duration such as 60s, 15m, 1h, 7d or a "
+            "number of seconds (got 'forever'); or off",
+        ),
         ("AUTHKIT_REFRESH_COOKIE_SAMESITE", "strictest", "expected one of strict, lax, none"),
         ("AUTHKIT_REVOCATION_CHECKS", "maybe", "AUTHKIT_REVOCATION_CHECKS: expected true or false"),
         ("AUTHKIT_JWT_LEEWAY", "301", "AUTHKIT_JWT_LEEWAY: expected a number from 0 to 300"),
@@ -440,6 +448,14 @@ def test_invalid_token_lifecycle_values_name_the_variable(
     name: str, value: str, expected: str
 ) -> None:
     assert expected in config_error({"JWT_SECRET": SECRET, name: value})
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, timedelta(days=30)), ("off", None)])
+def test_sessions_end_after_30_days_unless_told_otherwise(
+    value: str | None, expected: timedelta | None
+) -> None:
+    environ = {"JWT_SECRET": SECRET} | ({"AUTHKIT_SESSION_MAX_AGE": value} if value else {})
+    assert load_settings(environ=environ, env_file=None).sessions.max_age == expected
 
 
 def test_a_misspelt_token_variable_is_refused_with_a_suggestion() -> None:

@@ -8,7 +8,7 @@ tests/unit/test_token_routes.py (TestClient) and tests/e2e/test_token_lifecycle.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import attrs
@@ -63,6 +63,10 @@ async def alice(users: MongoUserStore) -> User:
 
 async def sign_in(lifecycle: TokenLifecycle, user: User, agent: str = "curl/8.5") -> TokenPair:
     return await lifecycle.sign_in(user.id, user.username, user_agent=agent)
+
+
+def issuer_time(clock: list[float], seconds: float) -> datetime:
+    return datetime.fromtimestamp(clock[0] + seconds, tz=timezone.utc)
 
 
 def refresh_of(pair: TokenPair) -> str:
@@ -181,6 +185,76 @@ async def test_refresh_tokens_expire_after_the_refresh_ttl(
     with pytest.raises(InvalidRefreshToken):
         await lifecycle.refresh(refresh_of(renewed))
     assert await lifecycle.list_sessions(alice.id) == []
+
+
+async def test_a_session_refreshed_every_day_still_ends_at_its_max_age(
+    lifecycle: TokenLifecycle, alice: User, clock: list[float]
+) -> None:
+    assert lifecycle.session_max_age == timedelta(days=30)  # the default
+    pair = await sign_in(lifecycle, alice)
+    for _ in range(29):
+        clock[0] += DAY
+        pair = await lifecycle.refresh(refresh_of(pair))
+    (session,) = await lifecycle.list_sessions(alice.id)
+    # The day-29 token lives one day, not fourteen: the session ends 30 days after sign-in.
+    assert session.expires_at - session.created_at == timedelta(days=30)
+    clock[0] += DAY - 1
+    pair = await lifecycle.refresh(refresh_of(pair))  # its last second
+    clock[0] += 1
+    with pytest.raises(InvalidRefreshToken):
+        await lifecycle.refresh(refresh_of(pair))
+    assert await lifecycle.list_sessions(alice.id) == []
+    assert await sign_in(lifecycle, alice)  # signing in again starts a new 30 days
+
+
+async def test_lowering_the_max_age_ends_older_sessions_at_their_next_refresh(
+    db: Any, issuer: TokenIssuer, alice: User, clock: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    pair = await sign_in(make_lifecycle(db, issuer), alice)
+    clock[0] += 8 * DAY
+    week = attrs.evolve(make_lifecycle(db, issuer), session_max_age=timedelta(days=7))
+    with (
+        caplog.at_level(logging.INFO, logger="authkit.security"),
+        pytest.raises(InvalidRefreshToken),
+    ):
+        await week.refresh(refresh_of(pair))
+    (refused,) = [r for r in caplog.records if getattr(r, "fields", {}).get("reason")]
+    assert refused.fields["reason"] == "max_age"  # type: ignore[attr-defined]
+    assert db["auth_sessions"].find_one({"_id": pair.session_id})["revoked"] is True
+
+
+async def test_with_max_age_off_a_session_lives_while_it_is_refreshed(
+    db: Any, issuer: TokenIssuer, alice: User, clock: list[float]
+) -> None:
+    forever = attrs.evolve(make_lifecycle(db, issuer), session_max_age=None)
+    pair = await sign_in(forever, alice)
+    for _ in range(10):  # 130 days
+        clock[0] += 13 * DAY
+        pair = await forever.refresh(refresh_of(pair))
+    (session,) = await forever.list_sessions(alice.id)
+    assert session.expires_at.timestamp() == clock[0] + 14 * DAY
+
+
+async def test_a_token_older_than_the_session_start_field_counts_from_its_next_refresh(
+    lifecycle: TokenLifecycle, alice: User, clock: list[float], db: Any
+) -> None:
+    # Written by an authkit from before tokens carried their session's start.
+    pair = await sign_in(lifecycle, alice)
+    db["refresh_tokens"].update_many({}, {"$unset": {"session_started_at": ""}})
+    clock[0] += 60 * DAY
+    db["refresh_tokens"].update_many({}, {"$set": {"expires_at": issuer_time(clock, DAY)}})
+    db["auth_sessions"].update_many({}, {"$set": {"expires_at": issuer_time(clock, DAY)}})
+    pair = await lifecycle.refresh(refresh_of(pair))  # not refused for the 60 days...
+    counted_from = clock[0]
+    for _ in range(2):
+        clock[0] += 13 * DAY
+        pair = await lifecycle.refresh(refresh_of(pair))
+    (session,) = await lifecycle.list_sessions(alice.id)
+    # ...but counted from that first refresh: 30 days on, it ends.
+    assert session.expires_at.timestamp() == counted_from + 30 * DAY
+    clock[0] = counted_from + 30 * DAY
+    with pytest.raises(InvalidRefreshToken):
+        await lifecycle.refresh(refresh_of(pair))
 
 
 async def test_a_deleted_users_refresh_is_refused_and_their_session_ends(

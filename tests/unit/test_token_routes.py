@@ -13,6 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -596,3 +597,21 @@ def test_a_node_hash_of_a_long_password_is_upgraded_from_the_bytes_node_hashed(
     upgraded = db["users"].find_one()["password"]
     assert upgraded.startswith("$2b$04$")
     assert client.post("/auth/signin", json=body).status_code == 201
+
+
+@pytest.mark.parametrize(("max_age", "lives"), [(timedelta(hours=1), 3600), (None, 14 * 86400)])
+def test_the_sessions_max_age_bounds_what_the_sessions_list_shows(
+    app: Callable[..., Client], max_age: timedelta | None, lives: int
+) -> None:
+    client = app(max_age=max_age)  # AUTHKIT_SESSION_MAX_AGE=1h, then off
+    signin = sign_up_and_in(client).json()
+    (session,) = client.get("/auth/sessions", headers=bearer(signin["accessToken"])).json()[
+        "sessions"
+    ]
+    created, expires = (
+        datetime.fromisoformat(session[key].replace("Z", "+00:00"))
+        for key in ("createdAt", "expiresAt")
+    )
+    assert (expires - created).total_seconds() == lives
+    refreshed = client.post("/auth/refresh", json={"refreshToken": signin["refreshToken"]})
+    assert refreshed.status_code == 200
