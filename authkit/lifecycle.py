@@ -61,6 +61,8 @@ class TokenPair:
     access_token: str
     refresh_token: str | None = attrs.field(default=None, repr=False)
     session_id: str | None = None
+    # Seconds the refresh token lives: a cookie carrying it should not outlive it.
+    refresh_expires_in: int | None = None
 
 
 @attrs.frozen
@@ -103,12 +105,13 @@ class TokenLifecycle:
         if self.sessions is None:
             return TokenPair(self._access(user_id, username, token_version, None))
         refresh_token, now = new_refresh_token(), self._now()
+        expires = self._expiry(now, now)
         session = await self.sessions.start(
-            user_id, user_agent, hash_token(refresh_token), now, self._expiry(now, now)
+            user_id, user_agent, hash_token(refresh_token), now, expires
         )
         _log("session started", "session_started", user_id, session.id)
         access = self._access(user_id, username, token_version, session.id)
-        return TokenPair(access, refresh_token, session.id)
+        return TokenPair(access, refresh_token, session.id, _seconds_until(expires, now))
 
     async def refresh(self, refresh_token: str, *, user_agent: str | None = None) -> TokenPair:
         """A new pair for a live refresh token, which is used up; InvalidRefreshToken if not."""
@@ -147,14 +150,9 @@ class TokenLifecycle:
                 await self._end_session(used.session_id, used.user_id, now)
                 _log("refresh refused", "refresh_refused", used.user_id, used.session_id, "no_user")
                 raise InvalidRefreshToken()
-            successor = new_refresh_token()
+            successor, expires = new_refresh_token(), self._expiry(started, now)
             continued = await self.sessions.continue_session(
-                used.session_id,
-                user.id,
-                hash_token(successor),
-                now,
-                self._expiry(started, now),
-                started,
+                used.session_id, user.id, hash_token(successor), now, expires, started
             )
         except BackendUnavailable:
             # The client gets a 503 and will retry with the same token: give it back, or the
@@ -165,7 +163,7 @@ class TokenLifecycle:
             _log("refresh refused", "refresh_refused", user.id, used.session_id, "revoked")
             raise InvalidRefreshToken()
         access = self._access(user.id, user.username, user.token_version, used.session_id)
-        return TokenPair(access, successor, used.session_id)
+        return TokenPair(access, successor, used.session_id, _seconds_until(expires, now))
 
     def _expiry(self, started: datetime, now: datetime) -> datetime:
         """When a token issued `now` in a session begun at `started` expires: one refresh
@@ -243,6 +241,10 @@ class TokenLifecycle:
         else:
             seconds = self.tokens.ttl_seconds + self.tokens.leeway + _DENY_MARGIN_SECONDS
         return now + timedelta(seconds=max(seconds, _DENY_MARGIN_SECONDS))
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return max(0, int((moment - now).total_seconds()))
 
 
 def _log(

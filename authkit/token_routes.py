@@ -91,7 +91,11 @@ class RefreshDelivery:
             response.set_cookie(
                 REFRESH_COOKIE,
                 pair.refresh_token,
-                max_age=self.max_age_seconds,
+                max_age=(
+                    self.max_age_seconds
+                    if pair.refresh_expires_in is None
+                    else min(pair.refresh_expires_in, self.max_age_seconds)
+                ),
                 path=_COOKIE_PATH,
                 secure=True,
                 httponly=True,

@@ -615,3 +615,15 @@ def test_the_sessions_max_age_bounds_what_the_sessions_list_shows(
     assert (expires - created).total_seconds() == lives
     refreshed = client.post("/auth/refresh", json={"refreshToken": signin["refreshToken"]})
     assert refreshed.status_code == 200
+
+
+def test_the_refresh_cookie_does_not_outlive_the_session(app: Callable[..., Client]) -> None:
+    client = app(refresh_tokens="cookie", max_age=timedelta(hours=1))
+    signin = sign_up_and_in(client)
+    assert int(cookie_of(signin)["max-age"]) == 3600  # not the refresh TTL's 14 days
+    sent = {"Cookie": f"authkit_refresh={cookie_of(signin).value}"}
+    refreshed = client.post("/auth/refresh", headers=sent)
+    assert refreshed.status_code == 200
+    assert 3590 <= int(cookie_of(refreshed)["max-age"]) <= 3600
+    lasting = sign_up_and_in(app(refresh_tokens="cookie"), "bobby")
+    assert int(cookie_of(lasting)["max-age"]) == 14 * 86400
