@@ -4,9 +4,9 @@ Sign-in starts a session (a refresh-token family) and returns an access token
 and a refresh token; a refresh trades a refresh token for a new pair, once;
 sign-out ends the session, sign-out-all every session of the user; sessions
 are listed and revoked one by one. A session ends `session_max_age` after its
-sign-in however often it is refreshed: a refresh token issued near that end lives
-only until it. Storage is authkit.sessions' business,
-revocation checks authkit.revocation's; no HTTP here.
+sign-in however often it is refreshed: a refresh token issued near that end
+lives only until it. Storage is authkit.sessions' business, revocation checks
+authkit.revocation's; no HTTP here.
 
 Every security-relevant outcome is logged on `authkit.security` with the user
 and session ids, never a token or its hash. A reused refresh token is a
