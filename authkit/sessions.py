@@ -202,20 +202,6 @@ class MongoSessionStore:
         )
         return session
 
-    async def _add_token(
-        self,
-        session_id: str,
-        user_id: str,
-        token_hash: str,
-        now: datetime,
-        expires_at: datetime,
-        started_at: datetime,
-    ) -> None:
-        await call_database(
-            self._tokens.insert_one,
-            _token_document(session_id, user_id, token_hash, now, expires_at, started_at),
-        )
-
     async def consume(self, token_hash: str, now: datetime) -> Consumption:
         """Mark the token used if it is live; otherwise say why not."""
         live = {"_id": token_hash, "used": False, "revoked": False, "expires_at": {"$gt": now}}
@@ -258,7 +244,10 @@ class MongoSessionStore:
     ) -> bool:
         """Add the next token of a session (`started_at`: the session's sign-in, which the
         token carries on); False (and the token dead) when the session was revoked."""
-        await self._add_token(session_id, user_id, token_hash, now, expires_at, started_at)
+        await call_database(
+            self._tokens.insert_one,
+            _token_document(session_id, user_id, token_hash, now, expires_at, started_at),
+        )
         live = await call_database(
             self._sessions.find_one_and_update,
             {"_id": session_id, "user_id": user_id, "revoked": False},

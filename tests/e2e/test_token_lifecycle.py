@@ -23,7 +23,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ import attrs
 import httpx
 import jwt as pyjwt
 import pytest
-from conftest import UVICORN_ARGS, AppProcess, clean_environ, with_database
+from conftest import UVICORN_ARGS, AppProcess, clean_environ, wait_until, with_database
 from cryptography.hazmat.primitives import serialization
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -342,17 +342,9 @@ def kid_of(token: str) -> str:
     return kid
 
 
-def eventually(check: Any, what: str, seconds: float = 20) -> Any:
-    """Poll `check()` until it returns something truthy: servers re-read the key file every
-    few seconds, so a rotation shows within seconds, not at once."""
-    deadline = time.monotonic() + seconds
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            pytest.fail(f"still not {what} after {seconds} s")
-        time.sleep(0.5)
+def eventually(check: Callable[[], bool], what: str) -> None:
+    # Servers re-read the key file every few seconds: a rotation shows within seconds.
+    assert wait_until(check, timeout=20, interval=0.5), f"still not {what} after 20 s"
 
 
 @pytest.mark.processes
