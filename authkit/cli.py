@@ -139,10 +139,18 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 # --- check -----------------------------------------------------------------------------
 
 
-def _display(value: object) -> str:
+# Settings whose None is a choice the operator wrote (`off`), not something left unset.
+_OFF_WHEN_NONE = {
+    ("signin_limits", "per_account"),
+    ("signin_limits", "per_address"),
+    ("sessions", "max_age"),
+}
+
+
+def _display(value: object, *, none: str = "(unset)") -> str:
     """A setting as an operator would write it; Secret prints itself masked."""
     if value is None:
-        return "(unset)"
+        return none
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, timedelta):
@@ -175,7 +183,9 @@ def _check(args: argparse.Namespace) -> int:
     settings = _settings(args)
     print("configuration: valid")
     for name, (section, field) in ENV_VARS.items():
-        print(f"  {name}={_display(getattr(getattr(settings, section), field))}")
+        value = getattr(getattr(settings, section), field)
+        none = "off" if (section, field) in _OFF_WHEN_NONE else "(unset)"
+        print(f"  {name}={_display(value, none=none)}")
     print(f"signing: {_signing(settings)}")
     if settings.mongo.uri is None:
         print(f"database: embedded (started by `authkit serve`, data in {args.data_dir})")

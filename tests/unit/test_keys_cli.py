@@ -162,13 +162,19 @@ def test_keys_help_and_check_show_the_key_set(
 
     run(["keys", "generate", "--alg", "RS256", "--file", "keys.json"], capsys)
     kid = SigningKeys.read(tmp_path / "keys.json").signing_key(time.time()).kid
-    (tmp_path / ".env").write_text("AUTHKIT_JWT_KEYS=keys.json\nAUTHKIT_REVOCATION_CHECKS=on\n")
+    (tmp_path / ".env").write_text(
+        "AUTHKIT_JWT_KEYS=keys.json\nAUTHKIT_REVOCATION_CHECKS=on\n"
+        "AUTHKIT_SESSION_MAX_AGE=off\nAUTHKIT_SIGNIN_LIMIT_ADDRESS=off\n"
+    )
     code, out, err = run(["check"], capsys)
     assert code == 0, err
     assert "  AUTHKIT_JWT_KEYS=keys.json\n" in out
     assert "  JWT_SECRET=(unset)\n" in out
     assert "  AUTHKIT_REVOCATION_CHECKS=true\n" in out
     assert "  AUTHKIT_REFRESH_TTL=1209600s\n" in out
+    assert "  AUTHKIT_SESSION_MAX_AGE=off\n" in out
+    assert "  AUTHKIT_SIGNIN_LIMIT_ADDRESS=off\n" in out
+    assert "  AUTHKIT_SIGNIN_LIMIT_ACCOUNT=10/900s\n" in out
     assert f"signing: RS256 key {kid} from keys.json (1 key(s) in the set)" in out
 
     (tmp_path / "keys.json").write_text("{}")
