@@ -235,7 +235,7 @@ class SigningKeys:
             for k in self.keys
             if k.active(now)
         )
-        return SigningKeys((*kept, ManagedKey.new(alg, starts)))
+        return SigningKeys((*kept, ManagedKey.new(alg, starts)))  # the new key last
 
     def to_jwks(self) -> dict[str, Any]:
         return {"keys": [k.to_dict() for k in self.keys]}

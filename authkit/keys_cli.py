@@ -111,7 +111,9 @@ def _rotate(args: argparse.Namespace) -> int:
         after.write(path, replace=True)
     except OSError as exc:
         raise _command_error(f"cannot write {path}: {exc.strerror}") from None
-    new = after.newest()
+    # The key this rotation added, not newest(): a rotation minutes ago may have left a key
+    # that starts later than this one (and that --overlap 0 has just retired).
+    new = after.keys[-1]
     print(f"new {new.alg} signing key {new.kid} in {path}")
     if new.created_at > now:
         # Every server verifies with it before any signs with it (KeyRing's reload interval).
@@ -121,8 +123,12 @@ def _rotate(args: argparse.Namespace) -> int:
         if key.kid not in kept:
             print(f"dropped key {key.kid} (retired {_when(key.retires_at or 0)})")
     for key in after.keys:
-        if key.kid != new.kid and key.retires_at is not None:
+        if key.kid == new.kid or key.retires_at is None:
+            continue
+        if key.active(now):
             print(f"key {key.kid} verifies until {_when(key.retires_at)}, then retires")
+        else:
+            print(f"key {key.kid} retired now")
     print(f"running servers pick the change up within {RELOAD_SECONDS} seconds")
     return 0
 
@@ -134,12 +140,12 @@ def _list(args: argparse.Namespace) -> int:
     for key in keys.keys:
         if key is signer:
             state = "signs and verifies"
+        elif not key.active(now):
+            state = f"retired {_when(key.retires_at or 0)}"
         elif key.created_at > now:
             state = f"verifies; signs from {_when(key.created_at)}"
-        elif key.active(now):
-            state = f"verifies until {_when(key.retires_at or 0)}"
         else:
-            state = f"retired {_when(key.retires_at or 0)}"
+            state = f"verifies until {_when(key.retires_at or 0)}"
         print(f"{key.kid}  {key.alg:<5}  created {_when(key.created_at)}  {state}")
     return 0
 

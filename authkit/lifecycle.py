@@ -140,11 +140,11 @@ class TokenLifecycle:
             raise InvalidRefreshToken()
         # A token from before authkit kept the session's start: its session counts from now.
         started = used.session_started_at or now
-        if self._expiry(started, now) <= now:
-            await self._end_session(used.session_id, used.user_id, now)
-            _log("refresh refused", "refresh_refused", used.user_id, used.session_id, "max_age")
-            raise InvalidRefreshToken()
         try:
+            if self._expiry(started, now) <= now:
+                await self._end_session(used.session_id, used.user_id, now)
+                _log("refresh refused", "refresh_refused", used.user_id, used.session_id, "max_age")
+                raise InvalidRefreshToken()
             user = await self.users.find_by_id(used.user_id)
             if user is None:
                 await self._end_session(used.session_id, used.user_id, now)

@@ -180,3 +180,23 @@ def test_keys_help_and_check_show_the_key_set(
     (tmp_path / "keys.json").write_text("{}")
     code, _, err = run(["check"], capsys)
     assert code == 2 and err.startswith("authkit: AUTHKIT_JWT_KEYS: keys.json:")
+
+
+def test_a_leak_rotation_right_after_a_routine_one_names_the_key_it_added(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The routine rotation's key starts signing in a few seconds: later than the key a
+    # `--overlap 0` rotation adds now, which retires it at once.
+    run(["keys", "generate", "--file", "keys.json"], capsys)
+    run(["keys", "rotate", "--file", "keys.json", "--overlap", "1h"], capsys)
+    pending = SigningKeys.read(tmp_path / "keys.json").keys[-1]
+    code, out, err = run(["keys", "rotate", "--file", "keys.json", "--overlap", "0"], capsys)
+    assert code == 0, err
+    keys = SigningKeys.read(tmp_path / "keys.json")
+    added = keys.signing_key(time.time())
+    assert added.kid != pending.kid
+    assert f"signing key {added.kid}" in out and f"signing key {pending.kid}" not in out
+    assert f"key {pending.kid} retired now" in out
+    _, listed, _ = run(["keys", "list", "--file", "keys.json"], capsys)
+    (line,) = [row for row in listed.splitlines() if row.startswith(pending.kid)]
+    assert "retired" in line and "signs from" not in line

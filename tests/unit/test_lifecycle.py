@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import pytest
 
-from authkit.errors import InvalidRefreshToken, NotFound
+from authkit.errors import BackendUnavailable, InvalidRefreshToken, NotFound
 from authkit.lifecycle import TokenLifecycle, TokenPair
 from authkit.revocation import MongoDenylist, RevocationChecker
 from authkit.sessions import MongoSessionStore, hash_token
@@ -218,6 +218,39 @@ async def test_lowering_the_max_age_ends_older_sessions_at_their_next_refresh(
         pytest.raises(InvalidRefreshToken),
     ):
         await week.refresh(refresh_of(pair))
+    (refused,) = [r for r in caplog.records if getattr(r, "fields", {}).get("reason")]
+    assert refused.fields["reason"] == "max_age"  # type: ignore[attr-defined]
+    assert db["auth_sessions"].find_one({"_id": pair.session_id})["revoked"] is True
+
+
+async def test_a_database_blip_while_ending_an_over_age_session_raises_no_theft_alarm(
+    db: Any,
+    issuer: TokenIssuer,
+    alice: User,
+    clock: list[float],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pair = await sign_in(make_lifecycle(db, issuer), alice)
+    clock[0] += 8 * DAY
+    week = attrs.evolve(make_lifecycle(db, issuer), session_max_age=timedelta(days=7))
+    assert week.sessions is not None
+
+    async def away(*args: Any) -> bool:
+        raise BackendUnavailable()
+
+    with monkeypatch.context() as patched:
+        patched.setattr(week.sessions, "revoke", away)
+        with pytest.raises(BackendUnavailable):  # the client gets a 503...
+            await week.refresh(refresh_of(pair))
+    clock[0] += 60  # ...and retries, well past the reuse grace
+    with (
+        caplog.at_level(logging.INFO, logger="authkit.security"),
+        pytest.raises(InvalidRefreshToken),
+    ):
+        await week.refresh(refresh_of(pair))
+    events = [getattr(r, "fields", {}).get("event") for r in caplog.records]
+    assert "refresh_token_reused" not in events  # the token was given back: no replay
     (refused,) = [r for r in caplog.records if getattr(r, "fields", {}).get("reason")]
     assert refused.fields["reason"] == "max_age"  # type: ignore[attr-defined]
     assert db["auth_sessions"].find_one({"_id": pair.session_id})["revoked"] is True
