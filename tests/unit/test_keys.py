@@ -352,13 +352,19 @@ def test_a_tampered_payload_is_refused(rs256: TokenIssuer) -> None:
     assert caught.value.reason == "bad_signature"
 
 
+def es256_issuer(
+    key_sets: dict[str, SigningKeys], tmp_path: Path
+) -> tuple[Path, Clock, TokenIssuer]:
+    """An issuer on a key file in tmp_path (ES256, the set's one key), on a clock of its own."""
+    path, clock = tmp_path / "keys.json", Clock()
+    keys = ring_for(key_sets["ES256"], path, clock)
+    return path, clock, TokenIssuer(ttl_seconds=600, keys=keys, clock=clock)
+
+
 def test_a_remembered_token_is_refused_once_its_key_is_rotated_out(
     key_sets: dict[str, SigningKeys], tmp_path: Path
 ) -> None:
-    path, clock = tmp_path / "keys.json", Clock()
-    issuer = TokenIssuer(
-        ttl_seconds=600, keys=ring_for(key_sets["ES256"], path, clock), clock=clock
-    )
+    path, clock, issuer = es256_issuer(key_sets, tmp_path)
     token = issuer.issue(user_id="u1", username="alice")
     assert issuer.verify(token)["sub"] == "u1"  # verified once: now in the cache
     assert issuer.verify(token)["sub"] == "u1"
@@ -376,10 +382,7 @@ def test_a_remembered_token_is_refused_once_its_key_is_rotated_out(
 def test_overlap_0_also_retires_a_key_still_in_an_earlier_overlap(
     key_sets: dict[str, SigningKeys], tmp_path: Path
 ) -> None:
-    path, clock = tmp_path / "keys.json", Clock()
-    issuer = TokenIssuer(
-        ttl_seconds=600, keys=ring_for(key_sets["ES256"], path, clock), clock=clock
-    )
+    path, clock, issuer = es256_issuer(key_sets, tmp_path)
     first = issuer.issue(user_id="u1", username="alice")
     # A routine rotation leaves the first key verifying for an hour...
     SigningKeys.read(path).rotated("ES256", clock.now, overlap_seconds=3600).write(
