@@ -80,6 +80,11 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
+def _utc_if_set(value: object) -> datetime | None:
+    """An optional time field of a document: absent (or not a time) is None."""
+    return _utc(value) if isinstance(value, datetime) else None
+
+
 def _live_session(session_id: str, user_id: str, now: datetime) -> dict[str, Any]:
     """The filter for a session of `user_id` that is neither revoked nor expired."""
     return {"_id": session_id, "user_id": user_id, "revoked": False, "expires_at": {"$gt": now}}
@@ -212,12 +217,11 @@ class MongoSessionStore:
             projection={"session_id": 1, "user_id": 1, "session_started_at": 1},
         )
         if doc is not None:
-            started = doc.get("session_started_at")
             return Consumption(
                 "consumed",
                 doc["session_id"],
                 doc["user_id"],
-                session_started_at=_utc(started) if isinstance(started, datetime) else None,
+                session_started_at=_utc_if_set(doc.get("session_started_at")),
             )
         doc = await call_database(self._tokens.find_one, {"_id": token_hash})
         if doc is None:
@@ -225,12 +229,11 @@ class MongoSessionStore:
         outcome: Literal["reused", "revoked", "expired"] = (
             "reused" if doc.get("used") else "revoked" if doc.get("revoked") else "expired"
         )
-        used_at = doc.get("used_at")
         return Consumption(
             outcome,
             doc.get("session_id"),
             doc.get("user_id"),
-            _utc(used_at) if isinstance(used_at, datetime) else None,
+            _utc_if_set(doc.get("used_at")),
         )
 
     async def continue_session(
