@@ -121,19 +121,24 @@ async def peer_signins(peer_dir: str, uri: str, count: int) -> float:
     return await _timed_signins(peer.app, count)
 
 
-_FEATURES_OFF = {
+_LIMITS_OFF = {"AUTHKIT_SIGNIN_LIMIT_ACCOUNT": "off", "AUTHKIT_SIGNIN_LIMIT_ADDRESS": "off"}
+_REFRESH_OFF = {"AUTHKIT_REFRESH_TOKENS": "off"}
+_FEATURES_OFF: dict[str, dict[str, str]] = {
     "as shipped": {},
-    "sign-in limits off": {
-        "AUTHKIT_SIGNIN_LIMIT_ACCOUNT": "off",
-        "AUTHKIT_SIGNIN_LIMIT_ADDRESS": "off",
-    },
-    "refresh tokens off": {"AUTHKIT_REFRESH_TOKENS": "off"},
-    "both off": {
-        "AUTHKIT_SIGNIN_LIMIT_ACCOUNT": "off",
-        "AUTHKIT_SIGNIN_LIMIT_ADDRESS": "off",
-        "AUTHKIT_REFRESH_TOKENS": "off",
-    },
+    "sign-in limits off": _LIMITS_OFF,
+    "refresh tokens off": _REFRESH_OFF,
+    "both off": {**_LIMITS_OFF, **_REFRESH_OFF},
 }
+
+
+def _child_figure(argv: list[str], what: str, env: dict[str, str] | None = None) -> float:
+    """Run a child measurement (this script, in some interpreter): the figure it prints last."""
+    done = subprocess.run(  # noqa: S603 (an interpreter and this script)
+        argv, capture_output=True, text=True, check=False, env=env
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{done.stderr[-2000:]}")
+    return float(done.stdout.split()[-1])
 
 
 def breakdown(
@@ -148,31 +153,16 @@ def breakdown(
         for number, (name, off) in enumerate(_FEATURES_OFF.items()):
             # A database each: every child signs its user up first.
             own_uri = f"{uri}_{round_}_{number}"
-            done = subprocess.run(  # noqa: S603 (this interpreter, this script)
-                [sys.executable, __file__, "--child", own_uri, str(count)],
-                capture_output=True,
-                text=True,
-                check=False,
-                env={**os.environ, **off},
-            )
-            if done.returncode != 0:
-                raise SystemExit(f"signins {name} failed:\n{done.stderr[-2000:]}")
-            figures[name].append(float(done.stdout.split()[-1]))
+            argv = [sys.executable, __file__, "--child", own_uri, str(count)]
+            figures[name].append(_child_figure(argv, f"signins {name}", {**os.environ, **off}))
         if peer is not None:
             figures["FastAPI-Users peer"].append(peer(f"{uri}_{round_}_peer"))
     return figures
 
 
 def run_peer(peer_python: Path, peer_dir: Path, uri: str, *, count: int) -> float:
-    done = subprocess.run(  # noqa: S603 (the peer's interpreter, this script)
-        [str(peer_python), __file__, "--peer-child", str(peer_dir), uri, str(count)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"the peer's signins failed:\n{done.stderr[-2000:]}")
-    return float(done.stdout.split()[-1])
+    argv = [str(peer_python), __file__, "--peer-child", str(peer_dir), uri, str(count)]
+    return _child_figure(argv, "the peer's signins")
 
 
 def main() -> int:
