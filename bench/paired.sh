@@ -30,17 +30,10 @@ for _ in $(seq 100); do
   sleep 0.3
 done
 curl -sf -o /dev/null "localhost:$AK_PORT/healthz" || { echo "authkit did not start:" >&2; tail -5 "$OUT/authkit.log" >&2; exit 1; }
-body='{"username":"paireduser","password":"PairedPass123"}'
-curl -s -o /dev/null -X POST "localhost:$AK_PORT/auth/signup" -H 'Content-Type: application/json' -d "$body"
-TOKEN=$(curl -s -X POST "localhost:$AK_PORT/auth/signin" -H 'Content-Type: application/json' -d "$body" |
-  "$PY" -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])')
+TOKEN=$(bench_token "$AK_PORT" '{"username":"paireduser","password":"PairedPass123"}')
 
-rps() {  # rps URL SECONDS [HEADER]
-  local header=${3:-X-Bench: 1}
-  taskset -c 1 wrk -t1 -c32 -d"$2"s --timeout 10s -H "$header" "$1" | awk '/^Requests\/sec/{print $2}'
-}
-authkit_rps() { rps "http://127.0.0.1:$AK_PORT$AUTHKIT_PATH" "$1" "Authorization: Bearer $TOKEN"; }
-hello_rps() { rps "http://127.0.0.1:$HELLO_PORT/" "$1"; }
+authkit_rps() { wrk_rps "http://127.0.0.1:$AK_PORT$AUTHKIT_PATH" "$1" "Authorization: Bearer $TOKEN"; }
+hello_rps() { wrk_rps "http://127.0.0.1:$HELLO_PORT/" "$1"; }
 authkit_rps 2 >/dev/null; hello_rps 2 >/dev/null  # warm both up
 
 echo "| pair | authkit $AUTHKIT_PATH req/s | hello req/s | authkit / hello |"

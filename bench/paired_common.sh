@@ -23,6 +23,19 @@ start_database() {
 export JWT_SECRET=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')
 export BCRYPT_ROUNDS=10 JWT_EXPIRES_IN=1h
 
+# wrk_rps URL SECONDS [HEADER]: req/s of GET URL from wrk on CPU 1, 32 connections.
+wrk_rps() {
+  taskset -c 1 wrk -t1 -c32 -d"$2"s --timeout 10s -H "${3:-X-Bench: 1}" "$1" | awk '/^Requests\/sec/{print $2}'
+}
+
+# bench_token PORT BODY: sign the user of the JSON credentials BODY up (if new) on the
+# authkit at PORT, and print an access token for it.
+bench_token() {
+  curl -s -o /dev/null -X POST "localhost:$1/auth/signup" -H 'Content-Type: application/json' -d "$2"
+  curl -s -X POST "localhost:$1/auth/signin" -H 'Content-Type: application/json' -d "$2" |
+    "$PY" -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])'
+}
+
 # summarize UNIT VALUE...: the median and quartiles of the pairs' ratios.
 summarize() {
   "$PY" -c 'import statistics, sys

@@ -23,11 +23,8 @@ for _ in $(seq 100); do
   curl -sf -o /dev/null "localhost:$A_PORT/healthz" && curl -sf -o /dev/null "localhost:$B_PORT/healthz" && break
   sleep 0.3
 done
-body='{"username":"paireduser","password":"PairedPass123"}'
-curl -s -o /dev/null -X POST "localhost:$A_PORT/auth/signup" -H 'Content-Type: application/json' -d "$body"
-TOKEN=$(curl -s -X POST "localhost:$A_PORT/auth/signin" -H 'Content-Type: application/json' -d "$body" |
-  "$PY" -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])')
-rps() { taskset -c 1 wrk -t1 -c32 -d"$2"s --timeout 10s -H "Authorization: Bearer $TOKEN" "$1" | awk '/^Requests\/sec/{print $2}'; }
+TOKEN=$(bench_token "$A_PORT" '{"username":"paireduser","password":"PairedPass123"}')
+rps() { wrk_rps "$1" "$2" "Authorization: Bearer $TOKEN"; }
 rps "http://127.0.0.1:$A_PORT$P" 2 >/dev/null; rps "http://127.0.0.1:$B_PORT$P" 2 >/dev/null  # warm up
 
 echo "| pair | A req/s | B req/s | B / A |"

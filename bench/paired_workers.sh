@@ -35,19 +35,14 @@ for _ in $(seq 200); do
 done
 for server in ak1 ak2; do up "$server" healthz || { echo "$server did not start:" >&2; tail -5 "$OUT/authkit${server#ak}.log" >&2; exit 1; }; done
 # Both authkits share the database: one user, and its token is good on either.
-body='{"username":"workersuser","password":"WorkersPass123"}'
-curl -s -o /dev/null -X POST "localhost:${PORT[ak1]}/auth/signup" -H 'Content-Type: application/json' -d "$body"
-TOKEN=$(curl -s -X POST "localhost:${PORT[ak1]}/auth/signin" -H 'Content-Type: application/json' -d "$body" |
-  "$PY" -c 'import json, sys; print(json.load(sys.stdin)["accessToken"])')
+TOKEN=$(bench_token "${PORT[ak1]}" '{"username":"workersuser","password":"WorkersPass123"}')
 sleep 3  # uvicorn's --workers: every worker listening before the first window
 
 rps() {  # rps SERVER SECONDS
-  local url header
   case $1 in
-    ak*) url="http://127.0.0.1:${PORT[$1]}/auth/me"; header="Authorization: Bearer $TOKEN" ;;
-    *) url="http://127.0.0.1:${PORT[$1]}/"; header="X-Bench: 1" ;;
+    ak*) wrk_rps "http://127.0.0.1:${PORT[$1]}/auth/me" "$2" "Authorization: Bearer $TOKEN" ;;
+    *) wrk_rps "http://127.0.0.1:${PORT[$1]}/" "$2" ;;
   esac
-  taskset -c 1 wrk -t1 -c32 -d"$2"s --timeout 10s -H "$header" "$url" | awk '/^Requests\/sec/{print $2}'
 }
 for server in ak1 ak2 hello1 hello2; do rps "$server" 2 >/dev/null; done  # warm all up
 
