@@ -26,7 +26,7 @@ from authkit.dto import SignupCredentials
 from authkit.errors import BackendUnavailable, TooManyRequests
 from authkit.metrics import NoMetrics
 from authkit.passwords import PasswordHasher
-from authkit.throttle import NOT_THROTTLED, SigninThrottle
+from authkit.throttle import SigninThrottle
 from authkit.tokens import TokenIssuer
 from authkit.users import AccountStore, User, UserStore
 
@@ -56,10 +56,9 @@ class AuthService:
         self, username: str, password: str, *, address: str = "unknown"
     ) -> User | None:
         """The user when the password is right, None when not; TooManyRequests when throttled."""
-        check = (
-            NOT_THROTTLED if self.throttle is None else await self.throttle.check(username, address)
-        )
-        if (wait := check.retry_after) is not None:
+        throttle = self.throttle
+        attempt = None if throttle is None else await throttle.begin(username, address)
+        if attempt is not None and (wait := attempt.check.retry_after) is not None:
             self.metrics.signin("throttled")
             _signin_event(logging.WARNING, "throttled", username, address, retry_after=wait)
             raise TooManyRequests(
@@ -69,16 +68,15 @@ class AuthService:
         if user is None:
             await self.passwords.verify_dummy(password)
         elif await self.passwords.verify(password, user.password_hash):
-            if self.throttle is not None and check.failures_here:
-                await self.throttle.record_success(username, address)
+            if throttle is not None and attempt is not None:
+                await throttle.succeeded(attempt)
             self.metrics.signin("succeeded")
             _signin_event(logging.INFO, "ok", username, address)
             return await self._upgrade_hash(user, password)
         self.metrics.signin("failed")
         reason = "unknown_user" if user is None else "wrong_password"
+        # The attempt's record, written before the check, stays as this failure.
         _signin_event(logging.WARNING, "failed", username, address, reason=reason)
-        if self.throttle is not None:
-            await self.throttle.record_failure(username, address)
         return None
 
     async def _upgrade_hash(self, user: User, password: str) -> User:

@@ -18,7 +18,12 @@ from pymongo.collection import Collection
 from starlette.testclient import TestClient
 
 from app import create_app
+from authkit.errors import TooManyRequests
+from authkit.passwords import PasswordHasher
+from authkit.service import AuthService
 from authkit.throttle import Limit, SigninThrottle, ThrottleCheck
+from authkit.tokens import TokenIssuer
+from authkit.users import MongoUserStore
 from config.converter import parse_limit
 from config.settings import JWTSettings, PasswordSettings, Secret, Settings, SigninLimits
 
@@ -254,3 +259,68 @@ def test_a_successful_signin_forgives_that_address_its_earlier_mistypes() -> Non
 
     # Four failures in the window, but the success in between cleared the first two.
     assert statuses == [401, 401, 201, 401, 401, 201]
+
+
+class _SlowHasher(PasswordHasher):
+    """bcrypt at cost 4, held open long enough that every request is in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__(4)
+        self.checked = 0
+
+    async def verify(self, password: str, password_hash: str) -> bool:
+        self.checked += 1
+        await asyncio.sleep(0.05)
+        return await super().verify(password, password_hash)
+
+    async def verify_dummy(self, password: str) -> None:
+        self.checked += 1
+        await asyncio.sleep(0.05)
+
+
+def test_parallel_guesses_get_no_more_password_checks_than_the_limit(
+    make_throttle: MakeThrottle, failures: Collection[dict[str, Any]]
+) -> None:
+    # 60 guesses at once at an account limited to 10, the right password sent last: the
+    # count is written before each check reads, so requests in flight see each other.
+    throttle = make_throttle(Clock(), Limit(10, 900), Limit(100, 900))
+    hasher = _SlowHasher()
+    users = MongoUserStore(failures.database["users"])
+    service = AuthService(users, hasher, TokenIssuer("t" * 40, 60), throttle)
+
+    async def scenario() -> list[object]:
+        await users.create("alice", await hasher.hash("right-password"))
+        guesses = [f"wrong-{n:02d}-pass" for n in range(59)] + ["right-password"]
+
+        async def one(password: str) -> object:
+            try:
+                return await service.validate_user("alice", password, address="10.0.0.7")
+            except TooManyRequests:
+                return "throttled"
+
+        return await asyncio.gather(*(one(password) for password in guesses))
+
+    outcomes = run(scenario())
+    assert hasher.checked <= 10
+    assert outcomes[-1] == "throttled"  # the right password came after the limit was spent
+    assert outcomes.count("throttled") >= 50
+    assert all(outcome in (None, "throttled") for outcome in outcomes)
+    assert failures.count_documents({"account": "alice"}) == hasher.checked
+
+
+def test_an_attempt_refused_or_right_leaves_no_failure_behind(
+    make_throttle: MakeThrottle, failures: Collection[dict[str, Any]]
+) -> None:
+    throttle = make_throttle(Clock(), Limit(2, 900), None)
+
+    async def scenario() -> tuple[int, int]:
+        right = await throttle.begin("alice", "home")
+        await throttle.succeeded(right)
+        after_success = failures.count_documents({})
+        for _ in range(2):
+            await throttle.begin("alice", "elsewhere")  # two wrong passwords: kept
+        refused = await throttle.begin("alice", "home")
+        assert refused.check.retry_after is not None
+        return after_success, failures.count_documents({})
+
+    assert run(scenario()) == (0, 2)
