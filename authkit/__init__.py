@@ -1,28 +1,39 @@
 """authkit: authentication for Starlette, the Passport.js way.
 
-The public API for applications and strategy plugins; everything else is internal.
+The public API for applications and strategies. What a plugin's routes and commands need
+beyond it (body reading, JSON errors, OpenAPI descriptions, database calls, CLI errors) is
+in `authkit.plugin`; the conformance kit is `authkit.testing`. Every other module is
+internal and may change.
+
+Example:
+
+    from authkit import create_app, guard, load_settings
+
+    @guard("jwt")
+    async def profile(request: Request) -> JSONResponse:
+        return JSONResponse({"hello": request.user.display_name})
+
+    app = create_app(load_settings(os.environ), routes=[Route("/profile", profile)])
 """
 
-from authkit.errors import (
+from importlib.metadata import PackageNotFoundError, version
+
+from authkit.application import create_app
+from authkit.asgi import serving
+from authkit.core.errors import (
     AuthenticationFailed,
     AuthkitError,
     BackendUnavailable,
     BadRequest,
     ConfigError,
+    Forbidden,
     HTTPError,
-    InvalidCredentials,
-    InvalidRefreshToken,
     InvalidToken,
     RegistryError,
     UnknownStrategyError,
 )
-from authkit.guard import guard
-from authkit.keys import KeyRing, SigningKeys
-from authkit.lifecycle import TokenLifecycle, TokenPair
-from authkit.passwords import PasswordHasher
-from authkit.registry import StrategyRegistry
-from authkit.service import AuthService
-from authkit.strategy import (
+from authkit.core.guard import GuardedApp, guard
+from authkit.core.strategy import (
     AuthenticatedUser,
     Fail,
     Outcome,
@@ -30,12 +41,16 @@ from authkit.strategy import (
     StrategyContext,
     Success,
 )
-from authkit.tokens import TokenIssuer
-from authkit.users import AccountStore, MongoUserStore, User, UserStore
+from authkit.core.values import Secret
+from authkit.settings.loader import load_settings
+from authkit.settings.model import Settings
+
+try:
+    __version__ = version("authkit-asgi")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
-    "AccountStore",
-    "AuthService",
     "AuthenticatedUser",
     "AuthenticationFailed",
     "AuthkitError",
@@ -43,25 +58,20 @@ __all__ = [
     "BadRequest",
     "ConfigError",
     "Fail",
+    "Forbidden",
+    "GuardedApp",
     "HTTPError",
-    "InvalidCredentials",
-    "InvalidRefreshToken",
     "InvalidToken",
-    "KeyRing",
-    "MongoUserStore",
     "Outcome",
-    "PasswordHasher",
     "RegistryError",
-    "SigningKeys",
+    "Secret",
+    "Settings",
     "Strategy",
     "StrategyContext",
-    "StrategyRegistry",
     "Success",
-    "TokenIssuer",
-    "TokenLifecycle",
-    "TokenPair",
     "UnknownStrategyError",
-    "User",
-    "UserStore",
+    "create_app",
     "guard",
+    "load_settings",
+    "serving",
 ]

@@ -1,5 +1,5 @@
 import sys
 
-from authkit.cli import main
+from authkit.cli.main import main
 
 sys.exit(main())

@@ -1,127 +1,249 @@
-"""The Starlette application authkit builds: Starlette's layers, two of them lighter.
+"""`create_app(settings)`: the Starlette application authkit serves, from settings alone.
 
-A request passes every layer of the middleware stack, and on `/auth/me` the two that
-Starlette always adds cost a sixth of authkit's instructions (bench/instructions.py):
-
-- ServerErrorMiddleware, outside everything, answers an exception nothing else handled.
-  In authkit's application RequestObserver is that outermost handler already (NestJS's
-  500, logged without its message), so it is left out when RequestObserver comes right
-  after it; any other arrangement, and debug mode, keep it.
-- ExceptionMiddleware, inside, maps exceptions to the application's handlers. Starlette's
-  builds, for every request, a Request and a wrapped app for the exception that may
-  come; LeanExceptionMiddleware does the same mapping and builds those only when one
-  comes (it still wraps `send`, to know whether the response has started).
+It reads no environment: the caller loads the settings (`load_settings`), as the
+repository's `app.py` and `authkit serve` do.
 
 Example:
 
-    app = AuthkitStarlette(middleware=[Middleware(RequestObserver, metrics=m, routes=r)])
+    app = create_app(load_settings(os.environ), routes=[Route("/hello", hello)])
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from pymongo.database import Database
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
-from starlette.middleware.errors import ServerErrorMiddleware
-from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
-from authkit.observability import RequestObserver
+from authkit.core.errors import ConfigError, HTTPError, RegistryError
+from authkit.core.guard import StrategyRegistryMiddleware, guards_in
+from authkit.core.registry import StrategyRegistry
+from authkit.core.strategy import StrategyContext
+from authkit.http.docs_page import docs_routes
+from authkit.http.responses import exception_handlers, not_found
+from authkit.http.routing import DirectRoute, IndexedRouter
+from authkit.http.stack import AuthkitStarlette
+from authkit.ops.health import health_routes
+from authkit.ops.metrics import CONTENT_TYPE, Metrics, NoMetrics
+from authkit.ops.observer import RequestObserver
+from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.routes import auth_routes
+from authkit.passwords.service import AuthService
+from authkit.passwords.throttle import SigninThrottle
+from authkit.sessions.lifecycle import TokenLifecycle
+from authkit.sessions.revocation import MongoDenylist, RevocationChecker
+from authkit.sessions.routes import RefreshDelivery, token_routes
+from authkit.sessions.store import MongoSessionStore
+from authkit.settings.model import Settings
+from authkit.storage.database import DEFAULT_DATABASE, describe_uri, open_client
+from authkit.tokens.issuer import TokenIssuer
+from authkit.tokens.keys import KeyRing, KeySetError
+from authkit.users.store import MongoUserStore
 
-__all__ = ["AuthkitStarlette", "LeanExceptionMiddleware"]
+__all__ = ["create_app"]
+
+logger = logging.getLogger("authkit")
 
 
-class AuthkitStarlette(Starlette):
-    def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
-        self._lighten_exception_layer(stack)
-        if (
-            not self.debug
-            and isinstance(stack, ServerErrorMiddleware)
-            and isinstance(stack.app, RequestObserver)
-        ):
-            return stack.app
-        return stack
+def create_app(
+    settings: Settings,
+    *,
+    database: Database[dict[str, Any]] | None = None,
+    routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """Build the app.
 
-    def _lighten_exception_layer(self, stack: ASGIApp) -> None:
-        # Every layer Starlette and authkit stack keeps the next one in `.app`; should one
-        # not, Starlette's own ExceptionMiddleware simply stays.
-        layer: Any = stack
-        while (inner := getattr(layer, "app", None)) is not None:
-            if type(inner) is ExceptionMiddleware:
-                layer.app = LeanExceptionMiddleware.replacing(inner)
-                return
-            layer = inner
-
-
-class LeanExceptionMiddleware(ExceptionMiddleware):
-    """Starlette's ExceptionMiddleware; for HTTP, the Request is built only for a handler.
-
-    The mapping is Starlette's (`starlette._exception_handler`): a status handler for an
-    HTTPException first, then the nearest class in the exception's MRO; no handler
-    re-raises; an exception after the response started is a RuntimeError. WebSockets go
-    through Starlette's own code.
+    `routes` are your own, added beside authkit's and guarded with `@guard(...)` or
+    `GuardedApp`; their guards are checked at start-up like authkit's. `database`
+    replaces the one MONGO_URI names (tests pass mongomock's).
     """
-
-    @classmethod
-    def replacing(cls, starlettes: ExceptionMiddleware) -> LeanExceptionMiddleware:
-        """The same layer, lighter: the app it wraps and the handlers Starlette gave it."""
-        lean = cls(starlettes.app, debug=starlettes.debug)
-        lean._exception_handlers = starlettes._exception_handlers
-        lean._status_handlers = starlettes._status_handlers
-        return lean
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
-        # Routes wrapped by Starlette's request_response() find the handlers here.
-        scope["starlette.exception_handlers"] = (self._exception_handlers, self._status_handlers)
-        started = False
-
-        async def sender(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sender)
-        except Exception as exc:
-            handler = self._handler_for(exc)
-            if handler is None:
-                raise
-            if started:
-                raise RuntimeError(
-                    "Caught handled exception, but response already started."
-                ) from exc
-            request = Request(scope, receive, send)
-            if _is_async(handler):
-                response = await handler(request, exc)
-            else:
-                response = await run_in_threadpool(handler, request, exc)
-            if response is not None:
-                await response(scope, receive, sender)
-            # Reused exception instances accumulate tracebacks across requests.
-            exc.__traceback__ = None
-
-    def _handler_for(self, exc: Exception) -> Any:
-        if isinstance(exc, HTTPException) and exc.status_code in self._status_handlers:
-            return self._status_handlers[exc.status_code]
-        for cls in type(exc).__mro__:
-            if cls in self._exception_handlers:
-                return self._exception_handlers[cls]
-        return None
-
-
-def _is_async(handler: Any) -> bool:
-    while isinstance(handler, functools.partial):
-        handler = handler.func
-    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-        getattr(handler, "__call__", None)  # noqa: B004 (an object with an async __call__)
+    client = None
+    if database is None:
+        client = open_client(settings.mongo.effective_uri)
+        database = client.get_default_database(DEFAULT_DATABASE)
+    metrics = Metrics() if settings.observability.metrics else NoMetrics()
+    users = MongoUserStore(database["users"])
+    passwords = PasswordHasher(settings.passwords.bcrypt_rounds, metrics)
+    tokens = token_issuer(settings)
+    throttle = SigninThrottle(
+        database["signin_failures"],
+        per_account=settings.signin_limits.per_account,
+        per_address=settings.signin_limits.per_address,
     )
+    service = AuthService(users, passwords, tokens, throttle, metrics)
+    lifetimes = settings.sessions
+    sessions = (
+        MongoSessionStore(database["auth_sessions"], database["refresh_tokens"])
+        if lifetimes.refresh_tokens != "off"
+        else None
+    )
+    denylist = MongoDenylist(database["revoked_tokens"])
+    lifecycle = TokenLifecycle(
+        tokens,
+        users,
+        sessions,
+        denylist,
+        refresh_ttl=lifetimes.refresh_ttl,
+        session_max_age=lifetimes.max_age,
+        revocation_checks=lifetimes.revocation_checks,
+        reuse_grace_seconds=lifetimes.reuse_grace,
+        metrics=metrics,
+    )
+    delivery = RefreshDelivery(
+        lifetimes.refresh_tokens,
+        int(lifetimes.refresh_ttl.total_seconds()),
+        lifetimes.cookie_samesite,
+        trusted_origins=settings.cors.origins,
+    )
+    ctx = StrategyContext(
+        users=users,
+        passwords=passwords,
+        tokens=tokens,
+        service=service,
+        max_body_bytes=settings.server.max_body_bytes,
+        metrics=metrics,
+        database=database,
+        revocation=RevocationChecker(denylist, users) if lifetimes.revocation_checks else None,
+    )
+    strategies = StrategyRegistry()
+    strategies.load_entry_points(ctx)
+    strategies.load_paths(settings.plugins.strategies, ctx)
+    strategies.load_package(settings.plugins.folder, ctx)
+    all_routes: list[BaseRoute] = [
+        *auth_routes(service, settings.server.max_body_bytes, lifecycle, delivery),
+        *token_routes(lifecycle, delivery, settings.server.max_body_bytes),
+        *health_routes({"database": users.ensure_ready}),
+        *docs_routes("/openapi.json"),
+        *routes,
+    ]
+    if isinstance(metrics, Metrics):
+        all_routes.append(_metrics_route(metrics))
+    for name in strategies:
+        # A plugin may bring routes of its own (an API-key strategy's key management).
+        contribute = getattr(strategies.get(name), "routes", None)
+        if callable(contribute):
+            all_routes.extend(contribute())
+    check_guards(all_routes, strategies)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            await users.ensure_indexes()
+            await throttle.ensure_indexes()
+            if sessions is not None:
+                await sessions.ensure_indexes()
+            if lifetimes.revocation_checks:
+                await denylist.ensure_indexes()
+        except HTTPError:
+            # Start anyway: the index is created before the first insert, once the
+            # database answers, and requests that need it get a 503 until then.
+            where = describe_uri(settings.mongo.effective_uri) if client else "the given database"
+            logger.warning("database %s is not reachable yet; will retry when needed", where)
+        try:
+            yield
+        finally:
+            passwords.pool.close()
+            if client is not None:
+                client.close()
+
+    app = AuthkitStarlette(
+        middleware=_middleware(settings, metrics, all_routes, strategies),
+        exception_handlers=dict(exception_handlers),
+    )
+    app.router = IndexedRouter(all_routes, lifespan=lifespan, default=not_found)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.strategies = strategies
+    app.state.users = users
+    return app
+
+
+def token_issuer(settings: Settings) -> TokenIssuer:
+    """HS256 with JWT_SECRET, or the key set AUTHKIT_JWT_KEYS names (ConfigError if unusable)."""
+    jwt = settings.jwt
+    keys = None
+    if jwt.keys_file is not None:
+        try:
+            keys = KeyRing(jwt.keys_file)
+        except KeySetError as exc:
+            raise ConfigError(f"AUTHKIT_JWT_KEYS: {exc}") from None
+    elif jwt.secret is None:
+        raise ConfigError("JWT_SECRET is not set (nor AUTHKIT_JWT_KEYS): nothing to sign with")
+    return TokenIssuer(
+        None if keys is not None or jwt.secret is None else jwt.secret.value,
+        int(jwt.expires_in.total_seconds()),
+        keys=keys,
+        issuer=jwt.issuer,
+        audience=jwt.audience,
+        leeway=jwt.leeway,
+    )
+
+
+def _metrics_route(metrics: Metrics) -> Route:
+    async def exposition(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+    return DirectRoute("/metrics", exposition, methods=["GET"], include_in_schema=False)
+
+
+def check_guards(routes: list[BaseRoute], strategies: StrategyRegistry) -> None:
+    """Every strategy a guard names must be registered: a typo fails the boot, not a request."""
+    for path, method, rule in guards_in(routes):
+        for name in rule.names:
+            if name not in strategies:
+                raise RegistryError(
+                    f"the guard on {method} {path} names strategy {name!r}, which no plugin "
+                    f"provides (registered: {', '.join(sorted(strategies)) or 'none'})"
+                )
+
+
+def _middleware(
+    settings: Settings,
+    metrics: NoMetrics,
+    routes: list[BaseRoute],
+    strategies: StrategyRegistry,
+) -> list[Middleware]:
+    stack = []
+    cors = settings.cors
+    if cors.origins:
+        if cors.allow_credentials and "*" in cors.origins:
+            raise ConfigError(
+                "AUTHKIT_CORS_CREDENTIALS=true needs explicit origins in AUTHKIT_CORS_ORIGINS, "
+                "not *: browsers refuse credentials for a wildcard origin"
+            )
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors.origins),
+                allow_credentials=cors.allow_credentials,
+                # Origins are the boundary; methods and headers are whatever routes and
+                # strategies use, plugins' too (an API key's header, a DELETE route).
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "X-Request-ID",
+                    *strategies.credential_headers(),
+                ],
+                expose_headers=["X-Request-ID", "Retry-After"],
+                max_age=600,
+            )
+        )
+    stack.append(
+        Middleware(
+            RequestObserver,
+            metrics=metrics,
+            routes=routes,
+            access_log=settings.observability.access_log,
+        )
+    )
+    stack.append(Middleware(StrategyRegistryMiddleware, registry=strategies))
+    return stack

@@ -44,9 +44,9 @@ from starlette.authentication import BaseUser
 from starlette.requests import Request
 from starlette.types import Message
 
-from authkit.errors import HTTPError
-from authkit.registry import ENTRY_POINT_GROUP
-from authkit.strategy import Fail, Outcome, Strategy, Success
+from authkit.core.errors import HTTPError
+from authkit.core.registry import ENTRY_POINT_GROUP
+from authkit.core.strategy import Fail, Outcome, Strategy, Success
 
 if TYPE_CHECKING:
     import pytest

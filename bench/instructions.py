@@ -74,7 +74,7 @@ def access_lines(count: int) -> None:
     file through authkit's handler, as the server writes it."""
     import profile_app
 
-    from authkit.observability import RequestObserver
+    from authkit.ops.observer import RequestObserver
 
     class User:
         identity, is_authenticated = "6650c0ffee0123456789abcd", True

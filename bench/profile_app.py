@@ -33,7 +33,7 @@ SECRET = "profile-secret-" + "x" * 40
 def log_to_a_file(log_format: str = "json", level: str = "info") -> logging.Handler:
     """authkit's logging as shipped (an access line per request), into a temporary file as
     a server's stderr would be; flush the handler returned before reading the file."""
-    from authkit.logs import configure_logging
+    from authkit.ops.logs import configure_logging
 
     configure_logging(log_format, level)
     handler = logging.getLogger("authkit").handlers[0]
@@ -86,7 +86,7 @@ async def call(app: Any, scope: dict[str, Any]) -> int:
 
 
 def scenarios(app: Any, fresh_tokens: bool) -> dict[str, Callable[[], dict[str, Any]]]:
-    from authkit.tokens import TokenIssuer
+    from authkit.tokens.issuer import TokenIssuer
 
     issuer = TokenIssuer(SECRET, 3600)  # the app's: same secret
     token = issuer.issue(user_id="6650c0ffee0123456789abcd", username="profuser")

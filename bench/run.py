@@ -61,7 +61,7 @@ from harness.targets import (
 )
 from harness.tools import SetupFailed, ensure_tools, find_shared
 
-from authkit.embedded import EmbeddedMongo, EmbeddedMongoError, free_port
+from authkit.storage.embedded import EmbeddedMongo, EmbeddedMongoError, free_port
 
 STARTUP_SECONDS = {"authkit": 3, "hello": 2, "peer": 5, "nest": 15}  # for the time estimate
 

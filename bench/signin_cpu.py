@@ -191,7 +191,7 @@ def main() -> int:
             f"no peer: {args.peer_python} or {args.peer_dir}/app.py is missing "
             "(python bench/run.py --targets peer installs the venv)"
         )
-    from authkit.embedded import EmbeddedMongo
+    from authkit.storage.embedded import EmbeddedMongo
 
     with EmbeddedMongo(None, database="signincpu") as database:
         if args.breakdown:

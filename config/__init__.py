@@ -1,26 +1,20 @@
-"""authkit's settings: what they are (settings.py), how text becomes them (converter.py),
-and where the text comes from (loader.py)."""
+"""Where this service's settings come from: the process environment, then `./.env`
+(the environment wins). What each setting means, its name and its default are the
+toolkit's (`authkit.settings`, one section per capability); this is the one place in the
+repository, with `authkit serve`'s entry, that reads the environment.
+"""
 
-from config.loader import ENV_VARS, ensure_local_secret, load_settings
-from config.settings import (
-    JWTSettings,
-    MongoSettings,
-    PasswordSettings,
-    Secret,
-    ServerSettings,
-    SessionSettings,
-    Settings,
-)
+from __future__ import annotations
 
-__all__ = [
-    "ENV_VARS",
-    "JWTSettings",
-    "MongoSettings",
-    "PasswordSettings",
-    "Secret",
-    "ServerSettings",
-    "SessionSettings",
-    "Settings",
-    "ensure_local_secret",
-    "load_settings",
-]
+import os
+from pathlib import Path
+
+from authkit import Settings, load_settings
+
+__all__ = ["ENV_FILE", "load"]
+
+ENV_FILE = Path(".env")
+
+
+def load() -> Settings:
+    return load_settings(os.environ, ENV_FILE)

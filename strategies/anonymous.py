@@ -19,7 +19,7 @@ import attrs
 from starlette.authentication import UnauthenticatedUser
 from starlette.requests import Request
 
-from authkit.strategy import Outcome, StrategyContext, Success
+from authkit.plugin import Outcome, StrategyContext, Success
 
 __all__ = ["AnonymousStrategy"]
 

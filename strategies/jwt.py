@@ -20,12 +20,18 @@ from typing import Any, ClassVar
 import attrs
 from starlette.requests import Request
 
-from authkit.errors import InvalidToken
-from authkit.headers import first_header
-from authkit.metrics import NoMetrics
-from authkit.revocation import RevocationChecker
-from authkit.strategy import AuthenticatedUser, Fail, Outcome, StrategyContext, Success
-from authkit.tokens import TokenIssuer
+from authkit.plugin import (
+    AuthenticatedUser,
+    Fail,
+    InvalidToken,
+    NoMetrics,
+    Outcome,
+    RevocationChecker,
+    StrategyContext,
+    Success,
+    TokenIssuer,
+    first_header,
+)
 
 __all__ = ["JWTStrategy"]
 

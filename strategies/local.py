@@ -20,10 +20,16 @@ from typing import ClassVar
 import attrs
 from starlette.requests import Request
 
-from authkit.body import read_fields
-from authkit.dto import is_clean_text
-from authkit.service import AuthService
-from authkit.strategy import AuthenticatedUser, Fail, Outcome, StrategyContext, Success
+from authkit.plugin import (
+    AuthenticatedUser,
+    AuthService,
+    Fail,
+    Outcome,
+    StrategyContext,
+    Success,
+    is_clean_text,
+    read_fields,
+)
 
 __all__ = ["LocalStrategy"]
 

@@ -5,7 +5,7 @@ a fresh database per test, and authkit run as a real process.
   SecantusDB (`authkit.embedded.EmbeddedMongo`) started for the whole session.
 - `db_name` / `db_uri` / `mongo_db` (function): a database no other test uses, dropped
   afterwards, so no test sees another's users.
-- `start_uvicorn` / `start_serve` (function): `python -m uvicorn app:app` or
+- `start_uvicorn` / `start_serve` (function): `python -m uvicorn authkit.asgi:app` or
   `python -m authkit serve` on a free loopback port, in its own process group, with an
   environment cleaned of every authkit variable; it waits until the server answers and
   terminates the whole group on teardown. `AppProcess.stderr()` shows what it logged.
@@ -33,8 +33,8 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from authkit.embedded import EmbeddedMongo, free_port
-from config import ENV_VARS
+from authkit.settings.loader import ENV_VARS
+from authkit.storage.embedded import EmbeddedMongo, free_port
 
 TESTS_DIR = Path(__file__).resolve().parent
 DATA_DIR = TESTS_DIR / "data"
@@ -263,12 +263,12 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., AppProcess]]:
             server.shutdown()
 
 
-UVICORN_ARGS = ("-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", "{port}")
+UVICORN_ARGS = ("-m", "uvicorn", "authkit.asgi:app", "--host", "127.0.0.1", "--port", "{port}")
 
 
 @pytest.fixture
 def start_uvicorn(launch: Callable[..., AppProcess]) -> Callable[..., AppProcess]:
-    """`start_uvicorn(env)`: `uvicorn app:app` on a free port, answering when returned."""
+    """`start_uvicorn(env)`: `uvicorn authkit.asgi:app` on a free port, answering when returned."""
 
     def run(env: Mapping[str, str | None], **kwargs: Any) -> AppProcess:
         return launch(UVICORN_ARGS, env, **kwargs)

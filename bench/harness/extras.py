@@ -42,7 +42,7 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import PyMongoError
 
-from authkit.embedded import free_port
+from authkit.storage.embedded import free_port
 from harness.common import (
     BENCH_DIR,
     LOAD_CPU,

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from authkit.embedded import EmbeddedMongo, free_port
+from authkit.storage.embedded import EmbeddedMongo, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "BCRYPT_ROUNDS": "4",
         }
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app:app", "--port", str(port)],
+            [sys.executable, "-m", "uvicorn", "authkit.asgi:app", "--port", str(port)],
             env=env,
             cwd=workdir,
             stdout=log,

@@ -13,19 +13,19 @@ from typing import Any
 
 import mongomock
 import pytest
+from authkit.strategies.anonymous import AnonymousStrategy
+from authkit.strategies.jwt import JWTStrategy
+from authkit.strategies.local import LocalStrategy
 from starlette.requests import Request
 
-from authkit.dto import SignupCredentials
-from authkit.passwords import PasswordHasher
-from authkit.service import AuthService
-from authkit.strategy import StrategyContext
+from authkit.core.strategy import StrategyContext
+from authkit.passwords.dto import SignupCredentials
+from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.service import AuthService
+from authkit.passwords.throttle import Limit, SigninThrottle
 from authkit.testing import StrategyConformance, make_request
-from authkit.throttle import Limit, SigninThrottle
-from authkit.tokens import TokenIssuer
-from authkit.users import MongoUserStore
-from strategies.anonymous import AnonymousStrategy
-from strategies.jwt import JWTStrategy
-from strategies.local import LocalStrategy
+from authkit.tokens.issuer import TokenIssuer
+from authkit.users.store import MongoUserStore
 
 SECRET = "conformance-test-secret-0123456789abcdef0123"
 USERNAME = "alice"

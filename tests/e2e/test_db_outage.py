@@ -19,7 +19,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from authkit.embedded import EmbeddedMongo, free_port
+from authkit.storage.embedded import EmbeddedMongo, free_port
 
 if TYPE_CHECKING:
     from conftest import AppProcess

@@ -1,4 +1,4 @@
-"""The three routes over real HTTP: `uvicorn app:app` as a process, the database a real server.
+"""The three routes over real HTTP: `uvicorn authkit.asgi:app` as a process, on a real database.
 
 What a client of the NestJS app sees: JSON and form bodies, the status codes and
 bodies of the contract, and tokens whose header bytes and claims are the ones

@@ -135,7 +135,7 @@ def test_probes_metrics_and_one_json_access_line_per_request(app_server: AppProc
 
 
 def worker_pids(server: AppProcess) -> set[int]:
-    """The pids of uvicorn's worker processes: children of the supervisor running app:app."""
+    """The pids of uvicorn's worker processes: children of the supervisor process."""
     pids = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from pymongo.database import Database
 
-from authkit.embedded import free_port
+from authkit.storage.embedded import free_port
 
 if TYPE_CHECKING:
     from conftest import AppProcess

@@ -1,5 +1,5 @@
-"""Start-up as an operator meets it: `uvicorn app:app` and `authkit serve` with a missing or
-unusable setting exit non-zero with a message naming the variable, and never start
+"""Start-up as an operator meets it: `uvicorn authkit.asgi:app` and `authkit serve` with a
+missing or unusable setting exit non-zero with a message naming the variable, and never start
 serving; a `.env` in the working directory is read.
 
 Each process runs in an empty temporary directory (no `.env` of the repository's)
@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from authkit.embedded import free_port
+from authkit.storage.embedded import free_port
 
 if TYPE_CHECKING:
     from conftest import AppProcess
 
 pytestmark = pytest.mark.e2e
 
-UVICORN = ("-m", "uvicorn", "app:app", "--host", "127.0.0.1")
+UVICORN = ("-m", "uvicorn", "authkit.asgi:app", "--host", "127.0.0.1")
 RunToExit = Callable[..., tuple[int, str]]
 
 

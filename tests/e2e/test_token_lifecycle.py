@@ -1,4 +1,4 @@
-"""The token lifecycle through real `uvicorn app:app` processes on a real database.
+"""The token lifecycle through real `uvicorn authkit.asgi:app` processes on a real database.
 
 Two servers for the module (started once; every test uses its own usernames):
 
@@ -37,9 +37,9 @@ from cryptography.hazmat.primitives import serialization
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from authkit.embedded import free_port
-from authkit.keys import KeyRing, ManagedKey, SigningKeys
-from authkit.tokens import TokenIssuer
+from authkit.storage.embedded import free_port
+from authkit.tokens.issuer import TokenIssuer
+from authkit.tokens.keys import KeyRing, ManagedKey, SigningKeys
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from authkit.embedded import EmbeddedMongo, free_port
+from authkit.storage.embedded import EmbeddedMongo, free_port
 
 CHECKS = ",".join(
     [
@@ -59,7 +59,7 @@ def test_no_generated_request_breaks_the_service_or_its_schema(tmp_path: Path) -
             "BCRYPT_ROUNDS": "4",
         }
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app:app", "--port", str(port)],
+            [sys.executable, "-m", "uvicorn", "authkit.asgi:app", "--port", str(port)],
             env=env,
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,

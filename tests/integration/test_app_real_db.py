@@ -23,10 +23,10 @@ import pytest
 from bson import ObjectId
 from pymongo.database import Database
 
-from app import create_app
-from authkit.embedded import free_port
-from authkit.tokens import TokenIssuer
-from config import JWTSettings, MongoSettings, PasswordSettings, Secret, Settings
+from authkit import create_app
+from authkit.settings.model import JWTSettings, MongoSettings, PasswordSettings, Secret, Settings
+from authkit.storage.embedded import free_port
+from authkit.tokens.issuer import TokenIssuer
 
 with warnings.catch_warnings():
     # Starlette warns at import when its test client runs on `httpx` instead of `httpx2`.

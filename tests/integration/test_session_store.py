@@ -20,9 +20,9 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from authkit.revocation import MongoDenylist
-from authkit.sessions import MongoSessionStore, hash_token, new_refresh_token
-from authkit.users import MongoUserStore
+from authkit.sessions.revocation import MongoDenylist
+from authkit.sessions.store import MongoSessionStore, hash_token, new_refresh_token
+from authkit.users.store import MongoUserStore
 
 pytestmark = pytest.mark.integration
 

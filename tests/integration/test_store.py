@@ -21,9 +21,9 @@ from bson import ObjectId
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from authkit.errors import UserAlreadyExists
-from authkit.passwords import PasswordHasher
-from authkit.users import MongoUserStore, User
+from authkit.core.errors import UserAlreadyExists
+from authkit.passwords.hasher import PasswordHasher
+from authkit.users.store import MongoUserStore, User
 
 pytestmark = pytest.mark.integration
 

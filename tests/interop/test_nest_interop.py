@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from authkit.embedded import EmbeddedMongo, free_port
+from authkit.storage.embedded import EmbeddedMongo, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "interop-secret-0123456789abcdef0123"
@@ -98,7 +98,7 @@ def servers(nest_app_dir: Path) -> Iterator[tuple[str, str]]:
             stderr=subprocess.DEVNULL,
         )
         ours = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app:app", "--port", str(ours_port)],
+            [sys.executable, "-m", "uvicorn", "authkit.asgi:app", "--port", str(ours_port)],
             env={**os.environ, "MONGO_URI": uri, "JWT_SECRET": SECRET, "BCRYPT_ROUNDS": "10"},
             cwd=nest_app_dir.parent,
             stdout=subprocess.DEVNULL,

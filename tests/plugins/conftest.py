@@ -24,7 +24,7 @@ import attrs
 import httpx
 import pytest
 
-from config import ENV_VARS
+from authkit.settings.loader import ENV_VARS
 
 if TYPE_CHECKING:
     from conftest import AppProcess

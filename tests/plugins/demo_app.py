@@ -13,17 +13,16 @@ Each demo route answers with who got in and how, so a test can tell which strate
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from app import create_app
-from authkit import guard
-from authkit.guard import GuardedApp
-from authkit.logs import configure_logging
-from authkit.responses import JSON
-from config import load_settings
+from authkit import GuardedApp, guard, load_settings, serving
+from authkit.plugin import JSON
 
 
 def who(request: Request) -> Response:
@@ -68,6 +67,4 @@ demo_routes: list[BaseRoute] = [
     ),
 ]
 
-settings = load_settings()
-configure_logging(settings.observability.log_format, settings.observability.log_level)
-app = create_app(settings, routes=demo_routes)
+app = serving(lambda: load_settings(os.environ, Path(".env")), routes=demo_routes)

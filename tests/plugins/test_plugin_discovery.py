@@ -17,8 +17,8 @@ import httpx
 import mongomock
 import pytest
 
-from app import create_app
-from config.settings import JWTSettings, Secret, Settings
+from authkit import create_app
+from authkit.settings.model import JWTSettings, Secret, Settings
 
 from .conftest import plugin_env
 

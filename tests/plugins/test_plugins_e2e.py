@@ -22,7 +22,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 from pymongo.database import Database
 
-from authkit.embedded import free_port
+from authkit.storage.embedded import free_port
 
 from .conftest import ACCOUNT_LIMIT, Accounts, Demo, eventually
 

@@ -17,15 +17,15 @@ import mongomock
 import pytest
 from starlette.requests import Request
 
-import authkit.cli
-import authkit.registry
+import authkit.cli.main
+import authkit.core.registry
 import authkit.testing
-from app import create_app
-from authkit.passwords import PasswordHasher
-from authkit.service import AuthService
-from authkit.tokens import TokenIssuer
-from authkit.users import MongoUserStore
-from config.settings import JWTSettings, PasswordSettings, Secret, ServerSettings, Settings
+from authkit import create_app
+from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.service import AuthService
+from authkit.settings.model import JWTSettings, PasswordSettings, Secret, ServerSettings, Settings
+from authkit.tokens.issuer import TokenIssuer
+from authkit.users.store import MongoUserStore
 
 # Starlette >= 1.x warns at import time when the test client runs on `httpx` rather than
 # `httpx2`; the suite runs with filterwarnings=error, so the import is done here, once.
@@ -50,7 +50,7 @@ def _authkits_own(*, group: str) -> list[importlib.metadata.EntryPoint]:
     return [
         ep
         for ep in importlib.metadata.entry_points(group=group)
-        if ep.dist is not None and ep.dist.name == "authkit"
+        if ep.dist is not None and ep.dist.name == "authkit-asgi"
     ]
 
 
@@ -60,8 +60,8 @@ def only_authkits_own_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     examples, `pip install -e examples/authkit-apikey`) would add their strategies, routes
     and commands to every app and CLI built here; tests/plugins is where those are tested.
     A test that fakes entry points patches over this."""
-    monkeypatch.setattr(authkit.registry, "entry_points", _authkits_own)
-    monkeypatch.setattr(authkit.cli, "entry_points", _authkits_own)
+    monkeypatch.setattr(authkit.core.registry, "entry_points", _authkits_own)
+    monkeypatch.setattr(authkit.cli.main, "entry_points", _authkits_own)
 
 
 @pytest.fixture(scope="session")

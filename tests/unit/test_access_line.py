@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from authkit.logs import (
+from authkit.ops.logs import (
     JSONFormatter,
     LineStreamHandler,
     configure_logging,
     repr_of_round2,
     sole_json_handler,
 )
-from authkit.observability import RequestObserver
+from authkit.ops.observer import RequestObserver
 
 TIME = re.compile(r'^\{"time": "[^"]+", ')
 

@@ -28,7 +28,7 @@ from pymongo.errors import ServerSelectionTimeoutError
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from config.settings import Settings
+from authkit.settings.model import Settings
 
 APP_SECRET = "app-test-secret-0123456789abcdef0123456789"
 PREFIX = "qk3x9z"  # the probe's random per-run prefix: "q" + 5 characters

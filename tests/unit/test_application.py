@@ -20,10 +20,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import create_app
-from authkit.application import LeanExceptionMiddleware
-from authkit.observability import RequestObserver
-from config import Settings
+from authkit import create_app
+from authkit.http.stack import LeanExceptionMiddleware
+from authkit.ops.observer import RequestObserver
+from authkit.settings.model import Settings
 
 
 class PassThrough:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from authkit.errors import ConfigError
-from authkit.throttle import Limit
-from config import ensure_local_secret, load_settings
-from config.settings import DEFAULT_MONGO_URI, Secret
+from authkit.core.errors import ConfigError
+from authkit.passwords.throttle import Limit
+from authkit.settings.loader import ensure_local_secret, load_settings
+from authkit.settings.model import DEFAULT_MONGO_URI, Secret
 
 SECRET = "config-test-secret-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 

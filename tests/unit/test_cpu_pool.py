@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from authkit.cpu_pool import CPUPool, usable_cpus
-from authkit.passwords import PasswordHasher
+from authkit.passwords.cpu_pool import CPUPool, usable_cpus
+from authkit.passwords.hasher import PasswordHasher
 
 
 def test_one_thread_per_core_the_process_may_use() -> None:

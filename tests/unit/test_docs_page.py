@@ -10,8 +10,8 @@ import mongomock
 import pytest
 from starlette.testclient import TestClient
 
-from app import create_app
-from config.settings import JWTSettings, Secret, Settings
+from authkit import create_app
+from authkit.settings.model import JWTSettings, Secret, Settings
 
 
 @pytest.fixture

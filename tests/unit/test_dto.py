@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from authkit.dto import SignupCredentials, is_clean_text
-from authkit.errors import BadRequest, ValidationFailed
+from authkit.core.errors import BadRequest, ValidationFailed
+from authkit.passwords.dto import SignupCredentials, is_clean_text
 
 GOOD_USER = "alice"
 GOOD_PASS = "Passw0rd!x"

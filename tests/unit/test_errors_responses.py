@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from authkit.errors import (
+from authkit.core.errors import (
     AuthenticationFailed,
     AuthkitError,
     BackendUnavailable,
@@ -34,7 +34,7 @@ from authkit.errors import (
     UserAlreadyExists,
     ValidationFailed,
 )
-from authkit.responses import JSON, exception_handlers, http_error_response
+from authkit.http.responses import JSON, exception_handlers, http_error_response
 
 JSON_UTF8 = "application/json; charset=utf-8"
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import get_args
 
 import pytest
 
 import authkit
+import authkit.plugin
 
 # What a plugin author needs (docs: "the Passport.js way") and an application wires.
 PLUGIN_API = {
@@ -18,9 +20,12 @@ PLUGIN_API = {
     "Outcome",
     "AuthenticatedUser",
     "guard",
-    "StrategyRegistry",
+    "GuardedApp",
     "HTTPError",
     "BackendUnavailable",
+    "create_app",
+    "load_settings",
+    "Settings",
 }
 
 
@@ -52,6 +57,19 @@ def test_star_import_gives_exactly_all() -> None:
 
 def test_plugin_api_is_exported() -> None:
     assert set(authkit.__all__) >= PLUGIN_API
+
+
+def test_the_version_is_the_installed_distributions() -> None:
+    assert authkit.__version__ == importlib.metadata.version("authkit-asgi")
+
+
+@pytest.mark.parametrize("name", authkit.plugin.__all__)
+def test_the_plugin_module_exports_authkits_own_names(name: str) -> None:
+    value = getattr(authkit.plugin, name)
+    if not callable(value) or get_args(value):  # a constant, or a type alias (Outcome)
+        return
+    module = getattr(value, "__module__", "")
+    assert module.startswith("authkit."), f"{name} comes from {module}"
 
 
 def test_no_private_or_module_names_are_exported() -> None:

@@ -20,12 +20,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from app import create_app
-from authkit import TokenIssuer, guard
-from authkit.errors import DuplicateStrategyError, RegistryError
-from authkit.guard import GuardedApp
-from authkit.openapi import describe
-from config.settings import (
+from authkit import create_app, guard
+from authkit.core.errors import DuplicateStrategyError, RegistryError
+from authkit.core.guard import GuardedApp
+from authkit.http.openapi import describe
+from authkit.settings.model import (
     CORSSettings,
     JWTSettings,
     PasswordSettings,
@@ -33,6 +32,7 @@ from config.settings import (
     Secret,
     Settings,
 )
+from authkit.tokens.issuer import TokenIssuer
 
 SECRET = "guard-features-secret-0123456789abcdef"
 ISSUER = TokenIssuer(SECRET, 600)
@@ -204,7 +204,7 @@ def test_a_guard_naming_an_unknown_strategy_stops_start_up(routes: list[Any], wh
 
 HEADER_STRATEGY = """
 from typing import ClassVar
-from authkit.strategy import AuthenticatedUser, Fail, Success
+from authkit.core.strategy import AuthenticatedUser, Fail, Success
 
 class HeaderStrategy:
     name: ClassVar[str] = "{name}"

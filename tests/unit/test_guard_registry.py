@@ -12,25 +12,24 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from authkit.strategies.jwt import JWTStrategy
+from authkit.strategies.local import LocalStrategy
 from starlette.applications import Starlette
 from starlette.authentication import requires
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-import authkit.registry
-from authkit.errors import (
+import authkit.core.registry
+from authkit.core.errors import (
     AuthenticationFailed,
     DuplicateStrategyError,
     RegistryError,
     UnknownStrategyError,
 )
-from authkit.guard import Guard, authenticate, guard, guarded_by
-from authkit.passwords import PasswordHasher
-from authkit.registry import ENTRY_POINT_GROUP, StrategyRegistry
-from authkit.responses import exception_handlers
-from authkit.service import AuthService
-from authkit.strategy import (
+from authkit.core.guard import Guard, authenticate, guard, guarded_by
+from authkit.core.registry import ENTRY_POINT_GROUP, StrategyRegistry
+from authkit.core.strategy import (
     AuthenticatedUser,
     Fail,
     Outcome,
@@ -38,10 +37,11 @@ from authkit.strategy import (
     StrategyContext,
     Success,
 )
-from authkit.tokens import TokenIssuer
-from authkit.users import MongoUserStore
-from strategies.jwt import JWTStrategy
-from strategies.local import LocalStrategy
+from authkit.http.responses import exception_handlers
+from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.service import AuthService
+from authkit.tokens.issuer import TokenIssuer
+from authkit.users.store import MongoUserStore
 
 RequestFactory = Callable[..., Request]
 
@@ -302,12 +302,12 @@ def fake_entry_points(
         calls.append(kwargs)
         return [EntryPoint(name, value, kwargs["group"]) for name, value in points]
 
-    monkeypatch.setattr(authkit.registry, "entry_points", entry_points)
+    monkeypatch.setattr(authkit.core.registry, "entry_points", entry_points)
     return calls
 
 
 PLUGIN_SOURCE = """
-from authkit.strategy import Fail
+from authkit.core.strategy import Fail
 
 class HeaderStrategy:
     name = "header"

@@ -10,8 +10,8 @@ import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 from starlette.testclient import TestClient
 
-from app import create_app
-from config.settings import JWTSettings, PasswordSettings, Secret, Settings
+from authkit import create_app
+from authkit.settings.model import JWTSettings, PasswordSettings, Secret, Settings
 
 SETTINGS = Settings(jwt=JWTSettings(secret=Secret("h" * 40)), passwords=PasswordSettings(4))
 

@@ -24,8 +24,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from joserfc.jwk import KeySet
 
-from authkit.errors import InvalidToken
-from authkit.keys import (
+from authkit.core.errors import InvalidToken
+from authkit.tokens.issuer import TokenIssuer
+from authkit.tokens.keys import (
     ACTIVATION_DELAY,
     ALGORITHMS,
     CREATED,
@@ -35,7 +36,6 @@ from authkit.keys import (
     KeySetError,
     SigningKeys,
 )
-from authkit.tokens import TokenIssuer
 
 NOW = 1_800_000_000
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from authkit.cli import main
-from authkit.keys import ACTIVATION_DELAY, RELOAD_SECONDS, RETIRES, SigningKeys
-from config import ENV_VARS
+from authkit.cli.main import main
+from authkit.settings.loader import ENV_VARS
+from authkit.tokens.keys import ACTIVATION_DELAY, RELOAD_SECONDS, RETIRES, SigningKeys
 
 
 @pytest.fixture(autouse=True)

@@ -14,12 +14,12 @@ from typing import Any
 import attrs
 import pytest
 
-from authkit.errors import BackendUnavailable, InvalidRefreshToken, NotFound
-from authkit.lifecycle import TokenLifecycle, TokenPair
-from authkit.revocation import MongoDenylist, RevocationChecker
-from authkit.sessions import MongoSessionStore, hash_token
-from authkit.tokens import TokenIssuer
-from authkit.users import MongoUserStore, User
+from authkit.core.errors import BackendUnavailable, InvalidRefreshToken, NotFound
+from authkit.sessions.lifecycle import TokenLifecycle, TokenPair
+from authkit.sessions.revocation import MongoDenylist, RevocationChecker
+from authkit.sessions.store import MongoSessionStore, hash_token
+from authkit.tokens.issuer import TokenIssuer
+from authkit.users.store import MongoUserStore, User
 
 pytestmark = pytest.mark.anyio
 

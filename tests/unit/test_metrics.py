@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from authkit.metrics import _LATENCY_BUCKETS, HTTPRequestStats
+from authkit.ops.metrics import _LATENCY_BUCKETS, HTTPRequestStats
 
 
 def samples(registry: CollectorRegistry) -> list[tuple[str, tuple[tuple[str, str], ...], float]]:

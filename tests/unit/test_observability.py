@@ -14,11 +14,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from app import create_app
-from authkit.errors import ConfigError
-from authkit.logs import JSONFormatter, TextFormatter
-from authkit.throttle import Limit
-from config.settings import (
+from authkit import create_app
+from authkit.core.errors import ConfigError
+from authkit.ops.logs import JSONFormatter, TextFormatter
+from authkit.passwords.throttle import Limit
+from authkit.settings.model import (
     CORSSettings,
     JWTSettings,
     ObservabilitySettings,

@@ -11,7 +11,7 @@ from typing import Any
 import bcrypt
 import pytest
 
-from authkit.passwords import BCRYPT_MAX_BYTES, PasswordHasher
+from authkit.passwords.hasher import BCRYPT_MAX_BYTES, PasswordHasher
 
 pytestmark = pytest.mark.anyio
 

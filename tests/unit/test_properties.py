@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from authkit.body import read_fields
-from authkit.dto import SignupCredentials
-from authkit.errors import BadRequest, InvalidToken, PayloadTooLarge, ValidationFailed
-from authkit.tokens import TokenIssuer
+from authkit.core.errors import BadRequest, InvalidToken, PayloadTooLarge, ValidationFailed
+from authkit.http.body import read_fields
+from authkit.passwords.dto import SignupCredentials
+from authkit.tokens.issuer import TokenIssuer
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Host, Mount, Route, Router, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from authkit.routing import IndexedRouter
+from authkit.http.routing import IndexedRouter
 from authkit.testing import make_request
 
 
@@ -126,7 +126,7 @@ def test_a_direct_routes_errors_reach_the_applications_handlers() -> None:
     from starlette.exceptions import HTTPException
     from starlette.testclient import TestClient
 
-    from authkit.routing import DirectRoute
+    from authkit.http.routing import DirectRoute
 
     async def refuse(request: Request) -> Response:
         raise HTTPException(418, "no tea")

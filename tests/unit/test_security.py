@@ -17,10 +17,10 @@ import mongomock
 import pytest
 from starlette.testclient import TestClient
 
-from app import create_app
-from authkit.logs import JSONFormatter, TextFormatter
-from authkit.throttle import Limit
-from config.settings import (
+from authkit import create_app
+from authkit.ops.logs import JSONFormatter, TextFormatter
+from authkit.passwords.throttle import Limit
+from authkit.settings.model import (
     JWTSettings,
     PasswordSettings,
     Secret,

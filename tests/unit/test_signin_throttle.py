@@ -17,15 +17,15 @@ import pytest
 from pymongo.collection import Collection
 from starlette.testclient import TestClient
 
-from app import create_app
-from authkit.errors import TooManyRequests
-from authkit.passwords import PasswordHasher
-from authkit.service import AuthService
-from authkit.throttle import Limit, SigninThrottle, ThrottleCheck
-from authkit.tokens import TokenIssuer
-from authkit.users import MongoUserStore
-from config.converter import parse_limit
-from config.settings import JWTSettings, PasswordSettings, Secret, Settings, SigninLimits
+from authkit import create_app
+from authkit.core.errors import TooManyRequests
+from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.service import AuthService
+from authkit.passwords.throttle import Limit, SigninThrottle, ThrottleCheck
+from authkit.settings.converter import parse_limit
+from authkit.settings.model import JWTSettings, PasswordSettings, Secret, Settings, SigninLimits
+from authkit.tokens.issuer import TokenIssuer
+from authkit.users.store import MongoUserStore
 
 
 class Clock:

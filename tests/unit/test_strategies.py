@@ -15,17 +15,17 @@ from urllib.parse import urlencode
 
 import mongomock
 import pytest
+from authkit.strategies.jwt import JWTStrategy, bearer_token
+from authkit.strategies.local import LocalStrategy
 from bson import ObjectId
 from pymongo.errors import ServerSelectionTimeoutError
 from starlette.requests import Request
 
-from authkit.dto import SignupCredentials
-from authkit.errors import BackendUnavailable, PayloadTooLarge
-from authkit.service import AuthService
-from authkit.strategy import AuthenticatedUser, Fail, Success
-from authkit.tokens import TokenIssuer
-from strategies.jwt import JWTStrategy, bearer_token
-from strategies.local import LocalStrategy
+from authkit.core.errors import BackendUnavailable, PayloadTooLarge
+from authkit.core.strategy import AuthenticatedUser, Fail, Success
+from authkit.passwords.dto import SignupCredentials
+from authkit.passwords.service import AuthService
+from authkit.tokens.issuer import TokenIssuer
 
 pytestmark = pytest.mark.anyio
 

@@ -23,21 +23,22 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from authkit.strategies.local import LocalStrategy
 from starlette.authentication import SimpleUser, UnauthenticatedUser
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 import authkit.testing
-from authkit.dto import SignupCredentials
-from authkit.errors import (
+from authkit.core.errors import (
     AuthenticationFailed,
     BackendUnavailable,
     BadRequest,
     PayloadTooLarge,
     TooManyRequests,
 )
-from authkit.service import AuthService
-from authkit.strategy import AuthenticatedUser, Fail, Outcome, Success
+from authkit.core.strategy import AuthenticatedUser, Fail, Outcome, Success
+from authkit.passwords.dto import SignupCredentials
+from authkit.passwords.service import AuthService
 from authkit.testing import (
     assert_fail,
     assert_success,
@@ -52,7 +53,6 @@ from authkit.testing import (
     make_request,
     run,
 )
-from strategies.local import LocalStrategy
 
 CHALLENGE = 'Token realm="test"'
 ALICE = AuthenticatedUser("u1", "alice")
@@ -608,7 +608,7 @@ from typing import ClassVar
 import pytest
 from starlette.requests import Request
 
-from authkit.strategy import AuthenticatedUser, Fail, Success
+from authkit.core.strategy import AuthenticatedUser, Fail, Success
 from authkit.testing import StrategyConformance, make_request
 
 
@@ -683,8 +683,8 @@ def test_import_authkit_testing_needs_no_pytest(tmp_path: Path) -> None:
     blocker = "import sys; sys.modules['pytest'] = None; sys.modules['_pytest'] = None\n"
     code = blocker + (
         "from authkit.testing import make_request, run, check_conformance\n"
-        "from strategies.jwt import JWTStrategy\n"
-        "from authkit.tokens import TokenIssuer\n"
+        "from authkit.strategies.jwt import JWTStrategy\n"
+        "from authkit.plugin import TokenIssuer\n"
         "s = JWTStrategy(TokenIssuer('k' * 40, 60))\n"
         "check_conformance(s)\n"
         "print(run(s, make_request()))\n"

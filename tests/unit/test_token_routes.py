@@ -26,8 +26,7 @@ import pytest
 from bson import ObjectId
 from pymongo.errors import ServerSelectionTimeoutError
 
-from authkit.keys import SigningKeys
-from config.settings import (
+from authkit.settings.model import (
     CORSSettings,
     JWTSettings,
     PasswordSettings,
@@ -35,6 +34,7 @@ from config.settings import (
     SessionSettings,
     Settings,
 )
+from authkit.tokens.keys import SigningKeys
 
 SECRET = "routes-test-secret-0123456789abcdef0123456789"
 PASSWORD = "Passw0rd!x"
@@ -520,8 +520,8 @@ def test_a_hostile_header_with_a_key_set_is_a_401_not_a_500(
 
 
 def test_an_unusable_key_set_stops_start_up_naming_the_variable(tmp_path: Path) -> None:
-    from app import create_app
-    from authkit.errors import ConfigError
+    from authkit import create_app
+    from authkit.core.errors import ConfigError
 
     path = tmp_path / "keys.json"
     path.write_text(json.dumps({"keys": []}))

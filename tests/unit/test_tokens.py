@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from authkit.errors import InvalidToken
-from authkit.tokens import MAX_TOKEN_LENGTH, VERIFIED_CACHE_SIZE, TokenIssuer
+from authkit.core.errors import InvalidToken
+from authkit.tokens.issuer import MAX_TOKEN_LENGTH, VERIFIED_CACHE_SIZE, TokenIssuer
 
 JSONWEBTOKEN_HS256_HEADER = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"  # {"alg":"HS256","typ":"JWT"}
 NOW = 1_800_000_000

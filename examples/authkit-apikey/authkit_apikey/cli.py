@@ -20,10 +20,18 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from authkit.cli import CommandError, add_common_options, database_uri_for, load_settings_for
-from authkit.database import DEFAULT_DATABASE, open_client
-from authkit.errors import HTTPError, ValidationFailed
-from authkit.users import MongoUserStore, User
+from authkit.plugin import (
+    DEFAULT_DATABASE,
+    CommandError,
+    HTTPError,
+    MongoUserStore,
+    User,
+    ValidationFailed,
+    add_common_options,
+    database_uri_for,
+    load_settings_for,
+    open_client,
+)
 
 from authkit_apikey.store import APIKeyStore, Revocation, iso, parse_key_id
 from authkit_apikey.validation import KeyRequest

@@ -21,12 +21,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from authkit.body import read_fields
-from authkit.errors import Conflict, Forbidden, NotFound
-from authkit.guard import guard
-from authkit.openapi import describe, error_responses, json_response
-from authkit.responses import JSON
-from authkit.strategy import AuthenticatedUser
+from authkit.plugin import (
+    JSON,
+    AuthenticatedUser,
+    Conflict,
+    Forbidden,
+    NotFound,
+    describe,
+    error_responses,
+    guard,
+    json_response,
+    read_fields,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import attrs
-from authkit.database import call_database
+from authkit.plugin import call_database
 from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.collection import Collection

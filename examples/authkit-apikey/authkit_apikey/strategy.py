@@ -26,8 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import attrs
-from authkit.strategy import AuthenticatedUser, Fail, Outcome, StrategyContext, Success
-from authkit.users import UserStore
+from authkit.plugin import AuthenticatedUser, Fail, Outcome, StrategyContext, Success, UserStore
 from pymongo.database import Database
 from starlette.requests import Request
 from starlette.routing import BaseRoute

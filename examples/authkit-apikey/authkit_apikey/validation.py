@@ -20,8 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from authkit.dto import is_clean_text
-from authkit.errors import ValidationFailed
+from authkit.plugin import ValidationFailed, is_clean_text
 
 __all__ = ["LABEL_MAX", "SCOPES_MAX", "SCOPE_MAX", "KeyRequest"]
 

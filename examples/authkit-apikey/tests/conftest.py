@@ -11,7 +11,7 @@ from typing import Any
 
 import mongomock
 import pytest
-from authkit.users import MongoUserStore, User
+from authkit.plugin import MongoUserStore, User
 from starlette.requests import Request
 
 pytest.importorskip("authkit_apikey", reason="authkit-apikey is not installed (pip install -e .)")

@@ -9,7 +9,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from authkit.users import MongoUserStore
+from authkit.plugin import MongoUserStore
 from bson import ObjectId
 from starlette.requests import Request
 

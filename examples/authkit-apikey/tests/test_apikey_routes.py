@@ -10,12 +10,9 @@ from typing import Any
 
 import pytest
 from apikey_helpers import SECRET, build_request
-from app import create_app
-from authkit.strategy import Success
-from authkit.tokens import TokenIssuer
-from authkit.users import User
+from authkit import create_app, load_settings
+from authkit.plugin import Success, TokenIssuer, User
 from bson import ObjectId
-from config.settings import JWTSettings, PasswordSettings, Secret, ServerSettings, Settings
 from joserfc import jwt
 from joserfc.jwk import OctKey
 from starlette.testclient import TestClient
@@ -39,10 +36,8 @@ def token_for(user: User, scope: str | None = None) -> dict[str, str]:
 
 @pytest.fixture
 def app(db: Any) -> Any:
-    settings = Settings(
-        jwt=JWTSettings(secret=Secret(SECRET)),
-        passwords=PasswordSettings(bcrypt_rounds=4),
-        server=ServerSettings(max_body_bytes=1024),
+    settings = load_settings(
+        {"JWT_SECRET": SECRET, "BCRYPT_ROUNDS": "4", "AUTHKIT_MAX_BODY_BYTES": "1024"}
     )
     return create_app(settings, database=db)
 

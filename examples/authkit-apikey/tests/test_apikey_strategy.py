@@ -13,9 +13,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from authkit.errors import BackendUnavailable
-from authkit.strategy import AuthenticatedUser, Fail, StrategyContext, Success
-from authkit.users import MongoUserStore, User
+from authkit.plugin import (
+    AuthenticatedUser,
+    BackendUnavailable,
+    Fail,
+    MongoUserStore,
+    StrategyContext,
+    Success,
+    User,
+)
 from bson import ObjectId
 from pymongo.errors import ServerSelectionTimeoutError
 from starlette.requests import Request
@@ -269,9 +275,7 @@ async def test_listing_is_the_users_own_keys_oldest_first_without_secrets(
 
 
 def test_from_context_uses_the_applications_database(db: Any) -> None:
-    from authkit.passwords import PasswordHasher
-    from authkit.service import AuthService
-    from authkit.tokens import TokenIssuer
+    from authkit.plugin import AuthService, PasswordHasher, TokenIssuer
 
     users = MongoUserStore(db["users"])
     hasher, tokens = PasswordHasher(4), TokenIssuer("x" * 32)
@@ -280,9 +284,7 @@ def test_from_context_uses_the_applications_database(db: Any) -> None:
 
 
 def test_from_context_refuses_an_application_without_a_database() -> None:
-    from authkit.passwords import PasswordHasher
-    from authkit.service import AuthService
-    from authkit.tokens import TokenIssuer
+    from authkit.plugin import AuthService, PasswordHasher, TokenIssuer
 
     class Elsewhere:
         async def find_by_username(self, username: str) -> User | None:

@@ -28,8 +28,7 @@ import unicodedata
 from typing import ClassVar
 
 import attrs
-from authkit.service import AuthService
-from authkit.strategy import AuthenticatedUser, Fail, Outcome, StrategyContext, Success
+from authkit.plugin import AuthenticatedUser, AuthService, Fail, Outcome, StrategyContext, Success
 from starlette.requests import Request
 
 __all__ = ["CHALLENGE", "BasicStrategy", "parse_basic"]

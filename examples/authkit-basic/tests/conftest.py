@@ -8,12 +8,16 @@ from typing import Any
 
 import mongomock
 import pytest
-from authkit.dto import SignupCredentials
-from authkit.passwords import PasswordHasher
-from authkit.service import AuthService
-from authkit.throttle import Limit, SigninThrottle
-from authkit.tokens import TokenIssuer
-from authkit.users import MongoUserStore, User
+from authkit.plugin import (
+    AuthService,
+    Limit,
+    MongoUserStore,
+    PasswordHasher,
+    SigninThrottle,
+    SignupCredentials,
+    TokenIssuer,
+    User,
+)
 
 pytest.importorskip("authkit_basic", reason="authkit-basic is not installed (pip install -e .)")
 

@@ -9,8 +9,7 @@ import asyncio
 import base64
 
 import pytest
-from authkit.dto import SignupCredentials
-from authkit.service import AuthService
+from authkit.plugin import AuthService, SignupCredentials
 from starlette.requests import Request
 
 from authkit_basic import BasicStrategy

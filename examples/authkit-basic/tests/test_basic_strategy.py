@@ -11,12 +11,17 @@ from typing import Any
 
 import mongomock
 import pytest
-from authkit.errors import TooManyRequests
-from authkit.passwords import PasswordHasher
-from authkit.service import AuthService
-from authkit.strategy import AuthenticatedUser, Fail, Success
-from authkit.tokens import TokenIssuer
-from authkit.users import MongoUserStore, User
+from authkit.plugin import (
+    AuthenticatedUser,
+    AuthService,
+    Fail,
+    MongoUserStore,
+    PasswordHasher,
+    Success,
+    TokenIssuer,
+    TooManyRequests,
+    User,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request

@@ -1,0 +1,196 @@
+"""Guards: protect endpoints, endpoint methods and whole mounted apps with strategy chains.
+
+Passport's chain: strategies are tried in order and the first `Success` wins;
+every `Fail` adds its challenge; when all fail the request gets a 401 naming
+every challenge. A guard may also require scopes: authenticated but lacking
+one is a 403 naming what is missing. On success the principal lands on
+`request.user` and the scopes on `request.auth`, as Starlette's
+`AuthenticationMiddleware` would put them, so `starlette.authentication.requires()`
+keeps working.
+
+Examples:
+
+    @guard("jwt")                                   # a function endpoint
+    async def me(request: Request) -> Response: ...
+
+    class Reports(HTTPEndpoint):
+        @guard("jwt", "apikey", scopes=["reports:read"])   # an HTTPEndpoint method
+        async def get(self, request: Request) -> Response: ...
+
+    Mount("/admin", app=GuardedApp(admin_app, "jwt", scopes=["admin"]))   # a whole app
+
+The registry comes from the request's scope, where the application puts it
+(`StrategyRegistryMiddleware`). Every guard is recorded, so the application
+checks its names at start-up and the OpenAPI document lists its schemes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import attrs
+from starlette.authentication import AuthCredentials
+from starlette.endpoints import HTTPEndpoint
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from authkit.core.errors import AuthenticationFailed, HTTPError, InsufficientScope
+from authkit.core.registry import StrategyRegistry
+from authkit.core.strategy import Fail, Success
+
+__all__ = [
+    "Guard",
+    "GuardedApp",
+    "StrategyRegistryMiddleware",
+    "authenticate",
+    "guard",
+    "guarded_by",
+    "guards_in",
+]
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Response]])
+_GUARD_ATTRIBUTE = "__authkit_guard__"
+_REGISTRY_KEY = "authkit.strategies"
+_HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+async def authenticate(
+    request: HTTPConnection, registry: StrategyRegistry, names: Sequence[str]
+) -> Success:
+    """Run the chain; return the winning Success or raise AuthenticationFailed."""
+    challenges: list[str] = []
+    message: str | None = None
+    for name in names:
+        outcome = await registry.get(name).authenticate(request)  # type: ignore[arg-type]
+        if isinstance(outcome, Success):
+            return outcome
+        if not isinstance(outcome, Fail):
+            raise TypeError(f"strategy {name!r} returned {outcome!r}, not Success or Fail")
+        if outcome.challenge:
+            challenges.append(outcome.challenge)
+        message = message or outcome.message
+    raise AuthenticationFailed(message, challenges)
+
+
+def _registry_of(connection: HTTPConnection) -> StrategyRegistry:
+    registry = connection.scope.get(_REGISTRY_KEY)
+    if registry is None:
+        registry = connection.app.state.strategies
+    return registry  # type: ignore[no-any-return]
+
+
+@attrs.frozen
+class Guard:
+    """Strategy names tried in order, and the scopes a success must carry."""
+
+    names: tuple[str, ...]
+    scopes: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if not self.names or not all(isinstance(n, str) and n for n in self.names):
+            raise TypeError("a guard needs one or more strategy names, e.g. guard('jwt')")
+
+    async def admit(self, connection: HTTPConnection) -> None:
+        """Authenticate and authorize, or raise; on success fill `user` and `auth`."""
+        success = await authenticate(connection, _registry_of(connection), self.names)
+        connection.scope["user"] = success.user
+        connection.scope["auth"] = AuthCredentials(list(success.scopes))
+        missing = [s for s in self.scopes if s not in success.scopes]
+        if missing:
+            raise InsufficientScope(missing)
+
+
+def guard(*names: str, scopes: Iterable[str] = ()) -> Callable[[F], F]:
+    """Protect an endpoint function or an HTTPEndpoint method (its last argument: the request)."""
+    rule = Guard(tuple(names), tuple(scopes))
+
+    def decorate(endpoint: F) -> F:
+        @functools.wraps(endpoint)
+        async def guarded(*args: Any) -> Response:
+            await rule.admit(args[-1])
+            return await endpoint(*args)
+
+        setattr(guarded, _GUARD_ATTRIBUTE, rule)
+        return guarded  # type: ignore[return-value]
+
+    return decorate
+
+
+class GuardedApp:
+    """An ASGI app behind a guard: put one in a `Mount` to protect every route under it."""
+
+    def __init__(self, app: ASGIApp, *names: str, scopes: Iterable[str] = ()) -> None:
+        self.app = app
+        setattr(self, _GUARD_ATTRIBUTE, Guard(tuple(names), tuple(scopes)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            rule: Guard = getattr(self, _GUARD_ATTRIBUTE)
+            # A Request, for strategies that read headers; a guard in front of a whole app
+            # should not read the body, which belongs to the app behind it.
+            connection = (
+                Request(scope, receive) if scope["type"] == "http" else HTTPConnection(scope)
+            )
+            try:
+                await rule.admit(connection)
+            except HTTPError as exc:
+                from authkit.http.responses import http_error_response
+
+                if scope["type"] == "http":
+                    await http_error_response(exc)(scope, receive, send)
+                else:
+                    await send({"type": "websocket.close", "code": 1008})
+                return
+        await self.app(scope, receive, send)
+
+
+class StrategyRegistryMiddleware:
+    """Put the registry where every guard finds it, mounted sub-applications included."""
+
+    def __init__(self, app: ASGIApp, registry: StrategyRegistry) -> None:
+        self.app = app
+        self.registry = registry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[_REGISTRY_KEY] = self.registry
+        await self.app(scope, receive, send)
+
+
+def guarded_by(target: object) -> Guard | None:
+    """The guard on an endpoint, HTTPEndpoint method or GuardedApp; None when unguarded."""
+    rule = getattr(target, _GUARD_ATTRIBUTE, None)
+    return rule if isinstance(rule, Guard) else None
+
+
+def guards_in(routes: Iterable[BaseRoute]) -> Iterator[tuple[str, str, Guard]]:
+    """Every (path, method, guard) reachable from `routes`, mounts and HTTPEndpoints included.
+
+    `method` is "*" for a guard that covers everything under a mount.
+    """
+    for route in routes:
+        if isinstance(route, Route):
+            endpoint = route.endpoint
+            if isinstance(endpoint, type) and issubclass(endpoint, HTTPEndpoint):
+                for method in _HTTP_METHODS:
+                    rule = guarded_by(getattr(endpoint, method.lower(), None))
+                    if rule is not None:
+                        yield route.path, method, rule
+            else:
+                rule = guarded_by(endpoint)
+                if rule is not None:
+                    for method in sorted(route.methods or ()):
+                        yield route.path, method, rule
+        elif isinstance(route, Mount):
+            app: Any = route.app
+            rule = guarded_by(app)
+            if rule is not None:
+                yield route.path, "*", rule
+                app = app.app
+            inner = getattr(app, "routes", None)
+            if inner:
+                for path, method, rule in guards_in(inner):
+                    yield route.path + path, method, rule

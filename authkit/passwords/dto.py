@@ -1,0 +1,99 @@
+"""Request DTOs and their validation, in class-validator's words and order.
+
+The NestJS DTO is
+
+    @IsString() @MinLength(4) @MaxLength(20)  username
+    @IsString() @MinLength(8, {message: 'Password is too short (8 characters min)'})
+                @MaxLength(20, {message: 'Password is too long (20 characters max)'}) password
+
+and class-validator reports a field's failures in reverse decorator order
+(max, min, string). A value that is not a string fails all three. Lengths
+count code points, as class-validator does.
+
+One rule is ours: bcrypt hashes only 72 bytes, and 20 characters can be 80
+bytes in UTF-8, so a password over 72 bytes is refused at signup instead of
+being truncated silently.
+
+Example:
+
+    creds = SignupCredentials.from_body({"username": "alice", "password": "s3cret-pass"})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from authkit.core.errors import ValidationFailed
+from authkit.passwords.hasher import BCRYPT_MAX_BYTES, PasswordHasher
+
+__all__ = ["SignupCredentials", "is_clean_text"]
+
+
+@attrs.frozen
+class _LengthRule:
+    field: str
+    minimum: int
+    maximum: int
+    too_short: str
+    too_long: str
+
+    def check(self, value: object) -> list[str]:
+        if not isinstance(value, str):
+            return [self.too_long, self.too_short, f"{self.field} must be a string"]
+        if len(value) > self.maximum:
+            return [self.too_long]
+        if len(value) < self.minimum:
+            return [self.too_short]
+        return []
+
+
+_USERNAME = _LengthRule(
+    "username",
+    4,
+    20,
+    too_short="username must be longer than or equal to 4 characters",
+    too_long="username must be shorter than or equal to 20 characters",
+)
+_PASSWORD = _LengthRule(
+    "password",
+    8,
+    20,
+    too_short="Password is too short (8 characters min)",
+    too_long="Password is too long (20 characters max)",
+)
+
+
+def is_clean_text(value: str) -> bool:
+    """True when `value` encodes as UTF-8 (JSON's `\\ud800` escapes can carry lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@attrs.frozen
+class SignupCredentials:
+    username: str
+    password: str = attrs.field(repr=False)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> SignupCredentials:
+        username, password = body.get("username"), body.get("password")
+        username_errors, password_errors = _USERNAME.check(username), _PASSWORD.check(password)
+        if isinstance(username, str) and not username_errors and not is_clean_text(username):
+            username_errors.append("username must be valid Unicode text")
+        if isinstance(password, str) and not password_errors:
+            if not is_clean_text(password):
+                password_errors.append("password must be valid Unicode text")
+            elif PasswordHasher.too_long(password):
+                password_errors.append(
+                    f"Password is too long ({BCRYPT_MAX_BYTES} bytes max in UTF-8, bcrypt's limit)"
+                )
+        errors = username_errors + password_errors
+        if errors or not isinstance(username, str) or not isinstance(password, str):
+            raise ValidationFailed(errors)
+        return cls(username=username, password=password)

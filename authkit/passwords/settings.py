@@ -1,0 +1,35 @@
+"""The passwords settings sections: bcrypt's cost and the sign-in limits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import attrs
+
+from authkit.core.values import Range
+from authkit.passwords.throttle import Limit
+
+__all__ = ["PasswordSettings", "SigninLimits"]
+
+
+@attrs.frozen
+class PasswordSettings:
+    bcrypt_rounds: Annotated[int, Range(4, 31)] = 10
+
+
+_TEN_PER_QUARTER_HOUR = Limit(10, 15 * 60)
+_HUNDRED_PER_QUARTER_HOUR = Limit(100, 15 * 60)
+
+
+@attrs.frozen
+class SigninLimits:
+    """Failed sign-ins allowed before 429; None turns a limit off.
+
+    Per account: a guesser gets 10 tries per 15 minutes at one account, from
+    anywhere; that is far beyond what a person who forgot a password needs.
+    Per address: 100 per 15 minutes leaves room for many people behind one
+    NAT, and stops one machine from spraying guesses across many accounts.
+    """
+
+    per_account: Limit | None = _TEN_PER_QUARTER_HOUR
+    per_address: Limit | None = _HUNDRED_PER_QUARTER_HOUR

@@ -1,0 +1,270 @@
+"""Failed sign-ins, counted per account and per client address, over a sliding window.
+
+Each failure is one small document in MongoDB (`signin_failures`), so every
+worker and every host sees the same counts, and a TTL index removes it once
+no window can count it any more. Before checking a password the sign-in
+`begin()`s an attempt: it writes the attempt's document first, then counts
+the others; when either count has reached its limit the answer is 429 with
+`Retry-After`, the attempt is taken back, and no bcrypt work is done. Because
+the write comes before the read, requests in flight at once see each other:
+sixty parallel guesses at an account limited to ten get ten password checks.
+The attempt's document becomes the failure when the password is wrong, and is
+removed when it is right. Both counts come from one query.
+
+A successful sign-in clears only the failures of that account *from that
+address*: the user who mistyped is not left on the edge of a lock-out, while
+failures an attacker caused from elsewhere keep counting, and an attacker
+cannot wipe their own address's count by signing in to an account of theirs.
+When the check saw no such failures the success removes only its own attempt;
+a failure from the same address recorded during that sign-in's password check
+then stays counted.
+
+Why not the `limits` package: its MongoDB storage opens its own client from a
+URI (outside our timeouts and 503 handling, and out of reach of mongomock in
+the unit tests), and it counts hits, where we count only failures and must
+forget some of them on success.
+
+Example:
+
+    throttle = SigninThrottle(db["signin_failures"], per_account=Limit(10, 900),
+                              per_address=Limit(100, 900))
+    attempt = await throttle.begin("alice", "203.0.113.9")  # .check.retry_after: None, or s
+    ...  # check the password; if it was right:
+    await throttle.succeeded(attempt)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import attrs
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING
+from pymongo.collection import Collection
+
+from authkit.storage.database import call_database
+
+__all__ = ["NOT_THROTTLED", "Attempt", "Limit", "SigninThrottle", "ThrottleCheck"]
+
+
+@attrs.frozen
+class Limit:
+    """At most `failures` failed sign-ins within `window_seconds`."""
+
+    failures: int
+    window_seconds: int
+
+    def __str__(self) -> str:
+        return f"{self.failures} failures per {self.window_seconds} s"
+
+
+@attrs.frozen
+class ThrottleCheck:
+    """What `SigninThrottle.check` found before a password is checked."""
+
+    # Seconds until this account may try again from this address; None: it may now.
+    retry_after: int | None
+    # Failures of this account from this address inside the window: a success clears them.
+    failures_here: bool
+
+
+# What a check finds when no limit is set, or none is near.
+NOT_THROTTLED = ThrottleCheck(retry_after=None, failures_here=False)
+
+
+@attrs.frozen
+class Attempt:
+    """A sign-in attempt counted before its password is checked (`SigninThrottle.begin`)."""
+
+    account: str
+    address: str
+    check: ThrottleCheck
+    # The attempt's own document, counted as a failure until `succeeded` removes it;
+    # None when no limit is set (nothing was written).
+    record_id: ObjectId | None = None
+
+
+def _without(query: dict[str, Any], record_id: ObjectId | None) -> dict[str, Any]:
+    return query if record_id is None else {**query, "_id": {"$ne": record_id}}
+
+
+# Limits of thousands (a large NAT) must not make every check read thousands of documents.
+_MOST_READ_AT_ONCE = 200
+
+
+def _either_window(limits: list[tuple[str, str, Limit]], now: float) -> dict[str, Any]:
+    return {
+        "$or": [
+            {field: value, "at": {"$gt": now - limit.window_seconds}}
+            for field, value, limit in limits
+        ]
+    }
+
+
+def _newest_failures(
+    failures: Collection[dict[str, Any]], query: dict[str, Any], room: int
+) -> list[dict[str, Any]]:
+    projection = {"_id": 0, "account": 1, "address": 1, "at": 1}
+    return list(failures.find(query, projection).sort("at", DESCENDING).limit(room))
+
+
+def _wait_within(
+    found: list[dict[str, Any]], field: str, value: str, limit: Limit, now: float
+) -> float | None:
+    """Seconds until `limit` frees up, from a newest-first list holding all it counts."""
+    start = now - limit.window_seconds
+    counted = [f["at"] for f in found if f.get(field) == value and f["at"] > start]
+    if len(counted) < limit.failures:
+        return None
+    return float(counted[limit.failures - 1]) + limit.window_seconds - now
+
+
+class SigninThrottle:
+    def __init__(
+        self,
+        collection: Collection[dict[str, Any]],
+        *,
+        per_account: Limit | None,
+        per_address: Limit | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._failures = collection
+        self.per_account = per_account
+        self.per_address = per_address
+        self._clock = clock
+        self._indexes_ready = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_account is not None or self.per_address is not None
+
+    async def ensure_indexes(self) -> None:
+        if self._indexes_ready or not self.enabled:
+            return
+        await call_database(
+            self._failures.create_index, [("account", ASCENDING), ("at", DESCENDING)]
+        )
+        await call_database(
+            self._failures.create_index, [("address", ASCENDING), ("at", DESCENDING)]
+        )
+        await call_database(self._failures.create_index, "expires", expireAfterSeconds=0)
+        self._indexes_ready = True
+
+    async def begin(self, account: str, address: str) -> Attempt:
+        """Count an attempt, then check the limits; refused attempts are not counted.
+
+        The attempt is written before the check reads, and before any password work:
+        requests in flight at once see each other, so however many arrive together, no
+        more than a limit's room get past it. The record stays as the failure unless the
+        attempt `succeeded`; a refused one (`check.retry_after` set) is taken back.
+        """
+        if not self.enabled:
+            return Attempt(account, address, NOT_THROTTLED)
+        record_id = await self._record(account, address)
+        check = await self.check(account, address, exclude=record_id)
+        if check.retry_after is not None:
+            await call_database(self._failures.delete_one, {"_id": record_id})
+        return Attempt(account, address, check, record_id)
+
+    async def succeeded(self, attempt: Attempt) -> None:
+        """The password was right: the attempt is no failure, and this address is forgiven."""
+        if attempt.record_id is None:
+            return
+        if attempt.check.failures_here:
+            await self.record_success(attempt.account, attempt.address)
+        else:
+            await call_database(self._failures.delete_one, {"_id": attempt.record_id})
+
+    async def check(
+        self, account: str, address: str, *, exclude: ObjectId | None = None
+    ) -> ThrottleCheck:
+        """Whether this account may try now from this address, and what a success must clear.
+
+        `exclude` is the caller's own attempt (`begin`), which counts for the others only.
+        """
+        now = self._clock()
+        limits = self._limits(account, address)
+        if not limits:
+            return NOT_THROTTLED
+        # One query for both limits: the union of their windows, newest first, at most as many
+        # documents as the two limits together. Short of that, it holds every failure either
+        # limit counts, so both counts are exact (the usual case: no failures, one round trip).
+        room = min(sum(limit.failures for _, _, limit in limits), _MOST_READ_AT_ONCE)
+        found: list[dict[str, Any]] = await call_database(
+            _newest_failures, self._failures, _without(_either_window(limits, now), exclude), room
+        )
+        waits = [_wait_within(found, field, value, limit, now) for field, value, limit in limits]
+        if len(found) == room:
+            # Cut short. A limit the cut shows reached is exact (the cut keeps the newest); one
+            # it shows below may have more failures past the cut: its own query, or 429s would
+            # be missed or Retry-After be short.
+            waits = [
+                wait if wait is not None else await self._wait(field, value, limit, now, exclude)
+                for wait, (field, value, limit) in zip(waits, limits, strict=True)
+            ]
+        longest = max((w for w in waits if w is not None), default=None)
+        return ThrottleCheck(
+            retry_after=None if longest is None else max(1, math.ceil(longest)),
+            failures_here=any(
+                f.get("account") == account and f.get("address") == address for f in found
+            ),
+        )
+
+    async def retry_after(self, account: str, address: str) -> int | None:
+        """Seconds until this account may try again from this address; None when it may now."""
+        return (await self.check(account, address)).retry_after
+
+    def _limits(self, account: str, address: str) -> list[tuple[str, str, Limit]]:
+        return [
+            (field, value, limit)
+            for field, value, limit in (
+                ("account", account, self.per_account),
+                ("address", address, self.per_address),
+            )
+            if limit is not None
+        ]
+
+    async def _wait(
+        self, field: str, value: str, limit: Limit, now: float, exclude: ObjectId | None
+    ) -> float | None:
+        # The limit-th most recent failure inside the window: until it leaves the
+        # window, the count stays at the limit.
+        window = {field: value, "at": {"$gt": now - limit.window_seconds}}
+        cursor = (
+            self._failures.find(_without(window, exclude), {"at": 1})
+            .sort("at", DESCENDING)
+            .skip(limit.failures - 1)
+            .limit(1)
+        )
+        found: list[dict[str, Any]] = await call_database(list, cursor)
+        if not found:
+            return None
+        return float(found[0]["at"]) + limit.window_seconds - now
+
+    async def record_failure(self, account: str, address: str) -> None:
+        if self.enabled:
+            await self._record(account, address)
+
+    async def _record(self, account: str, address: str) -> ObjectId:
+        await self.ensure_indexes()
+        now = self._clock()
+        longest = max(
+            limit.window_seconds for limit in (self.per_account, self.per_address) if limit
+        )
+        expires = datetime.fromtimestamp(now, tz=timezone.utc) + timedelta(seconds=longest)
+        record_id = ObjectId()
+        doc = {"_id": record_id, "account": account, "address": address, "at": now}
+        await call_database(self._failures.insert_one, {**doc, "expires": expires})
+        return record_id
+
+    async def record_success(self, account: str, address: str) -> None:
+        """Forget this account's failures from this address (a caller that checked first can
+        skip this when `ThrottleCheck.failures_here` is False: there is nothing to forget)."""
+        if self.enabled:
+            await call_database(
+                self._failures.delete_many, {"account": account, "address": address}
+            )

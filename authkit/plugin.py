@@ -1,0 +1,112 @@
+"""What a plugin's strategies, routes and commands use beyond `authkit`'s public API.
+
+This is the one module plugin authors import from, besides `authkit` and `authkit.testing`;
+what it exports keeps its name and meaning across minor releases. Everything else under
+`authkit` is internal.
+
+- The strategy contract: `Strategy`, `StrategyContext` (what a factory is handed: the user
+  store, the password check, the token issuer, the database, ...), `Success`, `Fail`.
+- HTTP: `read_fields` (a JSON or form body, size-capped, with the contract's 400s), `JSON`
+  (a response), `first_header`, and the error tree to raise (`ValidationFailed`, `Conflict`,
+  `Forbidden`, `NotFound`, `BackendUnavailable`, ...): one handler renders them all.
+- OpenAPI: `describe` a route, with `json_response` and `error_responses`.
+- Passwords, for a password-based strategy and its tests: `AuthService` (every password
+  check, throttled and timed alike), `PasswordHasher`, `SigninThrottle`, `Limit`,
+  `SignupCredentials`, `TooManyRequests`.
+- Storage: `call_database` (a pymongo call off the event loop, errors as 503), `open_client`,
+  `DEFAULT_DATABASE`, and the users (`UserStore`, `MongoUserStore`, `User`).
+- Commands (the `authkit.commands` entry points): `CommandError`, `add_common_options`,
+  `load_settings_for`, `database_uri_for`.
+
+Example (a route of a plugin):
+
+    from authkit.plugin import JSON, describe, error_responses, guard, read_fields
+
+    @describe(summary="Create a key", responses=error_responses(400, 401))
+    @guard("jwt")
+    async def create_key(request: Request) -> JSON:
+        fields = await read_fields(request, max_bytes=4096)
+        ...
+"""
+
+from authkit.cli.main import CommandError, add_common_options, database_uri_for, load_settings_for
+from authkit.core.errors import (
+    AuthenticationFailed,
+    BackendUnavailable,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HTTPError,
+    InvalidToken,
+    NotFound,
+    TooManyRequests,
+    ValidationFailed,
+)
+from authkit.core.guard import GuardedApp, guard
+from authkit.core.strategy import (
+    AuthenticatedUser,
+    Fail,
+    Outcome,
+    Strategy,
+    StrategyContext,
+    Success,
+)
+from authkit.http.body import read_fields
+from authkit.http.headers import first_header
+from authkit.http.openapi import describe, error_responses, json_response
+from authkit.http.responses import JSON
+from authkit.ops.metrics import NoMetrics
+from authkit.passwords.dto import SignupCredentials, is_clean_text
+from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.service import AuthService
+from authkit.passwords.throttle import Limit, SigninThrottle
+from authkit.sessions.revocation import RevocationChecker
+from authkit.storage.database import DEFAULT_DATABASE, call_database, open_client
+from authkit.tokens.issuer import TokenIssuer
+from authkit.users.store import MongoUserStore, User, UserStore
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "JSON",
+    "AuthService",
+    "AuthenticatedUser",
+    "AuthenticationFailed",
+    "BackendUnavailable",
+    "BadRequest",
+    "CommandError",
+    "Conflict",
+    "Fail",
+    "Forbidden",
+    "GuardedApp",
+    "HTTPError",
+    "InvalidToken",
+    "Limit",
+    "MongoUserStore",
+    "NoMetrics",
+    "NotFound",
+    "Outcome",
+    "PasswordHasher",
+    "RevocationChecker",
+    "SigninThrottle",
+    "SignupCredentials",
+    "Strategy",
+    "StrategyContext",
+    "Success",
+    "TokenIssuer",
+    "TooManyRequests",
+    "User",
+    "UserStore",
+    "ValidationFailed",
+    "add_common_options",
+    "call_database",
+    "database_uri_for",
+    "describe",
+    "error_responses",
+    "first_header",
+    "guard",
+    "is_clean_text",
+    "json_response",
+    "load_settings_for",
+    "open_client",
+    "read_fields",
+]

@@ -1,0 +1,177 @@
+"""Where settings come from: the environment and a `.env` file (the environment wins).
+
+Names are the NestJS app's (`MONGO_URI`, `JWT_SECRET`, ...) plus `AUTHKIT_*`
+for settings of our own. Empty values count as unset. A value that does not
+parse stops start-up with a ConfigError naming the variable and what it
+expected; so does an unknown `AUTHKIT_*` variable, or a `.env` key that looks
+like a misspelling of one of ours. A `.env` shared with other tools may hold
+their keys too: unrelated names are left alone.
+
+Example:
+
+    settings = load_settings(environ={"JWT_SECRET": "…"}, env_file=None)
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from cattrs import ClassValidationError, transform_error
+from dotenv import dotenv_values
+
+from authkit.core.errors import ConfigError
+from authkit.settings.converter import make_converter
+from authkit.settings.model import Settings
+
+__all__ = ["ENV_VARS", "MIN_SECRET_BYTES", "ensure_local_secret", "load_settings", "read_env_file"]
+
+logger = logging.getLogger("authkit.config")
+
+ENV_VARS: Mapping[str, tuple[str, str]] = {
+    "MONGO_URI": ("mongo", "uri"),
+    "JWT_SECRET": ("jwt", "secret"),
+    "JWT_EXPIRES_IN": ("jwt", "expires_in"),
+    "AUTHKIT_JWT_KEYS": ("jwt", "keys_file"),
+    "AUTHKIT_JWT_ISSUER": ("jwt", "issuer"),
+    "AUTHKIT_JWT_AUDIENCE": ("jwt", "audience"),
+    "AUTHKIT_JWT_LEEWAY": ("jwt", "leeway"),
+    "AUTHKIT_REFRESH_TOKENS": ("sessions", "refresh_tokens"),
+    "AUTHKIT_REFRESH_TTL": ("sessions", "refresh_ttl"),
+    "AUTHKIT_SESSION_MAX_AGE": ("sessions", "max_age"),
+    "AUTHKIT_REFRESH_REUSE_GRACE": ("sessions", "reuse_grace"),
+    "AUTHKIT_REFRESH_COOKIE_SAMESITE": ("sessions", "cookie_samesite"),
+    "AUTHKIT_REVOCATION_CHECKS": ("sessions", "revocation_checks"),
+    "BCRYPT_ROUNDS": ("passwords", "bcrypt_rounds"),
+    "HOST": ("server", "host"),
+    "PORT": ("server", "port"),
+    "AUTHKIT_MAX_BODY_BYTES": ("server", "max_body_bytes"),
+    "AUTHKIT_SIGNIN_LIMIT_ACCOUNT": ("signin_limits", "per_account"),
+    "AUTHKIT_SIGNIN_LIMIT_ADDRESS": ("signin_limits", "per_address"),
+    "AUTHKIT_LOG_FORMAT": ("observability", "log_format"),
+    "AUTHKIT_LOG_LEVEL": ("observability", "log_level"),
+    "AUTHKIT_ACCESS_LOG": ("observability", "access_log"),
+    "AUTHKIT_METRICS": ("observability", "metrics"),
+    "AUTHKIT_CORS_ORIGINS": ("cors", "origins"),
+    "AUTHKIT_CORS_CREDENTIALS": ("cors", "allow_credentials"),
+    "AUTHKIT_STRATEGIES": ("plugins", "strategies"),
+    "AUTHKIT_STRATEGY_FOLDER": ("plugins", "folder"),
+}
+_BY_PATH = {f"$.{section}.{field}": name for name, (section, field) in ENV_VARS.items()}
+_SECRET_NAMES = frozenset({"JWT_SECRET"})
+MIN_SECRET_BYTES = 32
+_KEYGEN_HINT = (
+    "create one with `authkit gen-secret` or "
+    "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+)
+
+
+def _suggestion(name: str) -> str | None:
+    close = difflib.get_close_matches(name.upper(), list(ENV_VARS), n=1, cutoff=0.8)
+    return close[0] if close and close[0] != name else None
+
+
+def read_env_file(path: Path | None) -> dict[str, str]:
+    if path is None or not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    problems: list[str] = []
+    for key, value in dotenv_values(path).items():
+        if key in ENV_VARS:
+            values[key] = value or ""
+        elif key.upper().startswith("AUTHKIT_") or _suggestion(key):
+            hint = _suggestion(key)
+            problems.append(
+                f"{path}: unknown setting {key!r}" + (f" (did you mean {hint}?)" if hint else "")
+            )
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return values
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    unknown = sorted(k for k in environ if k.startswith("AUTHKIT_") and k not in ENV_VARS)
+    if unknown:
+        hints = [f"{k} (did you mean {_suggestion(k)}?)" if _suggestion(k) else k for k in unknown]
+        raise ConfigError(
+            "unknown environment variable(s): "
+            + ", ".join(hints)
+            + f"; authkit reads {', '.join(ENV_VARS)}"
+        )
+    for key in environ:
+        hint = _suggestion(key)
+        if hint and key not in ENV_VARS and hint not in environ:
+            logger.warning(
+                "environment variable %s is not read by authkit; did you mean %s?", key, hint
+            )
+    return {k: environ[k] for k in ENV_VARS if k in environ}
+
+
+def load_settings(environ: Mapping[str, str], env_file: Path | None = None) -> Settings:
+    """Settings from `environ` (the process's environment, usually) over `env_file`'s keys."""
+    # Empty counts as unset in each source, so an empty variable never hides a .env value.
+    sources = (read_env_file(env_file), _from_environment(environ))
+    raw = {k: v for source in sources for k, v in source.items() if v.strip()}
+    if "JWT_SECRET" not in raw and "AUTHKIT_JWT_KEYS" not in raw:
+        raise ConfigError(
+            "JWT_SECRET is not set: authkit signs and verifies tokens with it. Set it in the "
+            f"environment or in {env_file or '.env'} ({_KEYGEN_HINT}), "
+            "or start with `authkit serve`, which creates one in .env on first run "
+            "(or set AUTHKIT_JWT_KEYS to sign with a key set instead: docs/tokens.md)."
+        )
+    nested: dict[str, dict[str, str]] = {}
+    for name, value in raw.items():
+        section, field = ENV_VARS[name]
+        nested.setdefault(section, {})[field] = value
+    try:
+        settings = make_converter().structure(nested, Settings)
+    except ClassValidationError as exc:
+        raise ConfigError("invalid configuration: " + "; ".join(_describe(exc))) from None
+    secret = settings.jwt.secret
+    if (
+        settings.jwt.keys_file is None
+        and secret is not None
+        and len(secret.value.encode("utf-8")) < MIN_SECRET_BYTES
+    ):
+        logger.warning(
+            "JWT_SECRET is shorter than %d bytes: tokens signed with it can be brute-forced "
+            "offline. It keeps working; replace it when you can (%s).",
+            MIN_SECRET_BYTES,
+            _KEYGEN_HINT,
+        )
+    return settings
+
+
+def _describe(exc: ClassValidationError) -> list[str]:
+    messages = []
+    for line in transform_error(exc, path="$", format_exception=lambda e, _: str(e)):
+        message, _, path = line.rpartition(" @ ")
+        name = _BY_PATH.get(path, path)
+        if name in _SECRET_NAMES:
+            message = message.split(" (got ")[0]  # never echo a secret back
+        messages.append(f"{name}: {message}")
+    return messages
+
+
+def ensure_local_secret(env_file: Path, environ: Mapping[str, str]) -> bool:
+    """Give a fresh checkout a strong JWT_SECRET in `env_file` (mode 0600), unless `environ`
+    or the file sets one already.
+
+    Returns True when it wrote one, False when a secret was already set.
+    """
+    if (
+        environ.get("JWT_SECRET", "").strip()
+        or read_env_file(env_file).get("JWT_SECRET", "").strip()
+    ):
+        return False
+    existing = env_file.read_bytes() if env_file.is_file() else b""
+    needs_newline = bool(existing) and not existing.endswith(b"\n")
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)  # it holds a secret now, whatever its mode was
+        out.write(("\n" if needs_newline else "") + f"JWT_SECRET={secrets.token_urlsafe(48)}\n")
+    return True

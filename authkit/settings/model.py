@@ -1,0 +1,51 @@
+"""The settings: one section per capability, each defined in that capability's settings.py.
+
+Environment names are in loader.ENV_VARS.
+
+Example:
+
+    Settings(jwt=JWTSettings(secret=Secret("…")), server=ServerSettings(port=8080))
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from authkit.core.settings import PluginSettings
+from authkit.core.values import Choice, Range, Secret
+from authkit.http.settings import CORSSettings, ServerSettings
+from authkit.ops.settings import ObservabilitySettings
+from authkit.passwords.settings import PasswordSettings, SigninLimits
+from authkit.sessions.settings import SessionSettings
+from authkit.storage.settings import DEFAULT_MONGO_URI, MongoSettings
+from authkit.tokens.settings import JWTSettings
+
+__all__ = [
+    "DEFAULT_MONGO_URI",
+    "CORSSettings",
+    "Choice",
+    "JWTSettings",
+    "MongoSettings",
+    "ObservabilitySettings",
+    "PasswordSettings",
+    "PluginSettings",
+    "Range",
+    "Secret",
+    "ServerSettings",
+    "SessionSettings",
+    "Settings",
+    "SigninLimits",
+]
+
+
+@attrs.frozen
+class Settings:
+    jwt: JWTSettings
+    mongo: MongoSettings = attrs.Factory(MongoSettings)
+    sessions: SessionSettings = attrs.Factory(SessionSettings)
+    passwords: PasswordSettings = attrs.Factory(PasswordSettings)
+    signin_limits: SigninLimits = attrs.Factory(SigninLimits)
+    server: ServerSettings = attrs.Factory(ServerSettings)
+    observability: ObservabilitySettings = attrs.Factory(ObservabilitySettings)
+    cors: CORSSettings = attrs.Factory(CORSSettings)
+    plugins: PluginSettings = attrs.Factory(PluginSettings)

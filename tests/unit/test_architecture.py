@@ -1,0 +1,128 @@
+"""The shape of the code, checked: what plugins and docs may import, and what authkit may not.
+
+- The built-in strategies, the examples and every Python block in README.md and docs/
+  import authkit only through its public modules: `authkit`, `authkit.plugin`,
+  `authkit.testing`.
+- No module under authkit/ imports the repository's application (`app`, `config`).
+- The modules under authkit/ import each other without a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PUBLIC = {"authkit", "authkit.plugin", "authkit.testing"}
+_PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+def _imported(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.lineno, node.module
+
+
+def _documented_code() -> Iterator[tuple[str, str]]:
+    for path in sorted([*ROOT.glob("examples/**/*.py"), *ROOT.glob("strategies/*.py")]):
+        yield str(path.relative_to(ROOT)), path.read_text("utf-8")
+    for path in [ROOT / "README.md", *sorted(ROOT.glob("docs/**/*.md"))]:
+        for number, block in enumerate(_PYTHON_BLOCK.findall(path.read_text("utf-8")), 1):
+            yield f"{path.relative_to(ROOT)} (python block {number})", block
+
+
+def test_examples_and_docs_import_only_public_modules() -> None:
+    offending = []
+    sources = list(_documented_code())
+    assert len(sources) > 20  # the examples and the docs were found
+    for where, code in sources:
+        for line, module in _imported(ast.parse(code)):
+            if module.split(".")[0] == "authkit" and module not in PUBLIC:
+                offending.append(f"{where}:{line}: {module}")
+    assert offending == [], "import these through authkit, authkit.plugin or authkit.testing"
+
+
+def _authkit_modules() -> dict[str, ast.Module]:
+    modules = {}
+    for path in sorted((ROOT / "authkit").rglob("*.py")):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = ast.parse(path.read_text("utf-8"))
+    return modules
+
+
+def test_the_toolkit_never_imports_the_application() -> None:
+    offending = [
+        f"{name}:{line}: {module}"
+        for name, tree in _authkit_modules().items()
+        for line, module in _imported(tree)
+        if module.split(".")[0] in {"app", "config", "strategies"}
+    ]
+    assert offending == []
+
+
+def _module_level_imports(tree: ast.Module, known: set[str]) -> set[str]:
+    """The authkit modules a module imports when it is imported (not under TYPE_CHECKING)."""
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+            continue
+        for _, module in _imported(node) if isinstance(node, ast.Import | ast.ImportFrom) else ():
+            if module in known:
+                found.add(module)
+            if isinstance(node, ast.ImportFrom):
+                found.update(
+                    f"{module}.{a.name}" for a in node.names if f"{module}.{a.name}" in known
+                )
+    return found
+
+
+def test_authkit_modules_import_each_other_without_a_cycle() -> None:
+    modules = _authkit_modules()
+    graph = {
+        name: _module_level_imports(tree, set(modules)) - {name} for name, tree in modules.items()
+    }
+    # `authkit` itself re-exports the public API: everything reaches it by being imported
+    # as a package's parent, which is no cycle; only explicit imports count.
+    state: dict[str, str] = {}
+    cycles: list[list[str]] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = "open"
+        for target in sorted(graph[name]):
+            if state.get(target) == "open":
+                cycles.append(
+                    [*path[path.index(target) :], target] if target in path else [name, target]
+                )
+            elif target not in state:
+                visit(target, [*path, target])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
+
+
+@pytest.mark.parametrize("folder", ["authkit", "strategies"])
+def test_every_package_is_in_the_wheel(folder: str) -> None:
+    listed = re.search(r"packages = \[(.*?)\]", (ROOT / "pyproject.toml").read_text(), re.S)
+    assert listed is not None
+    packages = set(re.findall(r'"([\w.]+)"', listed.group(1)))
+    base = ROOT / folder
+    found = {
+        ".".join(("authkit", *p.parent.relative_to(ROOT / "authkit").parts))
+        if folder == "authkit"
+        else ".".join(("authkit", "strategies", *p.parent.relative_to(base).parts))
+        for p in base.rglob("__init__.py")
+    }
+    found = {name.rstrip(".") for name in found}
+    assert found <= packages
