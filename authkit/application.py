@@ -19,33 +19,32 @@ from pymongo.database import Database
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from authkit.core.errors import ConfigError, HTTPError, RegistryError
 from authkit.core.guard import StrategyRegistryMiddleware, guards_in
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
-from authkit.http.docs_page import docs_routes
 from authkit.http.responses import exception_handlers, not_found
-from authkit.http.routing import DirectRoute, IndexedRouter
+from authkit.http.routing import IndexedRouter
 from authkit.http.stack import AuthkitStarlette
-from authkit.ops.health import health_routes
-from authkit.ops.metrics import CONTENT_TYPE, Metrics, NoMetrics
+from authkit.ops.feature import operations_feature
+from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
+from authkit.passwords.feature import passwords_feature
 from authkit.passwords.hasher import PasswordHasher
-from authkit.passwords.routes import auth_routes
 from authkit.passwords.service import AuthService
 from authkit.passwords.throttle import SigninThrottle
+from authkit.sessions.feature import sessions_feature
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.revocation import MongoDenylist, RevocationChecker
-from authkit.sessions.routes import RefreshDelivery, token_routes
+from authkit.sessions.routes import RefreshDelivery
 from authkit.sessions.store import MongoSessionStore
 from authkit.settings.model import Settings
 from authkit.storage.database import DEFAULT_DATABASE, describe_uri, open_client
 from authkit.tokens.issuer import TokenIssuer
 from authkit.tokens.keys import KeyRing, KeySetError
+from authkit.users.feature import users_feature
 from authkit.users.store import MongoUserStore
 
 __all__ = ["create_app"]
@@ -59,7 +58,7 @@ def create_app(
     database: Database[dict[str, Any]] | None = None,
     routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """Build the app.
+    """Build the app: each capability's objects, then the features they make, served.
 
     `routes` are your own, added beside authkit's and guarded with `@guard(...)` or
     `GuardedApp`; their guards are checked at start-up like authkit's. `database`
@@ -71,14 +70,14 @@ def create_app(
         database = client.get_default_database(DEFAULT_DATABASE)
     metrics = Metrics() if settings.observability.metrics else NoMetrics()
     users = MongoUserStore(database["users"])
-    passwords = PasswordHasher(settings.passwords.bcrypt_rounds, metrics)
+    hasher = PasswordHasher(settings.passwords.bcrypt_rounds, metrics)
     tokens = token_issuer(settings)
     throttle = SigninThrottle(
         database["signin_failures"],
         per_account=settings.signin_limits.per_account,
         per_address=settings.signin_limits.per_address,
     )
-    service = AuthService(users, passwords, tokens, throttle, metrics)
+    service = AuthService(users, hasher, tokens, throttle, metrics)
     lifetimes = settings.sessions
     sessions = (
         MongoSessionStore(database["auth_sessions"], database["refresh_tokens"])
@@ -105,7 +104,7 @@ def create_app(
     )
     ctx = StrategyContext(
         users=users,
-        passwords=passwords,
+        passwords=hasher,
         tokens=tokens,
         service=service,
         max_body_bytes=settings.server.max_body_bytes,
@@ -116,32 +115,31 @@ def create_app(
     strategies = StrategyRegistry()
     strategies.load_entry_points(ctx)
     strategies.load_paths(settings.plugins.strategies, ctx)
-    strategies.load_package(settings.plugins.folder, ctx)
-    all_routes: list[BaseRoute] = [
-        *auth_routes(service, settings.server.max_body_bytes, lifecycle, delivery),
-        *token_routes(lifecycle, delivery, settings.server.max_body_bytes),
-        *health_routes({"database": users.ensure_ready}),
-        *docs_routes("/openapi.json"),
-        *routes,
+    max_body = settings.server.max_body_bytes
+    features = [
+        users_feature(users),
+        passwords_feature(service, hasher, throttle, lifecycle, delivery, max_body_bytes=max_body),
+        sessions_feature(
+            lifecycle,
+            delivery,
+            sessions,
+            denylist if lifetimes.revocation_checks else None,
+            max_body_bytes=max_body,
+        ),
+        *strategies.features(),
     ]
-    if isinstance(metrics, Metrics):
-        all_routes.append(_metrics_route(metrics))
-    for name in strategies:
-        # A plugin may bring routes of its own (an API-key strategy's key management).
-        contribute = getattr(strategies.get(name), "routes", None)
-        if callable(contribute):
-            all_routes.extend(contribute())
+    readiness = {name: check for f in features for name, check in f.readiness.items()}
+    features.append(operations_feature(readiness, metrics))
+    all_routes: list[BaseRoute] = [route for f in features for route in f.routes]
+    all_routes.extend(routes)
     check_guards(all_routes, strategies)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            await users.ensure_indexes()
-            await throttle.ensure_indexes()
-            if sessions is not None:
-                await sessions.ensure_indexes()
-            if lifetimes.revocation_checks:
-                await denylist.ensure_indexes()
+            for feature in features:
+                for ensure_indexes in feature.indexes:
+                    await ensure_indexes()
         except HTTPError:
             # Start anyway: the index is created before the first insert, once the
             # database answers, and requests that need it get a 503 until then.
@@ -150,7 +148,9 @@ def create_app(
         try:
             yield
         finally:
-            passwords.pool.close()
+            for feature in features:
+                for stop in feature.on_shutdown:
+                    stop()
             if client is not None:
                 client.close()
 
@@ -185,13 +185,6 @@ def token_issuer(settings: Settings) -> TokenIssuer:
         audience=jwt.audience,
         leeway=jwt.leeway,
     )
-
-
-def _metrics_route(metrics: Metrics) -> Route:
-    async def exposition(request: Request) -> Response:
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
-
-    return DirectRoute("/metrics", exposition, methods=["GET"], include_in_schema=False)
 
 
 def check_guards(routes: list[BaseRoute], strategies: StrategyRegistry) -> None:

@@ -5,7 +5,9 @@ what it exports keeps its name and meaning across minor releases. Everything els
 `authkit` is internal.
 
 - The strategy contract: `Strategy`, `StrategyContext` (what a factory is handed: the user
-  store, the password check, the token issuer, the database, ...), `Success`, `Fail`.
+  store, the password check, the token issuer, the database, ...), `Success`, `Fail`; and
+  `Feature`, what a strategy's `feature()` returns to add routes, indexes and readiness
+  checks to the application.
 - HTTP: `read_fields` (a JSON or form body, size-capped, with the contract's 400s), `JSON`
   (a response), `first_header`, and the error tree to raise (`ValidationFailed`, `Conflict`,
   `Forbidden`, `NotFound`, `BackendUnavailable`, ...): one handler renders them all.
@@ -42,6 +44,7 @@ from authkit.core.errors import (
     TooManyRequests,
     ValidationFailed,
 )
+from authkit.core.feature import Feature
 from authkit.core.guard import GuardedApp, guard
 from authkit.core.strategy import (
     AuthenticatedUser,
@@ -76,6 +79,7 @@ __all__ = [
     "CommandError",
     "Conflict",
     "Fail",
+    "Feature",
     "Forbidden",
     "GuardedApp",
     "HTTPError",

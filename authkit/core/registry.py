@@ -1,20 +1,18 @@
-"""StrategyRegistry: name -> strategy, filled once at start-up from three places.
+"""StrategyRegistry: name -> strategy, filled once at start-up from two places.
 
-1. entry points in the `authkit.strategies` group (an installed package declares one);
-2. dotted paths, `package.module:Class`, listed in the AUTHKIT_STRATEGIES setting;
-3. modules dropped into a package folder (the project's `strategies/`): every class
-   defined there with a `name`, `authenticate` and `from_context` is a strategy.
+1. entry points in the `authkit.strategies` group: the one way an installed package,
+   authkit's own built-ins included, declares a strategy;
+2. dotted paths, `package.module:Class`, listed in the AUTHKIT_STRATEGIES setting, for a
+   strategy that is not packaged (a module of your application).
 
-A class met twice (an entry point and its own module in the folder) counts once; two
-different strategies with one name, or a plugin that fails to import or to build,
-stop start-up with an error naming the plugin and where it came from.
+Two strategies with one name, or a plugin that fails to import or to build, stop
+start-up with an error naming the plugin and where it came from.
 
 Example:
 
     registry = StrategyRegistry()
     registry.load_entry_points(ctx)                 # every `authkit.strategies` entry point
     registry.load_paths(["mypkg.auth:HeaderStrategy"], ctx)
-    registry.load_package("strategies", ctx)
     registry.use(MyStrategy())                      # or one by hand
     registry.get("jwt")                             # UnknownStrategyError lists the names
 """
@@ -22,13 +20,12 @@ Example:
 from __future__ import annotations
 
 import importlib
-import inspect
-import pkgutil
 from collections.abc import Iterable, Iterator, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from authkit.core.errors import DuplicateStrategyError, RegistryError, UnknownStrategyError
+from authkit.core.feature import DescribesSecurity, Feature, ProvidesFeature
 from authkit.core.strategy import Strategy, StrategyContext
 
 __all__ = ["ENTRY_POINT_GROUP", "StrategyRegistry"]
@@ -65,10 +62,16 @@ class StrategyRegistry:
         (an API key's `X-API-Key`, say): what CORS must let a browser send."""
         headers = []
         for strategy in self._strategies.values():
-            scheme = getattr(strategy, "openapi_scheme", None) or {}
+            if not isinstance(strategy, DescribesSecurity):
+                continue
+            scheme = strategy.openapi_scheme
             if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
                 headers.append(str(scheme["name"]))
         return headers
+
+    def features(self) -> list[Feature]:
+        """What the registered strategies add to the application besides authentication."""
+        return [s.feature() for s in self._strategies.values() if isinstance(s, ProvidesFeature)]
 
     def load_entry_points(self, ctx: StrategyContext, group: str = ENTRY_POINT_GROUP) -> int:
         """Build and register every strategy declared in `group`; returns how many."""
@@ -110,27 +113,6 @@ class StrategyRegistry:
             loaded += self._add(self._build(factory, ctx, origin))
         return loaded
 
-    def load_package(self, package: str, ctx: StrategyContext) -> int:
-        """Register the strategy classes defined in the modules of `package` (e.g. strategies/)."""
-        try:
-            root = importlib.import_module(package)
-        except ModuleNotFoundError:
-            return 0
-        loaded = 0
-        for info in pkgutil.iter_modules(getattr(root, "__path__", [])):
-            module_name = f"{package}.{info.name}"
-            origin = f"strategy module {module_name!r} (in the {package}/ folder)"
-            try:
-                module = importlib.import_module(module_name)
-            except Exception as exc:
-                raise RegistryError(
-                    f"{origin} failed to import: {type(exc).__name__}: {exc}"
-                ) from exc
-            for _, cls in inspect.getmembers(module, inspect.isclass):
-                if cls.__module__ == module_name and _looks_like_a_strategy(cls):
-                    loaded += self._add(self._build(cls, ctx, f"{origin}, class {cls.__name__}"))
-        return loaded
-
     @staticmethod
     def _build(factory: Any, ctx: StrategyContext, origin: str) -> Strategy:
         try:
@@ -144,16 +126,5 @@ class StrategyRegistry:
         return strategy  # type: ignore[no-any-return]
 
     def _add(self, strategy: Strategy) -> int:
-        existing = self._strategies.get(strategy.name)
-        if existing is not None and type(existing) is type(strategy):
-            return 0  # the same class reached twice (entry point and folder): once is enough
         self.use(strategy)
         return 1
-
-
-def _looks_like_a_strategy(cls: type) -> bool:
-    return (
-        isinstance(getattr(cls, "name", None), str)
-        and callable(getattr(cls, "authenticate", None))
-        and callable(getattr(cls, "from_context", None))
-    )

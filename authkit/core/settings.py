@@ -11,5 +11,3 @@ __all__ = ["PluginSettings"]
 class PluginSettings:
     # Dotted paths, `package.module:Class`, loaded after the entry points.
     strategies: tuple[str, ...] = ()
-    # The package whose modules are searched for strategy classes (the project's folder).
-    folder: str = "strategies"

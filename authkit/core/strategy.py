@@ -114,13 +114,14 @@ class StrategyContext:
 
 @runtime_checkable
 class Strategy(Protocol):
-    """What the registry holds. Optional extras a strategy may define:
+    """What the registry holds. A strategy may also be (authkit.core.feature):
 
-    - `openapi_scheme: ClassVar[dict]`, an OpenAPI security scheme, when a client can
-      present the credential on its own (bearer token, API key, basic);
-    - `openapi_allows_anonymous: ClassVar[bool]`, True when a route it guards also opens
-      with no credential at all (the `anonymous` strategy);
-    - `routes() -> list[BaseRoute]`, routes the application adds (say, to manage keys);
+    - `DescribesSecurity`: `openapi_scheme: ClassVar[dict]`, an OpenAPI security scheme,
+      when a client can present the credential on its own (bearer token, API key, basic);
+    - `AllowsAnonymous`: `openapi_allows_anonymous: ClassVar[bool]`, True when a route it
+      guards also opens with no credential at all (the `anonymous` strategy);
+    - `ProvidesFeature`: `feature() -> Feature`, the routes, indexes and checks it adds
+      to the application (say, to manage API keys);
 
     and a package may add `authkit` subcommands through the `authkit.commands`
     entry-point group (see authkit.cli).

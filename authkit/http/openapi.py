@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from starlette.routing import BaseRoute, Route
 
+from authkit.core.feature import AllowsAnonymous, DescribesSecurity
 from authkit.core.guard import guards_in
 from authkit.core.registry import StrategyRegistry
 
@@ -121,10 +122,9 @@ def openapi_document(
     anonymous: set[str] = set()
     for name in registry:
         strategy = registry.get(name)
-        scheme = getattr(strategy, "openapi_scheme", None)
-        if scheme is not None:
-            schemes[name] = scheme
-        if getattr(strategy, "openapi_allows_anonymous", False):
+        if isinstance(strategy, DescribesSecurity):
+            schemes[name] = dict(strategy.openapi_scheme)
+        if isinstance(strategy, AllowsAnonymous) and strategy.openapi_allows_anonymous:
             anonymous.add(name)
     routes = list(routes)
     guards = {(path, method): rule for path, method, rule in guards_in(routes)}

@@ -59,7 +59,6 @@ ENV_VARS: Mapping[str, tuple[str, str]] = {
     "AUTHKIT_CORS_ORIGINS": ("cors", "origins"),
     "AUTHKIT_CORS_CREDENTIALS": ("cors", "allow_credentials"),
     "AUTHKIT_STRATEGIES": ("plugins", "strategies"),
-    "AUTHKIT_STRATEGY_FOLDER": ("plugins", "folder"),
 }
 _BY_PATH = {f"$.{section}.{field}": name for name, (section, field) in ENV_VARS.items()}
 _SECRET_NAMES = frozenset({"JWT_SECRET"})

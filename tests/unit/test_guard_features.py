@@ -5,6 +5,7 @@ plugins through real entry points and a real process: tests/plugins/."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import textwrap
 import time
 from pathlib import Path
@@ -279,19 +280,43 @@ def test_cors_lets_browsers_send_a_plugins_credential_header(
     assert "DELETE" in preflight.headers["access-control-allow-methods"]
 
 
-def test_strategy_modules_dropped_in_the_folder_are_loaded(
+FEATURE_STRATEGY = (
+    HEADER_STRATEGY
+    + """
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from authkit.plugin import Feature
+
+BUILT = []
+
+class WithFeature(HeaderStrategy):
+    name: ClassVar[str] = "featured"
+
+    def feature(self):
+        async def hello(request):
+            return PlainTextResponse("from the plugin")
+
+        async def build_indexes():
+            BUILT.append("indexes")
+
+        return Feature("featured", routes=[Route("/plugin/hello", hello)], indexes=[build_indexes])
+"""
+)
+
+
+def test_a_strategys_feature_brings_routes_and_indexes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_package(tmp_path, "myfolder", {"header": HEADER_STRATEGY.format(name="header")})
+    write_package(tmp_path, "featpkg", {"auth": FEATURE_STRATEGY.format(name="header")})
     monkeypatch.syspath_prepend(str(tmp_path))
     app = create_app(
-        settings(folder="myfolder"),
-        database=mongomock.MongoClient().db,
-        routes=[Route("/h", by_header)],
+        settings(strategies=("featpkg.auth:WithFeature",)), database=mongomock.MongoClient().db
     )
-    assert "header" in app.state.strategies
+    import featpkg.auth  # the module the setting loaded
+
     with TestClient(app) as client:
-        assert client.get("/h", headers={"X-User": "zoe"}).status_code == 200
+        assert client.get("/plugin/hello").text == "from the plugin"
+    assert featpkg.auth.BUILT == ["indexes"]
 
 
 @pytest.mark.parametrize(
@@ -305,13 +330,13 @@ def test_strategy_modules_dropped_in_the_folder_are_loaded(
             "'missing.module:Thing' (from AUTHKIT_STRATEGIES) failed to import",
         ),
         (
-            {"folder": "badfolder"},
+            {"strategies": ("badpkg.broken:Thing",)},
             {"broken": "raise RuntimeError('boom')"},
             RegistryError,
-            "'badfolder.broken' (in the badfolder/ folder) failed to import: RuntimeError: boom",
+            "'badpkg.broken:Thing' (from AUTHKIT_STRATEGIES) failed to import: RuntimeError: boom",
         ),
         (
-            {"folder": "clashfolder"},
+            {"strategies": ("clashpkg.clash:HeaderStrategy",)},
             {"clash": HEADER_STRATEGY.format(name="jwt")},
             DuplicateStrategyError,
             "'jwt' is already taken",
@@ -327,13 +352,23 @@ def test_discovery_failures_stop_start_up_naming_the_plugin(
     names: str,
 ) -> None:
     if modules:
-        write_package(tmp_path, plugins["folder"], modules)
+        write_package(tmp_path, plugins["strategies"][0].split(".")[0], modules)
         monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(error) as caught:
         create_app(settings(**plugins), database=mongomock.MongoClient().db)
     assert names in str(caught.value)
 
 
-def test_the_builtin_folder_adds_nothing_twice() -> None:
+def test_the_builtins_come_from_entry_points_once_each() -> None:
     app = create_app(settings(), database=mongomock.MongoClient().db)
     assert sorted(app.state.strategies) == ["anonymous", "jwt", "local"]
+    declared = [
+        ep.value
+        for ep in importlib.metadata.entry_points(group="authkit.strategies")
+        if ep.dist is not None and ep.dist.name == "authkit-asgi"
+    ]
+    assert sorted(declared) == [
+        "authkit.strategies.anonymous:AnonymousStrategy",
+        "authkit.strategies.jwt:JWTStrategy",
+        "authkit.strategies.local:LocalStrategy",
+    ]

@@ -26,10 +26,17 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import attrs
-from authkit.plugin import AuthenticatedUser, Fail, Outcome, StrategyContext, Success, UserStore
+from authkit.plugin import (
+    AuthenticatedUser,
+    Fail,
+    Feature,
+    Outcome,
+    StrategyContext,
+    Success,
+    UserStore,
+)
 from pymongo.database import Database
 from starlette.requests import Request
-from starlette.routing import BaseRoute
 
 from authkit_apikey.keys import display_prefix, looks_like_key
 from authkit_apikey.routes import api_key_routes
@@ -71,9 +78,14 @@ class APIKeyStrategy:
     def from_context(cls, ctx: StrategyContext) -> APIKeyStrategy:
         return cls(APIKeyStore.on_database(database_of(ctx)), ctx.users, ctx.max_body_bytes)
 
-    def routes(self) -> list[BaseRoute]:
-        """POST/GET /auth/api-keys and DELETE /auth/api-keys/{id}, for holders of a JWT."""
-        return list(api_key_routes(self.keys, self.max_body_bytes))
+    def feature(self) -> Feature:
+        """POST/GET /auth/api-keys and DELETE /auth/api-keys/{id}, for holders of a JWT, and
+        the keys' indexes, built at start-up."""
+        return Feature(
+            "apikey",
+            routes=api_key_routes(self.keys, self.max_body_bytes),
+            indexes=[self.keys.ensure_indexes],
+        )
 
     async def authenticate(self, request: Request) -> Outcome:
         values = request.headers.getlist(HEADER)

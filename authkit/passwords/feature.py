@@ -1,0 +1,31 @@
+"""The passwords capability as a Feature: signup, signin and /auth/me, the sign-in
+throttle's indexes, and the bcrypt worker pool closed at shutdown."""
+
+from __future__ import annotations
+
+from authkit.core.feature import Feature
+from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.routes import auth_routes
+from authkit.passwords.service import AuthService
+from authkit.passwords.throttle import SigninThrottle
+from authkit.sessions.lifecycle import TokenLifecycle
+from authkit.sessions.routes import RefreshDelivery
+
+__all__ = ["passwords_feature"]
+
+
+def passwords_feature(
+    service: AuthService,
+    hasher: PasswordHasher,
+    throttle: SigninThrottle,
+    lifecycle: TokenLifecycle,
+    delivery: RefreshDelivery,
+    *,
+    max_body_bytes: int,
+) -> Feature:
+    return Feature(
+        "passwords",
+        routes=auth_routes(service, max_body_bytes, lifecycle, delivery),
+        indexes=[throttle.ensure_indexes],
+        on_shutdown=[hasher.pool.close],
+    )

@@ -1,0 +1,15 @@
+"""The users capability as a Feature: the unique username index, and the database check
+`/readyz` answers with."""
+
+from __future__ import annotations
+
+from authkit.core.feature import Feature
+from authkit.users.store import MongoUserStore
+
+__all__ = ["users_feature"]
+
+
+def users_feature(users: MongoUserStore) -> Feature:
+    return Feature(
+        "users", indexes=[users.ensure_indexes], readiness={"database": users.ensure_ready}
+    )
