@@ -6,21 +6,46 @@ from typing import Annotated
 
 import attrs
 
-from authkit.core.values import Range
+from authkit.core.values import Env, Range
 
 __all__ = ["CORSSettings", "ServerSettings"]
 
 
 @attrs.frozen
 class ServerSettings:
-    host: str = "127.0.0.1"
-    port: Annotated[int, Range(1, 65535)] = 3000
-    max_body_bytes: Annotated[int, Range(256, 64 * 1024 * 1024)] = 16 * 1024
+    host: Annotated[
+        str,
+        Env(
+            "HOST",
+            "interface `authkit serve` listens on (`0.0.0.0` in a container); bare uvicorn "
+            "takes `--host`",
+        ),
+    ] = "127.0.0.1"
+    port: Annotated[
+        int,
+        Range(1, 65535),
+        Env("PORT", "port `authkit serve` listens on; bare uvicorn takes `--port`"),
+    ] = 3000
+    max_body_bytes: Annotated[
+        int,
+        Range(256, 64 * 1024 * 1024),
+        Env("AUTHKIT_MAX_BODY_BYTES", "larger request bodies get 413 before they are read in full"),
+    ] = 16 * 1024
 
 
 @attrs.frozen
 class CORSSettings:
     """Browser access from other origins; off (no origins) by default."""
 
-    origins: tuple[str, ...] = ()
-    allow_credentials: bool = False
+    origins: Annotated[
+        tuple[str, ...],
+        Env(
+            "AUTHKIT_CORS_ORIGINS",
+            "comma-separated origins allowed to call from browsers",
+            "(none: CORS off)",
+        ),
+    ] = ()
+    allow_credentials: Annotated[
+        bool,
+        Env("AUTHKIT_CORS_CREDENTIALS", "allow cookies/credentials (explicit origins only)"),
+    ] = False

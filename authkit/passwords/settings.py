@@ -6,7 +6,7 @@ from typing import Annotated
 
 import attrs
 
-from authkit.core.values import Range
+from authkit.core.values import Env, Range
 from authkit.passwords.throttle import Limit
 
 __all__ = ["PasswordSettings", "SigninLimits"]
@@ -14,7 +14,15 @@ __all__ = ["PasswordSettings", "SigninLimits"]
 
 @attrs.frozen
 class PasswordSettings:
-    bcrypt_rounds: Annotated[int, Range(4, 31)] = 10
+    bcrypt_rounds: Annotated[
+        int,
+        Range(4, 31),
+        Env(
+            "BCRYPT_ROUNDS",
+            "bcrypt cost for new hashes (4-31); a stored hash of another cost is upgraded at "
+            "its owner's next sign-in",
+        ),
+    ] = 10
 
 
 _TEN_PER_QUARTER_HOUR = Limit(10, 15 * 60)
@@ -31,5 +39,15 @@ class SigninLimits:
     NAT, and stops one machine from spraying guesses across many accounts.
     """
 
-    per_account: Limit | None = _TEN_PER_QUARTER_HOUR
-    per_address: Limit | None = _HUNDRED_PER_QUARTER_HOUR
+    per_account: Annotated[
+        Limit | None,
+        Env(
+            "AUTHKIT_SIGNIN_LIMIT_ACCOUNT",
+            "failed sign-ins allowed per account in a sliding window, then 429 (`off` to disable)",
+            none_is_off=True,
+        ),
+    ] = _TEN_PER_QUARTER_HOUR
+    per_address: Annotated[
+        Limit | None,
+        Env("AUTHKIT_SIGNIN_LIMIT_ADDRESS", "the same per client address", none_is_off=True),
+    ] = _HUNDRED_PER_QUARTER_HOUR

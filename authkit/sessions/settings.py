@@ -7,7 +7,7 @@ from typing import Annotated
 
 import attrs
 
-from authkit.core.values import Choice, Range
+from authkit.core.values import Choice, Env, Range
 
 __all__ = ["SessionSettings"]
 
@@ -27,12 +27,50 @@ class SessionSettings:
     None (`off`) lets a session that keeps refreshing live for ever.
     """
 
-    refresh_tokens: Annotated[str, Choice(("body", "cookie", "off"))] = "body"
-    refresh_ttl: timedelta = timedelta(days=14)
-    max_age: timedelta | None = timedelta(days=30)
+    refresh_tokens: Annotated[
+        str,
+        Choice(("body", "cookie", "off")),
+        Env(
+            "AUTHKIT_REFRESH_TOKENS",
+            "`body`, `cookie` (HttpOnly, Secure, SameSite, path `/auth`) or `off` "
+            "(the reference's signin body exactly)",
+        ),
+    ] = "body"
+    refresh_ttl: Annotated[
+        timedelta,
+        Env("AUTHKIT_REFRESH_TTL", "refresh-token lifetime (each refresh starts a new one)"),
+    ] = timedelta(days=14)
+    max_age: Annotated[
+        timedelta | None,
+        Env(
+            "AUTHKIT_SESSION_MAX_AGE",
+            "a session ends this long after its sign-in however often it is refreshed, and "
+            "the user signs in again (`off`: never)",
+            none_is_off=True,
+        ),
+    ] = timedelta(days=30)
     # Seconds after its first use during which a used refresh token presented again is
     # taken for a concurrent duplicate (refused, session kept) rather than a replay
     # (refused, session revoked). 0: every second use revokes.
-    reuse_grace: Annotated[int, Range(0, 300)] = 10
-    cookie_samesite: Annotated[str, Choice(("strict", "lax", "none"))] = "strict"
-    revocation_checks: bool = False
+    reuse_grace: Annotated[
+        int,
+        Range(0, 300),
+        Env(
+            "AUTHKIT_REFRESH_REUSE_GRACE",
+            "seconds in which a second use of a refresh token is a client's own race, "
+            "not a replay (`0`: strict)",
+        ),
+    ] = 10
+    cookie_samesite: Annotated[
+        str,
+        Choice(("strict", "lax", "none")),
+        Env("AUTHKIT_REFRESH_COOKIE_SAMESITE", "`strict`, `lax` or `none`"),
+    ] = "strict"
+    revocation_checks: Annotated[
+        bool,
+        Env(
+            "AUTHKIT_REVOCATION_CHECKS",
+            "refuse signed-out access tokens at once (one database read per request); off, "
+            "they work until their `exp`",
+        ),
+    ] = False

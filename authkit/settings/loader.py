@@ -25,6 +25,7 @@ from cattrs import ClassValidationError, transform_error
 from dotenv import dotenv_values
 
 from authkit.core.errors import ConfigError
+from authkit.settings.catalog import catalog
 from authkit.settings.converter import make_converter
 from authkit.settings.model import Settings
 
@@ -32,34 +33,8 @@ __all__ = ["ENV_VARS", "MIN_SECRET_BYTES", "ensure_local_secret", "load_settings
 
 logger = logging.getLogger("authkit.config")
 
-ENV_VARS: Mapping[str, tuple[str, str]] = {
-    "MONGO_URI": ("mongo", "uri"),
-    "JWT_SECRET": ("jwt", "secret"),
-    "JWT_EXPIRES_IN": ("jwt", "expires_in"),
-    "AUTHKIT_JWT_KEYS": ("jwt", "keys_file"),
-    "AUTHKIT_JWT_ISSUER": ("jwt", "issuer"),
-    "AUTHKIT_JWT_AUDIENCE": ("jwt", "audience"),
-    "AUTHKIT_JWT_LEEWAY": ("jwt", "leeway"),
-    "AUTHKIT_REFRESH_TOKENS": ("sessions", "refresh_tokens"),
-    "AUTHKIT_REFRESH_TTL": ("sessions", "refresh_ttl"),
-    "AUTHKIT_SESSION_MAX_AGE": ("sessions", "max_age"),
-    "AUTHKIT_REFRESH_REUSE_GRACE": ("sessions", "reuse_grace"),
-    "AUTHKIT_REFRESH_COOKIE_SAMESITE": ("sessions", "cookie_samesite"),
-    "AUTHKIT_REVOCATION_CHECKS": ("sessions", "revocation_checks"),
-    "BCRYPT_ROUNDS": ("passwords", "bcrypt_rounds"),
-    "HOST": ("server", "host"),
-    "PORT": ("server", "port"),
-    "AUTHKIT_MAX_BODY_BYTES": ("server", "max_body_bytes"),
-    "AUTHKIT_SIGNIN_LIMIT_ACCOUNT": ("signin_limits", "per_account"),
-    "AUTHKIT_SIGNIN_LIMIT_ADDRESS": ("signin_limits", "per_address"),
-    "AUTHKIT_LOG_FORMAT": ("observability", "log_format"),
-    "AUTHKIT_LOG_LEVEL": ("observability", "log_level"),
-    "AUTHKIT_ACCESS_LOG": ("observability", "access_log"),
-    "AUTHKIT_METRICS": ("observability", "metrics"),
-    "AUTHKIT_CORS_ORIGINS": ("cors", "origins"),
-    "AUTHKIT_CORS_CREDENTIALS": ("cors", "allow_credentials"),
-    "AUTHKIT_STRATEGIES": ("plugins", "strategies"),
-}
+# Variable -> (section, field), from each field's Env annotation (authkit.settings.catalog).
+ENV_VARS: Mapping[str, tuple[str, str]] = {e.env.name: (e.section, e.field) for e in catalog()}
 _BY_PATH = {f"$.{section}.{field}": name for name, (section, field) in ENV_VARS.items()}
 _SECRET_NAMES = frozenset({"JWT_SECRET"})
 MIN_SECRET_BYTES = 32

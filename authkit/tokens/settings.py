@@ -8,7 +8,7 @@ from typing import Annotated
 
 import attrs
 
-from authkit.core.values import Range, Secret
+from authkit.core.values import Env, Range, Secret
 
 __all__ = ["JWTSettings"]
 
@@ -22,12 +22,43 @@ class JWTSettings:
     not accepted either, since the algorithm is pinned to the keys'.
     """
 
-    secret: Secret | None = None
+    secret: Annotated[
+        Secret | None,
+        Env(
+            "JWT_SECRET",
+            "HS256 signing secret. Shorter than 32 bytes: accepted, with a warning",
+            "(required unless `AUTHKIT_JWT_KEYS`; `authkit serve` creates one)",
+        ),
+    ] = None
     # @nestjs/jwt's expiresIn: '60s' in the seed.
-    expires_in: timedelta = timedelta(seconds=60)
-    keys_file: Path | None = None
+    expires_in: Annotated[
+        timedelta,
+        Env(
+            "JWT_EXPIRES_IN",
+            "access-token lifetime: `60s`, `15m`, `1h`, `7d`, `1.5h`, or a number of seconds",
+        ),
+    ] = timedelta(seconds=60)
+    keys_file: Annotated[
+        Path | None,
+        Env(
+            "AUTHKIT_JWT_KEYS",
+            "key-set file (RS256, ES256, EdDSA; `authkit keys generate`) to sign with instead; "
+            "`JWT_SECRET` is then not needed",
+            "(unset: HS256 with `JWT_SECRET`)",
+        ),
+    ] = None
     # Set on every token and required of every token when given.
-    issuer: str | None = None
-    audience: str | None = None
+    issuer: Annotated[
+        str | None,
+        Env("AUTHKIT_JWT_ISSUER", "`iss` set on every token and required of every token"),
+    ] = None
+    audience: Annotated[
+        str | None,
+        Env("AUTHKIT_JWT_AUDIENCE", "`aud` set on every token and required of every token"),
+    ] = None
     # Seconds of clock skew forgiven on exp and nbf; 0, as jsonwebtoken's default.
-    leeway: Annotated[int, Range(0, 300)] = 0
+    leeway: Annotated[
+        int,
+        Range(0, 300),
+        Env("AUTHKIT_JWT_LEEWAY", "seconds of clock skew forgiven on `exp` and `nbf`"),
+    ] = 0

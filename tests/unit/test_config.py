@@ -16,7 +16,8 @@ import pytest
 
 from authkit.core.errors import ConfigError
 from authkit.passwords.throttle import Limit
-from authkit.settings.loader import ensure_local_secret, load_settings
+from authkit.settings.catalog import Entry, catalog, markdown_table
+from authkit.settings.loader import ENV_VARS, ensure_local_secret, load_settings
 from authkit.settings.model import DEFAULT_MONGO_URI, Secret
 
 SECRET = "config-test-secret-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -466,3 +467,30 @@ def test_a_misspelt_token_variable_is_refused_with_a_suggestion() -> None:
 def test_without_a_secret_or_a_key_set_start_up_says_both_ways() -> None:
     message = config_error({})
     assert "JWT_SECRET is not set" in message and "AUTHKIT_JWT_KEYS" in message
+
+
+def test_the_readme_settings_table_is_the_one_the_settings_classes_make() -> None:
+    # Each setting's variable, default and meaning are written once, in its field's Env
+    # annotation; the README carries the table `python -m authkit.settings` prints.
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    assert markdown_table() in readme
+
+
+def test_every_variable_the_loader_reads_is_in_the_catalog_once() -> None:
+    names = [entry.env.name for entry in catalog()]
+    assert len(names) == len(set(names))
+    assert list(ENV_VARS) == names
+    assert {"JWT_SECRET", "MONGO_URI", "AUTHKIT_SIGNIN_LIMIT_ACCOUNT"} <= set(names)
+
+
+@pytest.mark.parametrize(
+    "entry", [e for e in catalog() if e.env.name != "JWT_SECRET"], ids=lambda e: e.env.name
+)
+def test_each_settings_documented_default_is_what_an_unset_variable_gives(entry: Entry) -> None:
+    settings = load_settings({"JWT_SECRET": SECRET})
+    assert getattr(getattr(settings, entry.section), entry.field) == entry.default
+    if entry.env.default_text is None and entry.default is not None:
+        # The text shown parses back to the default.
+        written = entry.default_text.strip("`")
+        again = load_settings({"JWT_SECRET": SECRET, entry.env.name: written})
+        assert getattr(getattr(again, entry.section), entry.field) == entry.default

@@ -1,0 +1,5 @@
+"""`python -m authkit.settings`: print the settings table the README carries."""
+
+from authkit.settings.catalog import markdown_table
+
+print(markdown_table(), end="")
