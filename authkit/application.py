@@ -77,7 +77,7 @@ def create_app(
         per_account=settings.signin_limits.per_account,
         per_address=settings.signin_limits.per_address,
     )
-    service = AuthService(users, hasher, tokens, throttle, metrics)
+    service = AuthService(users, hasher, throttle, metrics)
     lifetimes = settings.sessions
     sessions = (
         MongoSessionStore(database["auth_sessions"], database["refresh_tokens"])

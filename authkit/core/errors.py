@@ -6,11 +6,10 @@ AuthkitError
 ├── RegistryError                start-up only
 │   ├── UnknownStrategyError
 │   └── DuplicateStrategyError
-└── HTTPError                    rendered by authkit.responses, and only there
+└── HTTPError                    rendered by authkit.http.responses, and only there
     ├── BadRequest (400)
     │   └── ValidationFailed     message is a list, class-validator style
     ├── AuthenticationFailed (401)
-    │   ├── InvalidCredentials
     │   ├── InvalidToken
     │   └── InvalidRefreshToken
     ├── Forbidden (403)
@@ -19,7 +18,6 @@ AuthkitError
     ├── Conflict (409)
     │   └── UserAlreadyExists
     ├── PayloadTooLarge (413)
-    ├── UnsupportedMediaType (415)
     ├── TooManyRequests (429)
     └── BackendUnavailable (503)
 ```
@@ -46,7 +44,6 @@ __all__ = [
     "Forbidden",
     "HTTPError",
     "InsufficientScope",
-    "InvalidCredentials",
     "InvalidRefreshToken",
     "InvalidToken",
     "NotFound",
@@ -54,7 +51,6 @@ __all__ = [
     "RegistryError",
     "TooManyRequests",
     "UnknownStrategyError",
-    "UnsupportedMediaType",
     "UserAlreadyExists",
     "ValidationFailed",
 ]
@@ -138,10 +134,6 @@ class AuthenticationFailed(HTTPError):
         return {"WWW-Authenticate": ", ".join(self.challenges)} if self.challenges else {}
 
 
-class InvalidCredentials(AuthenticationFailed):
-    default_message = "Invalid credentials"
-
-
 class InvalidToken(AuthenticationFailed):
     """A bearer token that is malformed, forged, expired or otherwise unacceptable.
 
@@ -205,12 +197,6 @@ class PayloadTooLarge(HTTPError):
     status_code = 413
     error = "Payload Too Large"
     default_message = "Payload Too Large"
-
-
-class UnsupportedMediaType(HTTPError):
-    status_code = 415
-    error = "Unsupported Media Type"
-    default_message = "Unsupported Media Type"
 
 
 class TooManyRequests(HTTPError):

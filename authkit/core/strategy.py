@@ -46,7 +46,6 @@ __all__ = [
     "Outcome",
     "Strategy",
     "StrategyContext",
-    "StrategyFactory",
     "Success",
 ]
 
@@ -130,11 +129,3 @@ class Strategy(Protocol):
     name: ClassVar[str]
 
     async def authenticate(self, request: Request) -> Outcome: ...
-
-
-class StrategyFactory(Protocol):
-    """What the `authkit.strategies` entry point names: usually the strategy class itself."""
-
-    name: ClassVar[str]
-
-    def from_context(self, ctx: StrategyContext) -> Strategy: ...

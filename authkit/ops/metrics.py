@@ -97,8 +97,6 @@ class HTTPRequestStats:
 
 
 class NoMetrics:
-    enabled = False
-
     def request(self, route: str, method: str, status: int, seconds: float) -> None: ...
 
     def signin(self, result: SigninResult) -> None: ...
@@ -113,8 +111,6 @@ class NoMetrics:
 
 
 class Metrics(NoMetrics):
-    enabled = True
-
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry

@@ -3,7 +3,7 @@ OpenAPI document that describes them.
 
 Example:
 
-    Starlette(routes=auth_routes(service, max_body_bytes=16384))
+    routes = auth_routes(service, 16384, lifecycle, delivery)  # as passwords_feature() does
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def _json_object(description: str, **properties: Any) -> dict[str, Any]:
 def auth_routes(
     service: AuthService,
     max_body_bytes: int,
-    lifecycle: TokenLifecycle | None = None,
-    delivery: RefreshDelivery | None = None,
+    lifecycle: TokenLifecycle,
+    delivery: RefreshDelivery,
 ) -> list[Route]:
     """The seed's routes. With a `lifecycle`, sign-in also starts a session and hands out a
     refresh token the way `delivery` says (authkit.token_routes)."""
@@ -92,9 +92,6 @@ def auth_routes(
     @guard("local")
     async def sign_in(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
-        if lifecycle is None:
-            body = service.sign_in(user_id=principal.id, username=principal.username)
-            return JSON(body, status_code=201)
         delivery.refuse_cross_site(request)
         version = principal.claims.get("token_version")
         pair = await lifecycle.sign_in(

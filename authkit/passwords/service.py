@@ -1,4 +1,4 @@
-"""AuthService: sign up, check a password, sign in. No HTTP and no database details here.
+"""AuthService: sign up and check a password. No HTTP and no database details here.
 
 Every password check goes through `validate_user`, so every password-based
 strategy (local today, HTTP Basic tomorrow) gets the same guarantees: an
@@ -10,10 +10,9 @@ BCRYPT_ROUNDS, when the store can write one (an `AccountStore`).
 
 Example:
 
-    service = AuthService(users=store, passwords=PasswordHasher(10), tokens=issuer)
+    service = AuthService(users=store, passwords=PasswordHasher(10))
     await service.sign_up(SignupCredentials("alice", "s3cret-pass"))
     user = await service.validate_user("alice", "s3cret-pass", address="203.0.113.9")
-    body = service.sign_in(user_id=user.id, username=user.username)  # {"accessToken": ...}
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from authkit.ops.metrics import NoMetrics
 from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.throttle import SigninThrottle
-from authkit.tokens.issuer import TokenIssuer
 from authkit.users.store import AccountStore, User, UserStore
 
 __all__ = ["AuthService"]
@@ -39,7 +37,6 @@ security_log = logging.getLogger("authkit.security")
 class AuthService:
     users: UserStore
     passwords: PasswordHasher
-    tokens: TokenIssuer
     throttle: SigninThrottle | None = None
     metrics: NoMetrics = attrs.field(factory=NoMetrics)
 
@@ -100,11 +97,6 @@ class AuthService:
         message = "password hash upgraded" if stored else "password hash upgrade skipped"
         security_log.info(message, extra={"fields": fields})
         return attrs.evolve(user, password_hash=new_hash) if stored else user
-
-    def sign_in(self, *, user_id: str, username: str) -> dict[str, str]:
-        token = self.tokens.issue(user_id=user_id, username=username)
-        self.metrics.token_issued()
-        return {"accessToken": token}
 
 
 def _signin_event(level: int, outcome: str, user: str, address: str, **more: object) -> None:

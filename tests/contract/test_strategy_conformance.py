@@ -42,7 +42,7 @@ def ctx() -> StrategyContext:
     throttle = SigninThrottle(
         database["signin_failures"], per_account=Limit(10, 900), per_address=Limit(100, 900)
     )
-    service = AuthService(users, passwords, tokens, throttle)
+    service = AuthService(users, passwords, throttle)
     return StrategyContext(users=users, passwords=passwords, tokens=tokens, service=service)
 
 

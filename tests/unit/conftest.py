@@ -162,7 +162,7 @@ def store(db: Any) -> MongoUserStore:
 
 @pytest.fixture
 def service(store: MongoUserStore, hasher: PasswordHasher, issuer: TokenIssuer) -> AuthService:
-    return AuthService(users=store, passwords=hasher, tokens=issuer)
+    return AuthService(users=store, passwords=hasher)
 
 
 @pytest.fixture

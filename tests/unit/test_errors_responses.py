@@ -25,12 +25,10 @@ from authkit.core.errors import (
     BadRequest,
     Conflict,
     HTTPError,
-    InvalidCredentials,
     InvalidToken,
     NotFound,
     PayloadTooLarge,
     TooManyRequests,
-    UnsupportedMediaType,
     UserAlreadyExists,
     ValidationFailed,
 )
@@ -72,7 +70,7 @@ JSON_UTF8 = "application/json; charset=utf-8"
             {"www-authenticate": 'Bearer realm="authkit", Form realm="authkit"'},
         ),
         (
-            InvalidCredentials(),
+            AuthenticationFailed("Invalid credentials"),
             401,
             b'{"message":"Invalid credentials","error":"Unauthorized","statusCode":401}',
             {},
@@ -98,12 +96,6 @@ JSON_UTF8 = "application/json; charset=utf-8"
             {},
         ),
         (PayloadTooLarge(), 413, b'{"message":"Payload Too Large","statusCode":413}', {}),
-        (
-            UnsupportedMediaType(),
-            415,
-            b'{"message":"Unsupported Media Type","statusCode":415}',
-            {},
-        ),
         (
             TooManyRequests(30, "Too many failed sign-in attempts; try again in 30 seconds"),
             429,
@@ -150,7 +142,6 @@ def test_non_ascii_messages_are_sent_as_utf8() -> None:
 def test_every_http_error_is_an_authkit_error() -> None:
     assert issubclass(HTTPError, AuthkitError)
     assert issubclass(ValidationFailed, BadRequest)
-    assert issubclass(InvalidCredentials, AuthenticationFailed)
     assert issubclass(InvalidToken, AuthenticationFailed)
     assert issubclass(UserAlreadyExists, Conflict)
 

@@ -269,7 +269,7 @@ def test_a_strategy_needs_a_name(name: object) -> None:
 
 @pytest.fixture
 def ctx(store: MongoUserStore, hasher: PasswordHasher, issuer: TokenIssuer) -> StrategyContext:
-    service = AuthService(store, hasher, issuer)
+    service = AuthService(store, hasher)
     return StrategyContext(
         users=store, passwords=hasher, tokens=issuer, service=service, max_body_bytes=2048
     )

@@ -24,7 +24,6 @@ from authkit.passwords.service import AuthService
 from authkit.passwords.throttle import Limit, SigninThrottle, ThrottleCheck
 from authkit.settings.converter import parse_limit
 from authkit.settings.model import JWTSettings, PasswordSettings, Secret, Settings, SigninLimits
-from authkit.tokens.issuer import TokenIssuer
 from authkit.users.store import MongoUserStore
 
 
@@ -286,7 +285,7 @@ def test_parallel_guesses_get_no_more_password_checks_than_the_limit(
     throttle = make_throttle(Clock(), Limit(10, 900), Limit(100, 900))
     hasher = _SlowHasher()
     users = MongoUserStore(failures.database["users"])
-    service = AuthService(users, hasher, TokenIssuer("t" * 40, 60), throttle)
+    service = AuthService(users, hasher, throttle)
 
     async def scenario() -> list[object]:
         await users.create("alice", await hasher.hash("right-password"))

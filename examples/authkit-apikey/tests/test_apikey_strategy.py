@@ -279,7 +279,7 @@ def test_from_context_uses_the_applications_database(db: Any) -> None:
 
     users = MongoUserStore(db["users"])
     hasher, tokens = PasswordHasher(4), TokenIssuer("x" * 32)
-    ctx = StrategyContext(users, hasher, tokens, AuthService(users, hasher, tokens), database=db)
+    ctx = StrategyContext(users, hasher, tokens, AuthService(users, hasher), database=db)
     assert database_of(ctx) is db
 
 
@@ -294,6 +294,6 @@ def test_from_context_refuses_an_application_without_a_database() -> None:
             raise NotImplementedError
 
     users, hasher, tokens = Elsewhere(), PasswordHasher(4), TokenIssuer("x" * 32)
-    ctx = StrategyContext(users, hasher, tokens, AuthService(users, hasher, tokens))
+    ctx = StrategyContext(users, hasher, tokens, AuthService(users, hasher))
     with pytest.raises(TypeError, match=r"StrategyContext\.database is None"):
         APIKeyStrategy.from_context(ctx)

@@ -15,7 +15,6 @@ from authkit.plugin import (
     PasswordHasher,
     SigninThrottle,
     SignupCredentials,
-    TokenIssuer,
     User,
 )
 
@@ -42,8 +41,7 @@ def service(db: Any) -> AuthService:
     throttle = SigninThrottle(
         db["signin_failures"], per_account=Limit(ACCOUNT_LIMIT, 900), per_address=None
     )
-    tokens = TokenIssuer("basic-test-secret-0123456789abcdef0123456789")
-    return AuthService(users, PasswordHasher(4), tokens, throttle)
+    return AuthService(users, PasswordHasher(4), throttle)
 
 
 @pytest.fixture

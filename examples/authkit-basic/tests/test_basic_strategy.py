@@ -18,7 +18,6 @@ from authkit.plugin import (
     MongoUserStore,
     PasswordHasher,
     Success,
-    TokenIssuer,
     TooManyRequests,
     User,
 )
@@ -205,7 +204,7 @@ async def test_malformed_credentials_fail_without_a_sign_in_attempt(
 def test_no_header_makes_it_raise(header: str) -> None:
     db: Any = mongomock.MongoClient().authkit
     users = MongoUserStore(db["users"])
-    service = AuthService(users, PasswordHasher(4), TokenIssuer("x" * 32))
+    service = AuthService(users, PasswordHasher(4))
     outcome = asyncio.run(BasicStrategy(service).authenticate(authorization(header)))
     assert isinstance(outcome, Fail)
     assert outcome.challenge == CHALLENGE
