@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 import authkit.testing
+import authkit.testing.conformance
 from authkit.core.errors import (
     AuthenticationFailed,
     BackendUnavailable,
@@ -542,7 +543,7 @@ def test_an_entry_point_under_another_name_is_caught(monkeypatch: pytest.MonkeyP
     def entry_points(group: str) -> list[EntryPoint]:
         return [EntryPoint("tok", value, group), EntryPoint("token", f"{__name__}:X", group)]
 
-    monkeypatch.setattr(authkit.testing, "entry_points", entry_points)
+    monkeypatch.setattr(authkit.testing.conformance, "entry_points", entry_points)
     with pytest.raises(
         AssertionError, match=f"entry point 'tok' .{value}. builds strategy 'token'"
     ):
