@@ -50,6 +50,9 @@ __all__ = [
 ]
 
 
+_SERVICE_APP = "authkit.asgi:app"
+
+
 class CommandError(Exception):
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
@@ -119,6 +122,10 @@ def _serve(args: argparse.Namespace) -> int:
         # with the handler it found; make that handler a clean exit, so the `with`
         # above stops the embedded database instead of the process dying first.
         signal.signal(signal.SIGTERM, _exit_cleanly)
+        if args.app != _SERVICE_APP:
+            # An application of the operator's, as uvicorn's own command finds one: from
+            # the working directory. authkit's own service is found by its package name.
+            sys.path.insert(0, os.getcwd())
         uvicorn.run(
             args.app,
             host=host,
@@ -315,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     serve.add_argument(
         "--app",
-        default="authkit.asgi:app",
+        default=_SERVICE_APP,
         metavar="MODULE:ATTRIBUTE",
         help="the ASGI application to run, e.g. app:app for your own app.py "
         "(default: authkit's service, authkit.asgi:app)",

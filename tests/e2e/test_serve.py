@@ -197,3 +197,43 @@ def test_a_second_serve_on_a_data_dir_in_use_says_why_it_cannot_start(
     assert "is the `secantusdb` package installed" not in stderr, stderr
     with httpx.Client(base_url=first.base_url, timeout=15) as http:
         assert http.post("/auth/signup", json=CREDENTIALS).status_code == 201  # unharmed
+
+
+MY_APP = """
+import os
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from authkit import guard, load_settings, serving
+
+
+@guard("jwt")
+async def profile(request: Request) -> JSONResponse:
+    return JSONResponse({"hello": request.user.display_name})
+
+
+app = serving(lambda: load_settings(os.environ, Path(".env")), routes=[Route("/profile", profile)])
+"""
+
+
+def test_serve_runs_an_application_of_ones_own_from_the_working_directory(
+    launch: Callable[..., AppProcess], project: Path
+) -> None:
+    # -I: like the `authkit` console script, the working directory is not on sys.path by
+    # itself; `--app` must find the module there, as uvicorn's own command does.
+    (project / "myapp.py").write_text(MY_APP, "utf-8")
+    server = launch(
+        ("-I", "-m", "authkit", "serve", "--app", "myapp:app", "--port", "{port}"),
+        ENV,
+        cwd=project,
+    )
+    token = sign_up_and_in(server.base_url)
+    with httpx.Client(base_url=server.base_url, timeout=15) as http:
+        mine = http.get("/profile", headers={"Authorization": f"Bearer {token}"})
+        anonymous = http.get("/profile")
+    assert (mine.status_code, mine.json()) == (200, {"hello": "alice"})
+    assert anonymous.status_code == 401
+    assert stop_with(server, signal.SIGTERM) == 0
