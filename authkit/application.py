@@ -111,6 +111,7 @@ def create_app(
         metrics=metrics,
         database=database,
         revocation=RevocationChecker(denylist, users) if lifetimes.revocation_checks else None,
+        settings=settings,
     )
     strategies = StrategyRegistry()
     strategies.load_entry_points(ctx)

@@ -17,6 +17,9 @@ what it exports keeps its name and meaning across minor releases. Everything els
   `SignupCredentials`, `TooManyRequests`.
 - Storage: `call_database` (a pymongo call off the event loop, errors as 503), `open_client`,
   `DEFAULT_DATABASE`, and the users (`UserStore`, `MongoUserStore`, `User`).
+- Settings (the `authkit.settings` entry points): a section is an attrs class whose fields
+  are annotated with `Env(name, help)` (and `Range`, `Choice`, `Secret` where they fit);
+  the strategy reads it with `ctx.settings.section(MySettings)`.
 - Commands (the `authkit.commands` entry points): `CommandError`, `add_common_options`,
   `load_settings_for`, `database_uri_for`.
 
@@ -54,6 +57,7 @@ from authkit.core.strategy import (
     StrategyContext,
     Success,
 )
+from authkit.core.values import Choice, Env, Range, Secret
 from authkit.http.body import read_fields
 from authkit.http.headers import first_header
 from authkit.http.openapi import describe, error_responses, json_response
@@ -76,8 +80,10 @@ __all__ = [
     "AuthenticationFailed",
     "BackendUnavailable",
     "BadRequest",
+    "Choice",
     "CommandError",
     "Conflict",
+    "Env",
     "Fail",
     "Feature",
     "Forbidden",
@@ -90,7 +96,9 @@ __all__ = [
     "NotFound",
     "Outcome",
     "PasswordHasher",
+    "Range",
     "RevocationChecker",
+    "Secret",
     "SigninThrottle",
     "SignupCredentials",
     "Strategy",

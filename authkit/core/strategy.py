@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import attrs
 from starlette.authentication import BaseUser
@@ -93,6 +93,15 @@ class Fail:
 Outcome = Success | Fail
 
 
+T = TypeVar("T")
+
+
+class SettingsSections(Protocol):
+    """What a strategy factory may ask of the settings: a section by its class."""
+
+    def section(self, kind: type[T]) -> T: ...
+
+
 @attrs.frozen
 class StrategyContext:
     """The collaborators a strategy factory may use; built once by the application."""
@@ -109,6 +118,9 @@ class StrategyContext:
     # Set when AUTHKIT_REVOCATION_CHECKS is on: bearer-token strategies ask it whether a
     # validly signed token was signed out.
     revocation: RevocationChecker | None = None
+    # The application's settings; a plugin reads the section it declared through the
+    # `authkit.settings` entry points with `ctx.settings.section(MySettings)`.
+    settings: SettingsSections | None = None
 
 
 @runtime_checkable

@@ -24,7 +24,7 @@ from authkit.core.values import Env
 from authkit.passwords.throttle import Limit
 from authkit.settings.model import Settings
 
-__all__ = ["Entry", "catalog", "format_value", "markdown_table"]
+__all__ = ["Entry", "catalog", "entries_of", "format_value", "markdown_table"]
 
 
 @attrs.frozen
@@ -49,19 +49,24 @@ def _env_of(annotation: Any) -> Env | None:
     return next((m for m in get_args(annotation)[1:] if isinstance(m, Env)), None)
 
 
+def entries_of(cls: type, section: str) -> Iterator[Entry]:
+    """The settings one section class declares; TypeError if a field has no Env."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    for field in attrs.fields(cls):
+        env = _env_of(hints[field.name])
+        if env is None:
+            raise TypeError(f"{cls.__name__}.{field.name} declares no Env(...) annotation")
+        default = field.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory()
+        yield Entry(env, section, field.name, default)
+
+
 def _entries() -> Iterator[Entry]:
     sections = typing.get_type_hints(Settings)
     for section in attrs.fields(Settings):
-        cls = sections[section.name]
-        hints = typing.get_type_hints(cls, include_extras=True)
-        for field in attrs.fields(cls):
-            env = _env_of(hints[field.name])
-            if env is None:
-                raise TypeError(f"{cls.__name__}.{field.name} declares no Env(...) annotation")
-            default = field.default
-            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-                default = default.factory()
-            yield Entry(env, section.name, field.name, default)
+        if section.name != "extensions":
+            yield from entries_of(sections[section.name], section.name)
 
 
 _CATALOG = tuple(_entries())

@@ -18,9 +18,10 @@ import difflib
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import attrs
 from cattrs import ClassValidationError, transform_error
 from dotenv import dotenv_values
 
@@ -28,6 +29,7 @@ from authkit.core.errors import ConfigError
 from authkit.settings.catalog import catalog
 from authkit.settings.converter import make_converter
 from authkit.settings.model import Settings
+from authkit.settings.plugins import PluginSection, plugin_sections
 
 __all__ = ["ENV_VARS", "MIN_SECRET_BYTES", "ensure_local_secret", "load_settings", "read_env_file"]
 
@@ -35,7 +37,7 @@ logger = logging.getLogger("authkit.config")
 
 # Variable -> (section, field), from each field's Env annotation (authkit.settings.catalog).
 ENV_VARS: Mapping[str, tuple[str, str]] = {e.env.name: (e.section, e.field) for e in catalog()}
-_BY_PATH = {f"$.{section}.{field}": name for name, (section, field) in ENV_VARS.items()}
+ENV_SECTIONS = frozenset(section for section, _ in ENV_VARS.values())
 _SECRET_NAMES = frozenset({"JWT_SECRET"})
 MIN_SECRET_BYTES = 32
 _KEYGEN_HINT = (
@@ -49,13 +51,14 @@ def _suggestion(name: str) -> str | None:
     return close[0] if close and close[0] != name else None
 
 
-def read_env_file(path: Path | None) -> dict[str, str]:
+def read_env_file(path: Path | None, known: Mapping[str, object] = ENV_VARS) -> dict[str, str]:
+    """The keys of `path` that name a setting in `known` (authkit's, by default)."""
     if path is None or not path.is_file():
         return {}
     values: dict[str, str] = {}
     problems: list[str] = []
     for key, value in dotenv_values(path).items():
-        if key in ENV_VARS:
+        if key in known:
             values[key] = value or ""
         elif key.upper().startswith("AUTHKIT_") or _suggestion(key):
             hint = _suggestion(key)
@@ -67,28 +70,42 @@ def read_env_file(path: Path | None) -> dict[str, str]:
     return values
 
 
-def _from_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    unknown = sorted(k for k in environ if k.startswith("AUTHKIT_") and k not in ENV_VARS)
+def _from_environment(environ: Mapping[str, str], known: Mapping[str, object]) -> dict[str, str]:
+    unknown = sorted(k for k in environ if k.startswith("AUTHKIT_") and k not in known)
     if unknown:
         hints = [f"{k} (did you mean {_suggestion(k)}?)" if _suggestion(k) else k for k in unknown]
         raise ConfigError(
             "unknown environment variable(s): "
             + ", ".join(hints)
-            + f"; authkit reads {', '.join(ENV_VARS)}"
+            + f"; authkit reads {', '.join(known)}"
         )
     for key in environ:
         hint = _suggestion(key)
-        if hint and key not in ENV_VARS and hint not in environ:
+        if hint and key not in known and hint not in environ:
             logger.warning(
                 "environment variable %s is not read by authkit; did you mean %s?", key, hint
             )
-    return {k: environ[k] for k in ENV_VARS if k in environ}
+    return {k: environ[k] for k in known if k in environ}
 
 
-def load_settings(environ: Mapping[str, str], env_file: Path | None = None) -> Settings:
-    """Settings from `environ` (the process's environment, usually) over `env_file`'s keys."""
+def load_settings(
+    environ: Mapping[str, str],
+    env_file: Path | None = None,
+    *,
+    plugins: Sequence[PluginSection] | None = None,
+) -> Settings:
+    """Settings from `environ` (the process's environment, usually) over `env_file`'s keys.
+
+    `plugins`: the settings sections plugins declare; None finds them through the
+    `authkit.settings` entry points.
+    """
+    sections = plugin_sections() if plugins is None else plugins
+    owners: dict[str, tuple[str, str]] = dict(ENV_VARS)
+    for plugin in sections:
+        # A key of its own, so a plugin named like one of authkit's sections stays apart.
+        owners.update({e.env.name: (f"plugin:{plugin.name}", e.field) for e in plugin.entries})
     # Empty counts as unset in each source, so an empty variable never hides a .env value.
-    sources = (read_env_file(env_file), _from_environment(environ))
+    sources = (read_env_file(env_file, owners), _from_environment(environ, owners))
     raw = {k: v for source in sources for k, v in source.items() if v.strip()}
     if "JWT_SECRET" not in raw and "AUTHKIT_JWT_KEYS" not in raw:
         raise ConfigError(
@@ -99,12 +116,22 @@ def load_settings(environ: Mapping[str, str], env_file: Path | None = None) -> S
         )
     nested: dict[str, dict[str, str]] = {}
     for name, value in raw.items():
-        section, field = ENV_VARS[name]
+        section, field = owners[name]
         nested.setdefault(section, {})[field] = value
+    converter = make_converter()
+    by_path = {f"$.{section}.{field}": name for name, (section, field) in owners.items()}
     try:
-        settings = make_converter().structure(nested, Settings)
+        settings = converter.structure(
+            {k: v for k, v in nested.items() if k in ENV_SECTIONS}, Settings
+        )
+        extensions: dict[type, object] = {
+            plugin.cls: converter.structure(nested.get(f"plugin:{plugin.name}", {}), plugin.cls)
+            for plugin in sections
+        }
     except ClassValidationError as exc:
-        raise ConfigError("invalid configuration: " + "; ".join(_describe(exc))) from None
+        problems = _describe(exc, by_path, "$" if exc.cl is Settings else _path_of(exc, sections))
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    settings = attrs.evolve(settings, extensions=extensions)
     secret = settings.jwt.secret
     if (
         settings.jwt.keys_file is None
@@ -120,11 +147,15 @@ def load_settings(environ: Mapping[str, str], env_file: Path | None = None) -> S
     return settings
 
 
-def _describe(exc: ClassValidationError) -> list[str]:
+def _path_of(exc: ClassValidationError, sections: Sequence[PluginSection]) -> str:
+    return next(f"$.plugin:{p.name}" for p in sections if p.cls is exc.cl)
+
+
+def _describe(exc: ClassValidationError, by_path: Mapping[str, str], root: str) -> list[str]:
     messages = []
-    for line in transform_error(exc, path="$", format_exception=lambda e, _: str(e)):
+    for line in transform_error(exc, path=root, format_exception=lambda e, _: str(e)):
         message, _, path = line.rpartition(" @ ")
-        name = _BY_PATH.get(path, path)
+        name = by_path.get(path, path)
         if name in _SECRET_NAMES:
             message = message.split(" (got ")[0]  # never echo a secret back
         messages.append(f"{name}: {message}")

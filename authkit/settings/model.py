@@ -9,6 +9,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
 import attrs
 
 from authkit.core.settings import PluginSettings
@@ -37,6 +40,8 @@ __all__ = [
     "SigninLimits",
 ]
 
+T = TypeVar("T")
+
 
 @attrs.frozen
 class Settings:
@@ -49,3 +54,10 @@ class Settings:
     observability: ObservabilitySettings = attrs.Factory(ObservabilitySettings)
     cors: CORSSettings = attrs.Factory(CORSSettings)
     plugins: PluginSettings = attrs.Factory(PluginSettings)
+    # Sections plugins declare (the `authkit.settings` entry points), by their class.
+    extensions: Mapping[Any, Any] = attrs.field(factory=dict)
+
+    def section(self, kind: type[T]) -> T:
+        """A plugin's settings section: what the environment gave it, or its defaults."""
+        found = self.extensions.get(kind)
+        return found if isinstance(found, kind) else kind()

@@ -11,6 +11,7 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any, ClassVar
 
+import mongomock
 import pytest
 from authkit.strategies.jwt import JWTStrategy
 from authkit.strategies.local import LocalStrategy
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import authkit.core.registry
+from authkit import ConfigError, create_app, load_settings
 from authkit.core.errors import (
     AuthenticationFailed,
     DuplicateStrategyError,
@@ -450,3 +452,105 @@ class _ClassLevelName:
 def test_strategy_protocol_is_runtime_checkable() -> None:
     assert isinstance(_ClassLevelName(), Strategy)
     assert not isinstance(object(), Strategy)
+
+
+SETTINGS_PLUGIN = """
+from typing import Annotated, ClassVar
+
+import attrs
+
+from authkit.plugin import AuthenticatedUser, Env, Fail, Range, Success
+
+
+@attrs.frozen
+class GreeterSettings:
+    greeting: Annotated[str, Env("GREETER_WORD", "what the strategy's user is called")] = "hi"
+    times: Annotated[int, Range(1, 3), Env("AUTHKIT_GREETER_TIMES", "how often")] = 1
+
+
+class GreeterStrategy:
+    name: ClassVar[str] = "greeter"
+
+    def __init__(self, settings: GreeterSettings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def from_context(cls, ctx):
+        return cls(ctx.settings.section(GreeterSettings))
+
+    async def authenticate(self, request):
+        word = self.settings.greeting * self.settings.times
+        return Success(AuthenticatedUser(word, word))
+"""
+
+
+def test_a_plugin_declares_settings_that_the_loader_reads_for_its_strategy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import authkit.settings.plugins
+
+    (tmp_path / "greeter_plugin.py").write_text(SETTINGS_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    builtins = [
+        EntryPoint(name, f"authkit.strategies.{name}:{cls}", ENTRY_POINT_GROUP)
+        for name, cls in [("local", "LocalStrategy"), ("jwt", "JWTStrategy")]
+    ]
+
+    def entry_points(**kwargs: Any) -> list[EntryPoint]:
+        group = kwargs["group"]
+        if group == "authkit.settings":
+            return [EntryPoint("greeter", "greeter_plugin:GreeterSettings", group)]
+        return [*builtins, EntryPoint("greeter", "greeter_plugin:GreeterStrategy", group)]
+
+    monkeypatch.setattr(authkit.settings.plugins, "entry_points", entry_points)
+    monkeypatch.setattr(authkit.core.registry, "entry_points", entry_points)
+    env = {"JWT_SECRET": "s" * 40, "GREETER_WORD": "yo", "AUTHKIT_GREETER_TIMES": "2"}
+    settings = load_settings(env)
+    greeter = create_app(settings, database=mongomock.MongoClient().db).state.strategies.get(
+        "greeter"
+    )
+    assert (greeter.settings.greeting, greeter.settings.times) == ("yo", 2)
+
+    with pytest.raises(ConfigError, match=r"AUTHKIT_GREETER_TIMES: expected a number from 1 to 3"):
+        load_settings({**env, "AUTHKIT_GREETER_TIMES": "9"})
+    with pytest.raises(ConfigError, match="unknown environment variable"):
+        load_settings({**env, "AUTHKIT_GREETER_TIMEZ": "2"})
+    # A plugin's section is its defaults when nothing sets it, or when the settings were
+    # built in code.
+    defaults = load_settings({"JWT_SECRET": "s" * 40}).section(
+        sys.modules["greeter_plugin"].GreeterSettings
+    )
+    assert (defaults.greeting, defaults.times) == ("hi", 1)
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("class NotAttrs:\n    pass\n", "it is not an attrs class"),
+        (
+            "import attrs\nfrom typing import Annotated\nfrom authkit.plugin import Env\n"
+            "@attrs.frozen\nclass NotAttrs:\n"
+            "    secret: Annotated[str, Env('JWT_SECRET', 'mine')] = 'x'\n",
+            "declares JWT_SECRET, which authkit reads",
+        ),
+        (
+            "import attrs\n@attrs.frozen\nclass NotAttrs:\n    undocumented: str = 'x'\n",
+            "NotAttrs.undocumented declares no Env",
+        ),
+    ],
+)
+def test_a_broken_settings_plugin_stops_start_up_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, problem: str
+) -> None:
+    import authkit.settings.plugins
+
+    module = f"broken_settings_{uuid.uuid4().hex}"
+    (tmp_path / f"{module}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    point = EntryPoint("broken", f"{module}:NotAttrs", "authkit.settings")
+    monkeypatch.setattr(authkit.settings.plugins, "entry_points", lambda **_: [point])
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"JWT_SECRET": "s" * 40})
+    assert "settings plugin 'broken'" in str(caught.value)
+    assert problem in str(caught.value)
