@@ -217,10 +217,9 @@ def embedded_database(
     one started here (and published, when `publish`: that is `authkit serve`)."""
     wait = DEFAULT_WAIT if wait is None else wait
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
     lock = DataDirLock(data_dir)
     deadline = time.monotonic() + wait
-    while not lock.try_acquire():
+    while not _try_lock(lock):
         record = live_record(data_dir)
         if record is not None:
             if publish:
@@ -261,6 +260,16 @@ def embedded_database(
             server.stop()
     finally:
         lock.release()
+
+
+def _try_lock(lock: DataDirLock) -> bool:
+    try:
+        lock.path.parent.mkdir(parents=True, exist_ok=True)
+        return lock.try_acquire()
+    except OSError as exc:
+        raise EmbeddedMongoError(
+            f"cannot lock the data directory {lock.path.parent}: {exc.strerror or exc}"
+        ) from None
 
 
 def _remove_own_record(path: Path) -> None:
