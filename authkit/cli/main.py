@@ -7,6 +7,10 @@
     authkit gen-secret   print a new random JWT_SECRET
     authkit keys         generate, rotate and list signing keys (authkit.keys_cli)
 
+Without MONGO_URI, every command that needs the database uses the embedded one a running
+`authkit serve` publishes, or else starts its own over --data-dir: never a second one over
+the same data (authkit.storage.datadir).
+
 Every command reads the environment and `.env` like the service does, exits 0 on
 success and non-zero with a one-line `authkit: ...` message on error. This is
 the CLI's entry: like an application's composition root it reads the
