@@ -36,7 +36,10 @@ from authkit.plugin import (
 __all__ = ["JWTStrategy"]
 
 _NO_TOKEN = Fail(challenge='Bearer realm="authkit"')
-_BAD_TOKEN = Fail(challenge='Bearer realm="authkit", error="invalid_token"')
+# RFC 6750 3.1: an expired token says so, for the client to refresh it rather than sign in
+# again; any other refusal says only that the token is invalid, never which check failed.
+_EXPIRED_TOKEN = Fail(challenge=InvalidToken("expired").bearer_challenge())
+_BAD_TOKEN = Fail(challenge=InvalidToken().bearer_challenge())
 
 
 def scopes_from_claims(claims: Mapping[str, Any]) -> tuple[str, ...]:
@@ -85,7 +88,7 @@ class JWTStrategy:
             claims = self.tokens.verify(token)
         except InvalidToken as exc:
             self.metrics.token_rejected(exc.reason)
-            return _BAD_TOKEN
+            return _EXPIRED_TOKEN if exc.expired else _BAD_TOKEN
         if self.revocation is not None:
             # A database outage raises BackendUnavailable: 503, never a silent pass.
             refusal = await self.revocation.refusal(claims)

@@ -7,6 +7,10 @@
     authkit gen-secret   print a new random JWT_SECRET
     authkit keys         generate, rotate and list signing keys (authkit.keys_cli)
 
+Without MONGO_URI, every command that needs the database uses the embedded one a running
+`authkit serve` publishes, or else starts its own over --data-dir: never a second one over
+the same data (authkit.storage.datadir).
+
 Every command reads the environment and `.env` like the service does, exits 0 on
 success and non-zero with a one-line `authkit: ...` message on error. This is
 the CLI's entry: like an application's composition root it reads the
@@ -33,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from authkit.core.errors import AuthkitError, HTTPError, ValidationFailed
 from authkit.passwords.throttle import Limit
-from authkit.storage.embedded import EmbeddedMongo, EmbeddedMongoError
+from authkit.storage.datadir import DataDirBusy, EmbeddedDatabase, embedded_database
+from authkit.storage.embedded import EmbeddedMongoError
 from authkit.tokens.commands import add_keys_command
 
 if TYPE_CHECKING:
@@ -72,21 +77,34 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise CommandError(f"cannot start: {exc}", code=2) from None
 
 
+# The embedded database's log: `authkit serve`'s, and the one a command's own database
+# writes (when no serve runs), so that a command never writes over what serve logged.
+SERVE_LOG = "embedded-db.log"
+COMMAND_LOG = "embedded-db.commands.log"
+
+
+@contextlib.contextmanager
+def _embedded(data_dir: Path, *, serve: bool = False) -> Iterator[EmbeddedDatabase]:
+    """The embedded database over `data_dir` while the block runs: the one a running
+    `authkit serve` published, or one of our own (see authkit.storage.datadir)."""
+    log_file = data_dir.resolve().parent / (SERVE_LOG if serve else COMMAND_LOG)
+    try:
+        with embedded_database(data_dir, log_file=log_file, publish=serve) as database:
+            yield database
+    except DataDirBusy as exc:
+        raise CommandError(str(exc)) from None
+    except EmbeddedMongoError as exc:
+        raise CommandError(f"cannot start the embedded database: {exc}") from None
+
+
 @contextlib.contextmanager
 def _database_uri(settings: Settings, data_dir: Path) -> Iterator[str]:
-    """MONGO_URI, or the embedded server over `data_dir` for as long as the block runs."""
+    """MONGO_URI, or the embedded database over `data_dir` for as long as the block runs."""
     if settings.mongo.uri is not None:
         yield settings.mongo.uri
         return
-    server = EmbeddedMongo(data_dir, log_file=data_dir.parent / "embedded-db.log")
-    try:
-        server.start()
-    except EmbeddedMongoError as exc:
-        raise CommandError(f"cannot start the embedded database: {exc}") from None
-    try:
-        yield server.uri
-    finally:
-        server.stop()
+    with _embedded(data_dir) as database:
+        yield database.uri
 
 
 # --- serve -----------------------------------------------------------------------------
@@ -111,12 +129,15 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ.setdefault(key, value)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    with _database_uri(settings, Path(args.data_dir)) as uri:
-        if settings.mongo.uri is None:
+    with contextlib.ExitStack() as stack:
+        uri = settings.mongo.uri
+        if uri is None:
+            uri = stack.enter_context(_embedded(Path(args.data_dir), serve=True)).uri
             os.environ["MONGO_URI"] = uri
             _say(
                 f"no MONGO_URI set; started the embedded database at {uri} "
-                f"(data in {Path(args.data_dir).resolve()})"
+                f"(data in {Path(args.data_dir).resolve()}; other authkit commands use it "
+                "while this runs)"
             )
         # uvicorn answers SIGTERM by shutting down and then raising the signal again
         # with the handler it found; make that handler a clean exit, so the `with`
@@ -184,7 +205,7 @@ def _signing(settings: Settings) -> str:
 
 def _check(args: argparse.Namespace) -> int:
     from authkit.settings.loader import ENV_VARS
-    from authkit.storage.database import describe_uri, open_client
+    from authkit.storage.database import describe_uri
 
     settings = _settings(args)
     print("configuration: valid")
@@ -193,10 +214,32 @@ def _check(args: argparse.Namespace) -> int:
         none = "off" if (section, field) in _OFF_WHEN_NONE else "(unset)"
         print(f"  {name}={_display(value, none=none)}")
     print(f"signing: {_signing(settings)}")
-    if settings.mongo.uri is None:
-        print(f"database: embedded (started by `authkit serve`, data in {args.data_dir})")
+    if settings.mongo.uri is not None:
+        _report_database(settings.mongo.uri, describe_uri(settings.mongo.uri))
         return 0
-    client = open_client(settings.mongo.uri)
+    data_dir = Path(args.data_dir)
+    if not data_dir.is_dir():
+        print(
+            f"database: embedded, not created yet (`authkit serve` creates it, with its data "
+            f"in {data_dir.resolve()})"
+        )
+        return 0
+    with _embedded(data_dir) as embedded:
+        whose = (
+            f"the one `authkit serve` (pid {embedded.served_by}) runs"
+            if embedded.served_by is not None
+            else "started for this check: no `authkit serve` runs it"
+        )
+        _report_database(
+            embedded.uri, f"embedded, {describe_uri(embedded.uri)}, {whose}, data in {data_dir}"
+        )
+    return 0
+
+
+def _report_database(uri: str, described: str) -> None:
+    from authkit.storage.database import describe_uri, open_client
+
+    client = open_client(uri)
     try:
         database = client.get_default_database("authkit")
         database.command("ping")
@@ -204,15 +247,14 @@ def _check(args: argparse.Namespace) -> int:
         users = database["users"].estimated_document_count()
     except Exception as exc:
         raise CommandError(
-            f"database {describe_uri(settings.mongo.uri)} is not reachable: {type(exc).__name__}"
+            f"database {describe_uri(uri)} is not reachable: {type(exc).__name__}"
         ) from None
     finally:
         client.close()
     index = "present" if indexes.get("username_1", {}).get("unique") else "missing (made at start)"
-    print(f"database: reachable ({describe_uri(settings.mongo.uri)})")
+    print(f"database: reachable ({described})")
     print(f"  users: {users}")
     print(f"  unique username index: {index}")
-    return 0
 
 
 # --- users -----------------------------------------------------------------------------
@@ -404,7 +446,9 @@ def load_settings_for(args: argparse.Namespace) -> Settings:
 
 
 def database_uri_for(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
-    """MONGO_URI, or the embedded database over --data-dir while the block runs."""
+    """MONGO_URI, or the embedded database over --data-dir while the block runs: the one a
+    running `authkit serve` runs, or else one started for the command (never a second
+    database over the same data)."""
     return _database_uri(_settings(args), Path(args.data_dir))
 
 

@@ -138,11 +138,31 @@ class InvalidToken(AuthenticationFailed):
     """A bearer token that is malformed, forged, expired or otherwise unacceptable.
 
     The message stays the bare "Unauthorized": telling an attacker which check failed helps them.
+    `description` is what RFC 6750's `error_description` may say: that a token expired (its
+    signature and claims were good, so the client should refresh it), or that it is invalid,
+    never which check a forged or altered token failed.
     """
+
+    EXPIRED_DESCRIPTION: ClassVar[str] = "The access token expired"
+    INVALID_DESCRIPTION: ClassVar[str] = "The access token is invalid"
 
     def __init__(self, reason: str = "invalid") -> None:
         super().__init__(None)
         self.reason = reason  # a fixed label (expired, bad_signature, ...) for metrics; never sent
+
+    @property
+    def expired(self) -> bool:
+        return self.reason == "expired"
+
+    @property
+    def description(self) -> str:
+        return self.EXPIRED_DESCRIPTION if self.expired else self.INVALID_DESCRIPTION
+
+    def bearer_challenge(self, realm: str = "authkit") -> str:
+        """The `WWW-Authenticate` challenge for this refusal (RFC 6750 3 and 3.1)."""
+        return (
+            f'Bearer realm="{realm}", error="invalid_token", error_description="{self.description}"'
+        )
 
 
 class InvalidRefreshToken(AuthenticationFailed):

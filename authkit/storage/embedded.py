@@ -14,10 +14,12 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -31,6 +33,19 @@ class EmbeddedMongoError(RuntimeError):
     pass
 
 
+# Run by the database's interpreter before it becomes SecantusDB: Linux is asked to send it
+# SIGTERM when the process that started it dies, even by SIGKILL, so that a killed `authkit
+# serve` does not leave its database running over the data directory. argv[1] is the
+# parent's pid: a parent that died before the request was made is noticed here.
+_STOP_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None).prctl(1, signal.SIGTERM)\n"  # 1: PR_SET_PDEATHSIG
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(1)\n"
+    "os.execv(sys.executable, [sys.executable, '-m', 'secantus', *sys.argv[2:]])\n"
+)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -39,7 +54,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class EmbeddedMongo:
-    """A SecantusDB process on a free loopback port; `data_dir=None` keeps data in memory."""
+    """A SecantusDB process on a free loopback port; `data_dir=None` keeps data in memory.
+
+    `stop_with_parent` (Linux) ends the database when the thread that started it ends
+    or its process dies, however it dies: start it from a thread that lives as long as
+    the database should. `pass_fds` are file descriptors the database process keeps
+    open (a lock on its data directory, held for as long as the database runs).
+    """
 
     def __init__(
         self,
@@ -49,13 +70,21 @@ class EmbeddedMongo:
         database: str = "authkit",
         python: str = sys.executable,
         log_file: Path | None = None,
+        stop_with_parent: bool = False,
+        pass_fds: Sequence[int] = (),
     ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.database = database
         self._python = python
         self._log_file = log_file
+        self._stop_with_parent = stop_with_parent and sys.platform.startswith("linux")
+        self._pass_fds = tuple(pass_fds)
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     @property
     def uri(self) -> str:
@@ -66,12 +95,16 @@ class EmbeddedMongo:
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self._log_file, "ab") if self._log_file else subprocess.DEVNULL  # noqa: SIM115
+        launcher = (
+            ["-c", _STOP_WITH_PARENT, str(os.getpid())]
+            if self._stop_with_parent
+            else ["-m", "secantus"]
+        )
         try:
             self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 [
                     self._python,
-                    "-m",
-                    "secantus",
+                    *launcher,
                     "--host",
                     "127.0.0.1",
                     "--port",
@@ -84,6 +117,7 @@ class EmbeddedMongo:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                pass_fds=self._pass_fds,
             )
         finally:
             if log is not subprocess.DEVNULL:

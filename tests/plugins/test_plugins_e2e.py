@@ -38,7 +38,9 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "Passw0rd!x"
 KEY = re.compile(r"ak_[A-Za-z0-9_-]{43}")
 BEARER = 'Bearer realm="authkit"'
-BAD_BEARER = 'Bearer realm="authkit", error="invalid_token"'
+BAD_BEARER = (
+    'Bearer realm="authkit", error="invalid_token", error_description="The access token is invalid"'
+)
 APIKEY = 'APIKey header="X-API-Key"'
 BASIC = 'Basic realm="authkit", charset="UTF-8"'
 UNAUTHORIZED = {"message": "Unauthorized", "statusCode": 401}

@@ -492,7 +492,11 @@ def test_token_signed_by_another_implementation_with_the_secret_is_accepted(
     [
         (None, 'Bearer realm="authkit"'),
         ("Basic dXNlcjpwYXNz", 'Bearer realm="authkit"'),
-        ("Bearer not.a.jwt", 'Bearer realm="authkit", error="invalid_token"'),
+        (
+            "Bearer not.a.jwt",
+            'Bearer realm="authkit", error="invalid_token", '
+            'error_description="The access token is invalid"',
+        ),
     ],
 )
 def test_me_401_carries_www_authenticate(
@@ -501,6 +505,27 @@ def test_me_401_carries_www_authenticate(
     response = me(app_client, authorization)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == challenge
+
+
+def test_me_401_for_an_expired_token_says_it_expired(app_client: Client) -> None:
+    now = int(time.time())
+    claims = claims_for(app_client, seed(app_client))
+    expired = make_jwt({**claims, "iat": now - 3600, "exp": now - 1800}, APP_SECRET)
+    forged = make_jwt({**claims, "iat": now - 3600, "exp": now - 1800}, "not-the-secret")
+
+    response = me(app_client, f"Bearer {expired}")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="authkit", error="invalid_token", '
+        'error_description="The access token expired"'
+    )
+    assert response.json() == {"message": "Unauthorized", "statusCode": 401}  # the contract's
+    # Expired too, but not signed with our secret: nothing says which check it failed.
+    refused = me(app_client, f"Bearer {forged}")
+    assert refused.headers["www-authenticate"].endswith(
+        'error_description="The access token is invalid"'
+    )
+    assert refused.content == response.content
 
 
 def test_signin_401_carries_www_authenticate(app_client: Client) -> None:

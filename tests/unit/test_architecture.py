@@ -127,3 +127,14 @@ def test_every_package_is_in_the_wheel(folder: str) -> None:
     }
     found = {name.rstrip(".") for name in found}
     assert found <= packages
+
+
+def test_the_authkit_script_names_a_function() -> None:
+    # `authkit.cli:main` once named the module authkit.cli.main: every installed `authkit`
+    # command then died with "'module' object is not callable".
+    import importlib
+
+    found = re.search(r'^authkit = "([\w.]+):(\w+)"$', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert found is not None
+    target = getattr(importlib.import_module(found[1]), found[2])
+    assert callable(target) and not isinstance(target, type(importlib))

@@ -132,6 +132,28 @@ def test_invalid_token_reason_is_never_sent() -> None:
     assert "www-authenticate" not in response.headers
 
 
+@pytest.mark.parametrize(
+    ("reason", "description"),
+    [
+        ("expired", "The access token expired"),
+        ("bad_signature", "The access token is invalid"),
+        ("bad_algorithm", "The access token is invalid"),
+        ("malformed", "The access token is invalid"),
+        ("unknown_key", "The access token is invalid"),
+        ("revoked", "The access token is invalid"),
+    ],
+)
+def test_invalid_token_challenge_says_expired_and_nothing_more(
+    reason: str, description: str
+) -> None:
+    refused = InvalidToken(reason)
+    assert refused.expired is (reason == "expired")
+    assert refused.bearer_challenge() == (
+        f'Bearer realm="authkit", error="invalid_token", error_description="{description}"'
+    )
+    assert reason not in refused.bearer_challenge() or reason == "expired"
+
+
 def test_non_ascii_messages_are_sent_as_utf8() -> None:
     response = http_error_response(BadRequest("élodie 😀"))
     assert (

@@ -34,7 +34,12 @@ PASSWORD = "Passw0rd!x"
 USER_ID = "6650f0c2a1b2c3d4e5f60718"
 FORM_CHALLENGE = 'Form realm="authkit"'
 BEARER_CHALLENGE = 'Bearer realm="authkit"'
-INVALID_TOKEN_CHALLENGE = 'Bearer realm="authkit", error="invalid_token"'
+INVALID_TOKEN_CHALLENGE = (
+    'Bearer realm="authkit", error="invalid_token", error_description="The access token is invalid"'
+)
+EXPIRED_TOKEN_CHALLENGE = (
+    'Bearer realm="authkit", error="invalid_token", error_description="The access token expired"'
+)
 
 RequestFactory = Callable[..., Request]
 
@@ -364,6 +369,29 @@ async def test_jwt_expired_token(
 ) -> None:
     clock[0] += 60
     outcome = await jwt_strategy.authenticate(me_request(make_request, f"Bearer {token}"))
+    assert outcome == Fail(challenge=EXPIRED_TOKEN_CHALLENGE, message=None)
+
+
+async def test_jwt_expired_token_seen_before_says_it_expired(
+    jwt_strategy: JWTStrategy, make_request: RequestFactory, token: str, clock: list[float]
+) -> None:
+    # The first call caches the verified claims; the second finds the token expired on the
+    # cached path, which must say the same.
+    assert isinstance(
+        await jwt_strategy.authenticate(me_request(make_request, f"Bearer {token}")), Success
+    )
+    clock[0] += 60
+    outcome = await jwt_strategy.authenticate(me_request(make_request, f"Bearer {token}"))
+    assert outcome == Fail(challenge=EXPIRED_TOKEN_CHALLENGE, message=None)
+
+
+async def test_jwt_forged_token_that_also_expired_does_not_say_expired(
+    jwt_strategy: JWTStrategy, make_request: RequestFactory, clock: list[float]
+) -> None:
+    # The signature is checked before `exp`: a forger learns nothing from the description.
+    other = TokenIssuer("another-secret-0123456789abcdef0123", 60, clock=lambda: clock[0] - 120)
+    forged = other.issue(user_id=USER_ID, username=USERNAME)
+    outcome = await jwt_strategy.authenticate(me_request(make_request, f"Bearer {forged}"))
     assert outcome == Fail(challenge=INVALID_TOKEN_CHALLENGE, message=None)
 
 
