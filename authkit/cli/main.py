@@ -30,13 +30,11 @@ import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from authkit.core.errors import AuthkitError, HTTPError, ValidationFailed
-from authkit.passwords.throttle import Limit
 from authkit.storage.datadir import DataDirBusy, EmbeddedDatabase, embedded_database
 from authkit.storage.embedded import EmbeddedMongoError
 from authkit.tokens.commands import add_keys_command
@@ -113,7 +111,9 @@ def _database_uri(settings: Settings, data_dir: Path) -> Iterator[str]:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from authkit.settings.catalog import catalog
     from authkit.settings.loader import ensure_local_secret, read_env_file
+    from authkit.settings.plugins import plugin_sections
 
     env_file = Path(args.env_file)
     if ensure_local_secret(env_file, os.environ):
@@ -124,8 +124,11 @@ def _serve(args: argparse.Namespace) -> int:
         )
     settings = _settings(args)
     # Workers are fresh processes that read only the environment and ./.env: hand them
-    # what this process read, whichever env file it was.
-    for key, value in read_env_file(env_file).items():
+    # what this process read, whichever env file it was, plugins' settings included.
+    known = {e.env.name for e in catalog()} | {
+        e.env.name for plugin in plugin_sections() for e in plugin.entries
+    }
+    for key, value in read_env_file(env_file, dict.fromkeys(known)).items():
         os.environ.setdefault(key, value)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
@@ -166,29 +169,6 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 # --- check -----------------------------------------------------------------------------
 
 
-# Settings whose None is a choice the operator wrote (`off`), not something left unset.
-_OFF_WHEN_NONE = {
-    ("signin_limits", "per_account"),
-    ("signin_limits", "per_address"),
-    ("sessions", "max_age"),
-}
-
-
-def _display(value: object, *, none: str = "(unset)") -> str:
-    """A setting as an operator would write it; Secret prints itself masked."""
-    if value is None:
-        return none
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, timedelta):
-        return f"{int(value.total_seconds())}s"
-    if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
-    if isinstance(value, Limit):
-        return f"{value.failures}/{value.window_seconds}s"
-    return str(value)
-
-
 def _signing(settings: Settings) -> str:
     from authkit.tokens.keys import KeySetError, SigningKeys
 
@@ -204,15 +184,18 @@ def _signing(settings: Settings) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from authkit.settings.loader import ENV_VARS
+    from authkit.settings.catalog import catalog, format_value
+    from authkit.settings.plugins import plugin_sections
     from authkit.storage.database import describe_uri
 
     settings = _settings(args)
     print("configuration: valid")
-    for name, (section, field) in ENV_VARS.items():
-        value = getattr(getattr(settings, section), field)
-        none = "off" if (section, field) in _OFF_WHEN_NONE else "(unset)"
-        print(f"  {name}={_display(value, none=none)}")
+    listed = [(entry, getattr(settings, entry.section)) for entry in catalog()]
+    for plugin in plugin_sections():
+        listed += [(entry, settings.section(plugin.cls)) for entry in plugin.entries]
+    for entry, section in listed:
+        value = format_value(getattr(section, entry.field), none_is_off=entry.env.none_is_off)
+        print(f"  {entry.env.name}={value}")
     print(f"signing: {_signing(settings)}")
     if settings.mongo.uri is not None:
         _report_database(settings.mongo.uri, describe_uri(settings.mongo.uri))

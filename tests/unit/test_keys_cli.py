@@ -171,10 +171,10 @@ def test_keys_help_and_check_show_the_key_set(
     assert "  AUTHKIT_JWT_KEYS=keys.json\n" in out
     assert "  JWT_SECRET=(unset)\n" in out
     assert "  AUTHKIT_REVOCATION_CHECKS=true\n" in out
-    assert "  AUTHKIT_REFRESH_TTL=1209600s\n" in out
+    assert "  AUTHKIT_REFRESH_TTL=14d\n" in out
     assert "  AUTHKIT_SESSION_MAX_AGE=off\n" in out
     assert "  AUTHKIT_SIGNIN_LIMIT_ADDRESS=off\n" in out
-    assert "  AUTHKIT_SIGNIN_LIMIT_ACCOUNT=10/900s\n" in out
+    assert "  AUTHKIT_SIGNIN_LIMIT_ACCOUNT=10/15m\n" in out
     assert f"signing: RS256 key {kid} from keys.json (1 key(s) in the set)" in out
 
     (tmp_path / "keys.json").write_text("{}")
