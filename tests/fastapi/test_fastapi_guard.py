@@ -337,3 +337,14 @@ def test_without_a_registry_the_error_says_what_to_do() -> None:
         pytest.raises(RuntimeError, match="install"),
     ):
         client.get("/x")
+
+
+def test_guard_reached_past_the_checks_still_names_the_dependency() -> None:
+    # A registry put in place by hand skips every start-up check; the request then fails
+    # with the same message, in the log, rather than with "unexpected keyword 'request'".
+    api = _api_with(endpoint_guard=True)
+    api.state.strategies = create_app(
+        settings(), database=mongomock.MongoClient().db
+    ).state.strategies
+    with TestClient(api) as client, pytest.raises(TypeError, match=r"authkit\.fastapi\.Guard"):
+        client.get("/x")
