@@ -19,13 +19,13 @@ from pymongo.database import Database
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 
 from authkit.core.errors import ConfigError, HTTPError, RegistryError
-from authkit.core.guard import StrategyRegistryMiddleware, guards_in
+from authkit.core.guard import GuardedApp, StrategyRegistryMiddleware, guards_in
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
-from authkit.http.responses import exception_handlers, not_found
+from authkit.http.responses import exception_handlers, http_error_handler, not_found
 from authkit.http.routing import IndexedRouter
 from authkit.http.stack import AuthkitStarlette
 from authkit.ops.feature import operations_feature
@@ -134,6 +134,7 @@ def create_app(
     all_routes: list[BaseRoute] = [route for f in features for route in f.routes]
     all_routes.extend(routes)
     check_guards(all_routes, strategies)
+    share_error_rendering(all_routes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -197,6 +198,37 @@ def check_guards(routes: list[BaseRoute], strategies: StrategyRegistry) -> None:
                     f"the guard on {method} {path} names strategy {name!r}, which no plugin "
                     f"provides (registered: {', '.join(sorted(strategies)) or 'none'})"
                 )
+
+
+def share_error_rendering(routes: Sequence[BaseRoute]) -> None:
+    """Give every mounted Starlette application (a FastAPI one included) authkit's handler
+    for authkit's errors (`render_authkit_errors`).
+
+    A mounted app answers exceptions with its own handlers, and one it has none for becomes
+    its own 500: a guard's 401 raised in a FastAPI dependency would never reach authkit's.
+    """
+    for route in routes:
+        if not isinstance(route, Mount):
+            continue
+        app: Any = route.app
+        if isinstance(app, GuardedApp):
+            app = app.app
+        if isinstance(app, Starlette):
+            render_authkit_errors(app)
+        share_error_rendering(getattr(app, "routes", None) or ())
+
+
+def render_authkit_errors(app: Starlette) -> None:
+    """Render authkit's HTTPError in `app` as authkit does, unless `app` has a handler for
+    it already; its other errors (FastAPI's 422, its HTTPException) stay its own.
+
+    Call it before the app serves its first request: Starlette reads its handlers then.
+    """
+    for key in app.exception_handlers:
+        # Exception is any app's last resort, and never meant as the answer to an HTTPError.
+        if isinstance(key, type) and key is not Exception and issubclass(HTTPError, key):
+            return
+    app.add_exception_handler(HTTPError, http_error_handler)
 
 
 def _middleware(

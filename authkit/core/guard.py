@@ -22,6 +22,10 @@ Examples:
 The registry comes from the request's scope, where the application puts it
 (`StrategyRegistryMiddleware`). Every guard is recorded, so the application
 checks its names at start-up and the OpenAPI document lists its schemes.
+
+FastAPI path operations take a dependency instead, `Depends(authkit.fastapi.Guard(...))`:
+FastAPI calls an endpoint with keyword arguments of its own choosing, not with the
+request, so `@guard` on one is refused at start-up (see `guards_in`).
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Response]])
 _GUARD_ATTRIBUTE = "__authkit_guard__"
 _REGISTRY_KEY = "authkit.strategies"
 _HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_ON_FASTAPI = (
+    "@guard cannot protect a FastAPI path operation (FastAPI passes it keyword arguments, "
+    "not the request); use the dependency instead: "
+    "`Depends(authkit.fastapi.Guard(...))` with the same strategy names and scopes"
+)
 
 
 async def authenticate(
@@ -94,7 +103,7 @@ class Guard:
         if not self.names or not all(isinstance(n, str) and n for n in self.names):
             raise TypeError("a guard needs one or more strategy names, e.g. guard('jwt')")
 
-    async def admit(self, connection: HTTPConnection) -> None:
+    async def admit(self, connection: HTTPConnection) -> Success:
         """Authenticate and authorize, or raise; on success fill `user` and `auth`."""
         success = await authenticate(connection, _registry_of(connection), self.names)
         connection.scope["user"] = success.user
@@ -102,6 +111,7 @@ class Guard:
         missing = [s for s in self.scopes if s not in success.scopes]
         if missing:
             raise InsufficientScope(missing)
+        return success
 
 
 def guard(*names: str, scopes: Iterable[str] = ()) -> Callable[[F], F]:
@@ -110,7 +120,11 @@ def guard(*names: str, scopes: Iterable[str] = ()) -> Callable[[F], F]:
 
     def decorate(endpoint: F) -> F:
         @functools.wraps(endpoint)
-        async def guarded(*args: Any) -> Response:
+        async def guarded(*args: Any, **kwargs: Any) -> Response:
+            if kwargs or not args:
+                # Only FastAPI calls an endpoint this way; start-up refuses that (guards_in),
+                # so this is reached only by an app that skipped create_app's checks.
+                raise TypeError(f"{_ON_FASTAPI} ({endpoint.__qualname__})")
             await rule.admit(args[-1])
             return await endpoint(*args)
 
@@ -169,12 +183,21 @@ def guarded_by(target: object) -> Guard | None:
 def guards_in(routes: Iterable[BaseRoute]) -> Iterator[tuple[str, str, Guard]]:
     """Every (path, method, guard) reachable from `routes`, mounts and HTTPEndpoints included.
 
-    `method` is "*" for a guard that covers everything under a mount.
+    `method` is "*" for a guard that covers everything under a mount. FastAPI's routes (a
+    `Route` with a `dependant`) count through their dependencies, `authkit.fastapi.Guard`;
+    `@guard` on one raises TypeError, so the mistake stops start-up rather than a request.
     """
     for route in routes:
         if isinstance(route, Route):
             endpoint = route.endpoint
-            if isinstance(endpoint, type) and issubclass(endpoint, HTTPEndpoint):
+            dependant = getattr(route, "dependant", None)
+            if dependant is not None:
+                if guarded_by(endpoint) is not None:
+                    raise TypeError(f"{_ON_FASTAPI} (on {route.path})")
+                for needed in _dependency_guards(dependant):
+                    for method in sorted(route.methods or ()):
+                        yield route.path, method, needed
+            elif isinstance(endpoint, type) and issubclass(endpoint, HTTPEndpoint):
                 for method in _HTTP_METHODS:
                     rule = guarded_by(getattr(endpoint, method.lower(), None))
                     if rule is not None:
@@ -194,3 +217,13 @@ def guards_in(routes: Iterable[BaseRoute]) -> Iterator[tuple[str, str, Guard]]:
             if inner:
                 for path, method, rule in guards_in(inner):
                     yield route.path + path, method, rule
+
+
+def _dependency_guards(dependant: Any) -> Iterator[Guard]:
+    """The guards among a FastAPI route's dependencies, at any depth (duck-typed: authkit
+    does not import FastAPI)."""
+    for dependency in getattr(dependant, "dependencies", ()):
+        rule = guarded_by(getattr(dependency, "call", None))
+        if rule is not None:
+            yield rule
+        yield from _dependency_guards(dependency)

@@ -24,6 +24,7 @@ from authkit.core.errors import BackendUnavailable, HTTPError
 __all__ = [
     "JSON",
     "exception_handlers",
+    "http_error_handler",
     "http_error_response",
     "not_found",
     "unexpected_error_response",
@@ -73,7 +74,8 @@ def http_error_response(exc: HTTPError) -> Response:
     )
 
 
-async def _on_http_error(request: Request, exc: Exception) -> Response:
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """The exception handler for HTTPError, for authkit's app and any app mounted in it."""
     if not isinstance(exc, HTTPError):  # registered for HTTPError only
         raise exc
     if isinstance(exc, BackendUnavailable):
@@ -132,7 +134,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
 
 
 exception_handlers: Mapping[Any, Any] = {
-    HTTPError: _on_http_error,
+    HTTPError: http_error_handler,
     HTTPException: _on_starlette_http_exception,
     # A fallback only: RequestObserver answers unexpected errors first, because
     # Starlette's ServerErrorMiddleware, which runs this one, re-raises afterwards and

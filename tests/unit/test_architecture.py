@@ -2,7 +2,9 @@
 
 - The built-in strategies, the examples and every Python block in README.md and docs/
   import authkit only through its public modules: `authkit`, `authkit.plugin`,
-  `authkit.testing` (and never this repository's own `app` or `config`).
+  `authkit.testing`, `authkit.fastapi` (and never this repository's own `app` or
+  `config`).
+- FastAPI is optional: importing authkit never imports it.
 - No module under authkit/ imports the repository's application (`app`, `config`).
 - The modules under authkit/ import each other without a cycle.
 """
@@ -11,13 +13,15 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC = {"authkit", "authkit.plugin", "authkit.testing"}
+PUBLIC = {"authkit", "authkit.plugin", "authkit.testing", "authkit.fastapi"}
 _PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
@@ -48,6 +52,20 @@ def test_examples_and_docs_import_only_public_modules() -> None:
             if (top == "authkit" and module not in PUBLIC) or top in {"app", "config"}:
                 offending.append(f"{where}:{line}: {module}")
     assert offending == [], "import these through authkit, authkit.plugin or authkit.testing"
+
+
+def test_importing_authkit_never_imports_fastapi() -> None:
+    # FastAPI is an optional integration (authkit.fastapi); authkit runs on Starlette alone.
+    code = (
+        "import sys, authkit, authkit.plugin, authkit.asgi; "
+        "assert 'fastapi' not in sys.modules, 'fastapi was imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    dependencies = re.search(
+        r"^dependencies = \[(.*?)^\]", (ROOT / "pyproject.toml").read_text(), re.S | re.M
+    )
+    assert dependencies is not None and "fastapi" not in dependencies.group(1)
 
 
 def _authkit_modules() -> dict[str, ast.Module]:
