@@ -1,0 +1,1 @@
+"""Running it: /healthz and /readyz, JSON logs with request ids, Prometheus metrics."""
