@@ -6,6 +6,7 @@
     authkit delete-user  remove a user
     authkit gen-secret   print a new random JWT_SECRET
     authkit keys         generate, rotate and list signing keys (authkit.keys_cli)
+    authkit --version    print `authkit <version>` (the installed authkit-asgi's)
 
 Without MONGO_URI, every command that needs the database uses the embedded one a running
 `authkit serve` publishes, or else starts its own over --data-dir: never a second one over
@@ -34,6 +35,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from authkit import __version__
 from authkit.core.errors import AuthkitError, HTTPError, ValidationFailed
 from authkit.storage.datadir import DataDirBusy, EmbeddedDatabase, embedded_database
 from authkit.storage.embedded import EmbeddedMongoError
@@ -333,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="authkit",
         description="authkit: authentication service for Starlette.",
         epilog="Settings come from the environment and .env; see README.md.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"authkit {__version__}",
+        help="print authkit's version and exit",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
