@@ -94,7 +94,13 @@ class AppProcess:
     """One server process (and whatever it starts), in a process group of its own."""
 
     def __init__(
-        self, args: Sequence[str], env: Mapping[str, str], cwd: Path, port: int, logs: Path
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        port: int,
+        logs: Path,
+        executable: str = sys.executable,
     ) -> None:
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
@@ -103,7 +109,7 @@ class AppProcess:
         self._stderr_path = logs / f"server-{port}.stderr"
         with self._stdout_path.open("wb") as out, self._stderr_path.open("wb") as err:
             self.process = subprocess.Popen(
-                [sys.executable, *args],
+                [executable, *args],
                 env=dict(env),
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
@@ -229,7 +235,8 @@ def jwt_secret() -> str:
 
 @pytest.fixture
 def launch(tmp_path: Path) -> Iterator[Callable[..., AppProcess]]:
-    """`launch(args, env, cwd=None, port=None, wait=True)`: run `python <args>` as a server.
+    """`launch(args, env, cwd=None, port=None, wait=True, executable=None)`: run
+    `python <args>` (or `<executable> <args>`) as a server.
 
     `args` may contain "{port}"; `env` overrides a cleaned environment (None unsets).
     Every process started here is stopped, with its whole group, on teardown.
@@ -245,11 +252,17 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., AppProcess]]:
         cwd: Path | None = None,
         port: int | None = None,
         wait: bool = True,
+        executable: str | None = None,
     ) -> AppProcess:
         port = port or free_port()
         workdir = cwd or tmp_path
         server = AppProcess(
-            [a.format(port=port) for a in args], clean_environ(env), workdir, port, logs
+            [a.format(port=port) for a in args],
+            clean_environ(env),
+            workdir,
+            port,
+            logs,
+            executable or sys.executable,
         )
         started.append(server)
         if wait:
