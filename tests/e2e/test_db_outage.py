@@ -12,17 +12,15 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
+from support.processes import AppProcess
 
 from authkit.storage.embedded import EmbeddedMongo, free_port
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 

@@ -15,14 +15,12 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
 from pymongo.database import Database
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
+from support.processes import AppProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -10,14 +10,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from conftest import clean_environ, wait_until
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
+from support.processes import AppProcess, clean_environ, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 

@@ -10,14 +10,12 @@ import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
-    from pymongo.database import Database
+from pymongo.database import Database
+from support.processes import AppProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 

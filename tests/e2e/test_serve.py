@@ -19,16 +19,14 @@ import stat
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
 from pymongo.database import Database
+from support.processes import AppProcess
 
 from authkit.storage.embedded import free_port
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 

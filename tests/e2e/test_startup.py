@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from support.processes import AppProcess
 
 from authkit.storage.embedded import free_port
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
 
 pytestmark = pytest.mark.e2e
 

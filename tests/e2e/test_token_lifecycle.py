@@ -32,10 +32,10 @@ import attrs
 import httpx
 import jwt as pyjwt
 import pytest
-from conftest import UVICORN_ARGS, AppProcess, clean_environ, wait_until, with_database
 from cryptography.hazmat.primitives import serialization
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
+from support.processes import UVICORN_ARGS, AppProcess, clean_environ, wait_until, with_database
 
 from authkit.storage.embedded import free_port
 from authkit.tokens.issuer import TokenIssuer

@@ -21,10 +21,10 @@ from bson import ObjectId
 from joserfc import jwt
 from joserfc.jwk import OctKey
 from pymongo.database import Database
+from support.plugins import ACCOUNT_LIMIT, Accounts, Demo
+from support.processes import eventually
 
 from authkit.storage.embedded import free_port
-
-from .conftest import ACCOUNT_LIMIT, Accounts, Demo, eventually
 
 pytest.importorskip(
     "authkit_apikey", reason="examples/authkit-apikey is not installed (tox -e plugins does it)"
