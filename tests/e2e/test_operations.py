@@ -6,14 +6,12 @@ tests/unit/test_health.py."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from support.processes import AppProcess, clean_environ, wait_until
+from support.processes import AppProcess, run_python, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 
@@ -21,17 +19,7 @@ PASSWORD = "Passw0rd!x"
 
 
 def cli(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "") -> tuple[int, str, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "authkit", *args],
-        env=clean_environ(env),
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return done.returncode, done.stdout, done.stderr
+    return run_python(["-m", "authkit", *args], env, cwd, stdin=stdin)
 
 
 @pytest.mark.parametrize(

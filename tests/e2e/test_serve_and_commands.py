@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.processes import AppProcess, clean_environ, wait_until
+from support.processes import AppProcess, run_python, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 
@@ -36,17 +36,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def cli(args: list[str], cwd: Path, stdin: str = "") -> tuple[int, str, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "authkit", *args],
-        env=clean_environ(ENV),
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,  # a command waits at most 20 s for a database that is stopping
-        check=False,
-    )
-    return done.returncode, done.stdout, done.stderr
+    # A command waits at most 20 s for a database that is stopping: run_python allows 60.
+    return run_python(["-m", "authkit", *args], ENV, cwd, stdin=stdin)
 
 
 def signin(base_url: str, username: str) -> int:
