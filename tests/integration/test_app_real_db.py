@@ -22,9 +22,10 @@ import httpx
 import pytest
 from bson import ObjectId
 from pymongo.database import Database
+from support.settings import make_settings
 
 from authkit import create_app
-from authkit.settings.model import JWTSettings, MongoSettings, PasswordSettings, Secret, Settings
+from authkit.settings.model import MongoSettings
 from authkit.storage.embedded import free_port
 from authkit.tokens.issuer import TokenIssuer
 
@@ -44,21 +45,15 @@ UNAVAILABLE = {
 }
 
 
-def make_settings(mongo_uri: str, secret: str) -> Settings:
-    return Settings(
-        jwt=JWTSettings(secret=Secret(secret)),
-        mongo=MongoSettings(uri=mongo_uri),
-        passwords=PasswordSettings(bcrypt_rounds=4),
-    )
-
-
 @pytest.fixture
 def make_client(jwt_secret: str) -> Iterator[Callable[[str], TestClient]]:
     """`make_client(mongo_uri)`: the app from create_app(settings), its lifespan entered."""
     entered: list[TestClient] = []
 
     def build(mongo_uri: str) -> TestClient:
-        client = TestClient(create_app(make_settings(mongo_uri, jwt_secret)))
+        client = TestClient(
+            create_app(make_settings(jwt_secret, mongo=MongoSettings(uri=mongo_uri)))
+        )
         client.__enter__()
         entered.append(client)
         return client

@@ -16,6 +16,7 @@ import mongomock
 import pytest
 from pymongo.collection import Collection
 from starlette.testclient import TestClient
+from support.clock import Clock
 
 from authkit import create_app
 from authkit.core.errors import TooManyRequests
@@ -25,15 +26,6 @@ from authkit.passwords.throttle import Limit, SigninThrottle, ThrottleCheck
 from authkit.settings.converter import parse_limit
 from authkit.settings.model import JWTSettings, PasswordSettings, Secret, Settings, SigninLimits
 from authkit.users.store import MongoUserStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 MakeThrottle = Callable[[Clock, "Limit | None", "Limit | None"], SigninThrottle]
 

@@ -25,12 +25,12 @@ import mongomock
 import pytest
 from bson import ObjectId
 from pymongo.errors import ServerSelectionTimeoutError
+from support.jwt import bearer
+from support.settings import make_settings
 
 from authkit.settings.model import (
     CORSSettings,
     JWTSettings,
-    PasswordSettings,
-    Secret,
     SessionSettings,
     Settings,
 )
@@ -50,10 +50,10 @@ Client = Any
 
 
 def settings_with(rounds: int = 4, jwt: JWTSettings | None = None, **sessions: Any) -> Settings:
-    return Settings(
-        jwt=jwt or JWTSettings(secret=Secret(SECRET)),
-        passwords=PasswordSettings(bcrypt_rounds=rounds),
-        sessions=SessionSettings(**sessions),
+    """make_settings with these session options (SessionSettings' fields) and bcrypt rounds."""
+    extra = {"jwt": jwt} if jwt else {}
+    return make_settings(
+        SECRET, bcrypt_rounds=rounds, sessions=SessionSettings(**sessions), **extra
     )
 
 
@@ -72,10 +72,6 @@ def sign_up_and_in(client: Client, username: str = "alice", **headers: str) -> A
     )
     assert response.status_code == 201, response.text
     return response
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # ---------------------------------------------------------------- refresh, body mode
