@@ -18,6 +18,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
+from support.jwt import bearer
 from support.processes import AppProcess
 
 from authkit.storage.embedded import EmbeddedMongo, free_port
@@ -89,7 +90,7 @@ def test_database_going_away_and_coming_back(
             assert response.json() == UNAVAILABLE
             assert elapsed < QUICK, f"{path} took {elapsed:.1f} s while the database was down"
 
-        me = http.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+        me = http.get("/auth/me", headers=bearer(token))
         assert (me.status_code, me.json()["username"]) == (200, "alice")
 
         # Back on the same port with the same data; authkit is not restarted.

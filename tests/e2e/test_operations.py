@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.jwt import bearer
 from support.processes import AppProcess, run_python, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
@@ -153,7 +154,7 @@ def test_two_workers_share_users_tokens_and_throttling(
             tokens.append(signin.json()["accessToken"])
     for token in tokens:
         with httpx.Client() as client:
-            me = client.get(base + "/auth/me", headers={"Authorization": f"Bearer {token}"})
+            me = client.get(base + "/auth/me", headers=bearer(token))
             assert me.status_code == 200
 
     wrong = {"username": "shared", "password": "wrong-pass"}

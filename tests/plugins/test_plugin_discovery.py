@@ -15,9 +15,9 @@ import httpx
 import mongomock
 import pytest
 from support.processes import AppProcess, run_python
+from support.settings import make_settings
 
 from authkit import create_app
-from authkit.settings.model import JWTSettings, Secret, Settings
 
 authkit_apikey = pytest.importorskip(
     "authkit_apikey", reason="examples/authkit-apikey is not installed (tox -e plugins does it)"
@@ -47,9 +47,7 @@ def test_installed_distributions_declare_the_entry_points() -> None:
 
 
 def test_create_app_registers_both_from_the_entry_points() -> None:
-    app = create_app(
-        Settings(jwt=JWTSettings(secret=Secret("s" * 40))), database=mongomock.MongoClient().db
-    )
+    app = create_app(make_settings("s" * 40), database=mongomock.MongoClient().db)
     registry = app.state.strategies
 
     assert {"local", "jwt", "anonymous", "apikey", "basic"} <= set(registry)

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from support.jwt import bearer
 from support.settings import make_settings
 
 from authkit import create_app
@@ -64,7 +65,7 @@ def test_one_access_line_per_request_with_user_but_no_query(
     caplog.set_level(logging.INFO, logger="authkit.access")
     response = client.get(
         f"/auth/me?access_token={token}",
-        headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-1"},
+        headers={**bearer(token), "X-Request-ID": "req-1"},
     )
     client.get("/nope")
 
@@ -128,8 +129,8 @@ def test_metrics_count_what_happened() -> None:
         ).json()["accessToken"]
         for _ in range(3):  # two failures, then throttled
             client.post("/auth/signin", json={"username": "alice", "password": "wrong-pass"})
-        client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
-        client.get("/auth/me", headers={"Authorization": f"Bearer {token[:-2]}xx"})
+        client.get("/auth/me", headers=bearer(token))
+        client.get("/auth/me", headers=bearer(token[:-2] + "xx"))
         client.get("/nope")
         response = client.get("/metrics")
 
