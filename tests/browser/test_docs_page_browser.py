@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.processes import UVICORN_ARGS, Launcher
 
-from authkit.storage.embedded import EmbeddedMongo, free_port
+from authkit.storage.embedded import EmbeddedMongo
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,37 +34,16 @@ FLAGS = [
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
+    # The launcher's environment has no AUTHKIT_* variable (AUTHKIT_ARTIFACTS is this
+    # test's, and authkit refuses to start on unknown ones); its logs stay in workdir.
     workdir = tmp_path_factory.mktemp("browser")
-    with EmbeddedMongo() as database, (workdir / "server.log").open("wb") as log:
+    with EmbeddedMongo() as database, Launcher(workdir) as launch:
         env = {
-            **os.environ,
             "MONGO_URI": database.uri,
             "JWT_SECRET": "browser-secret-0123456789abcdef0123456",
             "BCRYPT_ROUNDS": "4",
         }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "authkit.asgi:app", "--port", str(port)],
-            env=env,
-            cwd=workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                assert server.poll() is None, "authkit exited before answering"
-                try:
-                    urllib.request.urlopen(url + "/healthz", timeout=1)
-                    break
-                except (urllib.error.URLError, OSError):
-                    assert time.monotonic() < deadline, "authkit did not answer"
-                    time.sleep(0.1)
-            yield url
-        finally:
-            server.terminate()
-            server.wait(15)
+        yield launch(UVICORN_ARGS, env).base_url
 
 
 def _try_it_out(page: Any, operation: str, body: str | None = None) -> tuple[str, str]:

@@ -21,14 +21,12 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
+from support.processes import AppProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -12,17 +12,16 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
+from support.jwt import bearer
+from support.processes import AppProcess
 
 from authkit.storage.embedded import EmbeddedMongo, free_port
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 
@@ -91,7 +90,7 @@ def test_database_going_away_and_coming_back(
             assert response.json() == UNAVAILABLE
             assert elapsed < QUICK, f"{path} took {elapsed:.1f} s while the database was down"
 
-        me = http.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+        me = http.get("/auth/me", headers=bearer(token))
         assert (me.status_code, me.json()["username"]) == (200, "alice")
 
         # Back on the same port with the same data; authkit is not restarted.

@@ -7,22 +7,18 @@ bodies of the contract, and tokens whose header bytes and claims are the ones
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
 from pymongo.database import Database
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
+from support.jwt import b64url_decode, bearer, node_style_token
+from support.processes import AppProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -33,30 +29,10 @@ UNAUTHORIZED = {"message": "Unauthorized", "statusCode": 401}
 INVALID_CREDENTIALS = {"message": "Invalid credentials", "error": "Unauthorized", "statusCode": 401}
 
 
-def b64url_decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def node_style_token(claims: dict[str, Any], secret: str) -> str:
-    """A token laid out byte for byte as jsonwebtoken (under @nestjs/jwt) writes one."""
-    header = b64url(b'{"alg":"HS256","typ":"JWT"}')
-    payload = b64url(json.dumps(claims, separators=(",", ":")).encode())
-    signature = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    return f"{header}.{payload}.{b64url(signature)}"
-
-
 @pytest.fixture
 def http(app_server: AppProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=app_server.base_url, timeout=15) as client:
         yield client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_json_signup_signin_me(http: httpx.Client, mongo_db: Database[dict[str, Any]]) -> None:

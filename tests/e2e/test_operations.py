@@ -6,18 +6,13 @@ tests/unit/test_health.py."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from conftest import clean_environ, wait_until
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
+from support.jwt import bearer
+from support.processes import AppProcess, run_python, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 
@@ -25,17 +20,7 @@ PASSWORD = "Passw0rd!x"
 
 
 def cli(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "") -> tuple[int, str, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "authkit", *args],
-        env=clean_environ(env),
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return done.returncode, done.stdout, done.stderr
+    return run_python(["-m", "authkit", *args], env, cwd, stdin=stdin)
 
 
 @pytest.mark.parametrize(
@@ -169,7 +154,7 @@ def test_two_workers_share_users_tokens_and_throttling(
             tokens.append(signin.json()["accessToken"])
     for token in tokens:
         with httpx.Client() as client:
-            me = client.get(base + "/auth/me", headers={"Authorization": f"Bearer {token}"})
+            me = client.get(base + "/auth/me", headers=bearer(token))
             assert me.status_code == 200
 
     wrong = {"username": "shared", "password": "wrong-pass"}

@@ -7,13 +7,9 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-from conftest import clean_environ
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
+from support.processes import AppProcess, clean_environ
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 

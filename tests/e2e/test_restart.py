@@ -10,14 +10,13 @@ import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
-    from pymongo.database import Database
+from pymongo.database import Database
+from support.jwt import bearer
+from support.processes import AppProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 
@@ -63,7 +62,7 @@ def test_sigterm_lets_requests_in_flight_finish_and_a_restart_loses_nothing(
     assert stored == {"keeper", *names}
 
     second = start_uvicorn(env)
-    me = httpx.get(second.base_url + "/auth/me", headers={"Authorization": f"Bearer {token}"})
+    me = httpx.get(second.base_url + "/auth/me", headers=bearer(token))
     assert me.status_code == 200 and me.json()["username"] == "keeper"
     again = httpx.post(
         second.base_url + "/auth/signin",

@@ -9,7 +9,6 @@ the same secret.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -19,16 +18,15 @@ import stat
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
 from pymongo.database import Database
+from support.jwt import b64url, bearer
+from support.processes import AppProcess
 
 from authkit.storage.embedded import free_port
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 
@@ -67,7 +65,7 @@ def port_closed(port: int) -> bool:
 def signed_with(token: str, secret: str) -> bool:
     header, payload, signature = token.split(".")
     digest = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == signature
+    return b64url(digest) == signature
 
 
 def sign_up_and_in(base_url: str) -> str:
@@ -77,7 +75,7 @@ def sign_up_and_in(base_url: str) -> str:
         signin = http.post("/auth/signin", data=CREDENTIALS)
         assert signin.status_code == 201, signin.text
         token: str = signin.json()["accessToken"]
-        me = http.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+        me = http.get("/auth/me", headers=bearer(token))
         assert (me.status_code, me.json()["username"]) == (200, "alice")
     return token
 
@@ -175,7 +173,7 @@ def test_second_run_keeps_the_users_and_the_secret(
     with httpx.Client(base_url=second.base_url, timeout=15) as http:
         signin = http.post("/auth/signin", json=CREDENTIALS)
         assert signin.status_code == 201, signin.text  # the user from the first run
-        me = http.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+        me = http.get("/auth/me", headers=bearer(token))
         assert me.status_code == 200  # the first run's token: same secret
         assert http.post("/auth/signup", json=CREDENTIALS).status_code == 409
 
@@ -232,7 +230,7 @@ def test_serve_runs_an_application_of_ones_own_from_the_working_directory(
     )
     token = sign_up_and_in(server.base_url)
     with httpx.Client(base_url=server.base_url, timeout=15) as http:
-        mine = http.get("/profile", headers={"Authorization": f"Bearer {token}"})
+        mine = http.get("/profile", headers=bearer(token))
         anonymous = http.get("/profile")
     assert (mine.status_code, mine.json()) == (200, {"hello": "alice"})
     assert anonymous.status_code == 401

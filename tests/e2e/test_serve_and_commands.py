@@ -16,14 +16,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from conftest import clean_environ, wait_until
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
+from support.processes import AppProcess, run_python, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 
@@ -40,17 +36,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def cli(args: list[str], cwd: Path, stdin: str = "") -> tuple[int, str, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "authkit", *args],
-        env=clean_environ(ENV),
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,  # a command waits at most 20 s for a database that is stopping
-        check=False,
-    )
-    return done.returncode, done.stdout, done.stderr
+    # A command waits at most 20 s for a database that is stopping: run_python allows 60.
+    return run_python(["-m", "authkit", *args], ENV, cwd, stdin=stdin)
 
 
 def signin(base_url: str, username: str) -> int:

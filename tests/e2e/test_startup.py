@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from support.jwt import bearer
+from support.processes import AppProcess
 
 from authkit.storage.embedded import free_port
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -91,7 +89,7 @@ def test_uvicorn_reads_dot_env_in_its_working_directory(
         credentials = {"username": "alice", "password": "Passw0rd!x"}
         assert http.post("/auth/signup", json=credentials).status_code == 201
         token = http.post("/auth/signin", json=credentials).json()["accessToken"]
-        me = http.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+        me = http.get("/auth/me", headers=bearer(token))
 
     assert me.status_code == 200
     assert me.json()["username"] == "alice"

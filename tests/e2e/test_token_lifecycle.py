@@ -15,11 +15,7 @@ tests/unit/test_token_routes.py, tests/unit/test_keys.py.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
-import json
 import threading
 import time
 import uuid
@@ -32,12 +28,12 @@ import attrs
 import httpx
 import jwt as pyjwt
 import pytest
-from conftest import UVICORN_ARGS, AppProcess, clean_environ, wait_until, with_database
 from cryptography.hazmat.primitives import serialization
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
+from support.jwt import bearer, hmac_jwt, node_style_token
+from support.processes import UVICORN_ARGS, AppProcess, Launcher, eventually, with_database
 
-from authkit.storage.embedded import free_port
 from authkit.tokens.issuer import TokenIssuer
 from authkit.tokens.keys import KeyRing, ManagedKey, SigningKeys
 
@@ -53,14 +49,9 @@ BAD_REFRESH = {
 
 @contextlib.contextmanager
 def server(env: dict[str, str], workdir: Path, workers: int = 1) -> Iterator[AppProcess]:
-    port = free_port()
-    args = [a.format(port=port) for a in UVICORN_ARGS] + ["--workers", str(workers)]
-    process = AppProcess(args, clean_environ(env), workdir, port, workdir)
-    try:
-        process.wait_ready()
-        yield process
-    finally:
-        process.shutdown()
+    # Module-scoped (one per module, shared by its tests): the `launch` fixture is per test.
+    with Launcher(workdir) as launch:
+        yield launch([*UVICORN_ARGS, "--workers", str(workers)], env)
 
 
 @pytest.fixture(scope="module")
@@ -133,10 +124,6 @@ def sign_up_and_in(http: httpx.Client, username: str, agent: str = "pytest") -> 
     signin = http.post("/auth/signin", json=credentials, headers={"User-Agent": agent})
     assert signin.status_code == 201, signin.text
     return signin
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # ---------------------------------------------------------------- HS256, body, checks on
@@ -222,7 +209,9 @@ def test_sign_out_all_stops_every_session_and_access_token(
         user_id = http.get("/auth/me", headers=bearer(first["accessToken"])).json()["_id"]
         # A token laid out as the NestJS app writes it (no jti, no token_version) is
         # accepted with checks on, until sign-out-all raises the user's version.
-        node = node_style_token(username, user_id, jwt_secret)
+        now = int(time.time())
+        claims = {"username": username, "sub": user_id, "iat": now, "exp": now + 60}
+        node = node_style_token(claims, jwt_secret)
         assert http.get("/auth/me", headers=bearer(node)).status_code == 200
 
         assert (
@@ -237,26 +226,6 @@ def test_sign_out_all_stops_every_session_and_access_token(
         again = http.post("/auth/signin", json={"username": username, "password": PASSWORD})
         assert http.get("/auth/me", headers=bearer(again.json()["accessToken"])).status_code == 200
         assert http.get("/.well-known/jwks.json").json() == {"keys": []}
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def hs256_token(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
-    signing_input = (
-        b64url(json.dumps(header, separators=(",", ":")).encode())
-        + "."
-        + b64url(json.dumps(claims, separators=(",", ":")).encode())
-    )
-    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64url(mac)}"
-
-
-def node_style_token(username: str, user_id: str, secret: str) -> str:
-    now = int(time.time())
-    claims = {"username": username, "sub": user_id, "iat": now, "exp": now + 60}
-    return hs256_token({"alg": "HS256", "typ": "JWT"}, claims, secret.encode())
 
 
 # ---------------------------------------------------------------- managed keys, cookie
@@ -309,12 +278,12 @@ def test_key_confusion_is_refused_over_http(managed: AppProcess, key_files: KeyF
         )
         for kid in (key_files.overlapping.kid, key_files.signing.kid, None):
             header = {"alg": "HS256", "typ": "JWT", **({"kid": kid} if kid else {})}
-            forged = hs256_token(header, claims, public_pem)
+            forged = hmac_jwt(header, claims, public_pem)
             response = http.get("/auth/me", headers=bearer(forged))
             assert response.status_code == 401, kid
         # Right key, wrong audience: refused.
         stripped = {**claims, "aud": "billing-api"}
-        forged = hs256_token({"alg": "HS256", "typ": "JWT"}, stripped, b"anything")
+        forged = hmac_jwt({"alg": "HS256", "typ": "JWT"}, stripped, b"anything")
         assert http.get("/auth/me", headers=bearer(forged)).status_code == 401
 
 
@@ -342,9 +311,9 @@ def kid_of(token: str) -> str:
     return kid
 
 
-def eventually(check: Callable[[], bool], what: str) -> None:
+def follows(check: Callable[[], bool], what: str) -> None:
     # Servers re-read the key file every few seconds: a rotation shows within seconds.
-    assert wait_until(check, timeout=20, interval=0.5), f"still not {what} after 20 s"
+    eventually(check, timeout=20, interval=0.5, what=f"not {what}")
 
 
 @pytest.mark.processes
@@ -388,13 +357,13 @@ def test_a_running_server_follows_authkit_keys_rotate(
 
         rotate("1h")
         second_kid = SigningKeys.read(keys).newest().kid
-        eventually(lambda: published() == {kid_of(first), second_kid}, "publishing both keys")
-        eventually(lambda: signin_kid() == second_kid, "signing with the new key")
+        follows(lambda: published() == {kid_of(first), second_kid}, "publishing both keys")
+        follows(lambda: signin_kid() == second_kid, "signing with the new key")
         assert me(first) == 200  # in its overlap
 
         rotate("0")
         third_kid = SigningKeys.read(keys).newest().kid
-        eventually(lambda: me(first) == 401, "refusing the first key's token")
+        follows(lambda: me(first) == 401, "refusing the first key's token")
         assert published() == {third_kid}
         assert signin_kid() == third_kid
         latest = http.post("/auth/signin", json=credentials).json()["accessToken"]

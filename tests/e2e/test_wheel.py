@@ -35,7 +35,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import AppProcess
+    from support.processes import AppProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 

@@ -18,6 +18,8 @@ from typing import Annotated, Any, ClassVar
 import attrs
 import mongomock
 import pytest
+from support.jwt import bearer
+from support.settings import make_settings
 
 pytest.importorskip("fastapi")
 
@@ -33,7 +35,6 @@ from authkit import (
     Forbidden,
     Outcome,
     RegistryError,
-    Settings,
     StrategyContext,
     Success,
     create_app,
@@ -41,7 +42,6 @@ from authkit import (
 )
 from authkit.fastapi import Guard, install
 from authkit.plugin import TokenIssuer
-from authkit.settings.model import JWTSettings, PasswordSettings, Secret
 
 with warnings.catch_warnings():
     # starlette.testclient warns at import time when it runs on httpx rather than httpx2.
@@ -106,18 +106,8 @@ def entry_points(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     authkit.fastapi._scheme_of.cache_clear()
 
 
-def settings() -> Settings:
-    return Settings(
-        jwt=JWTSettings(secret=Secret(SECRET)), passwords=PasswordSettings(bcrypt_rounds=4)
-    )
-
-
 def token(**claims: Any) -> str:
     return TokenIssuer(SECRET, 60).issue(user_id="u-1", username="alice", claims=claims)
-
-
-def bearer(value: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value}"}
 
 
 def build_api() -> FastAPI:
@@ -174,13 +164,15 @@ def client_for() -> Iterator[Callable[[Any], TestClient]]:
 def client(client_for: Callable[[Any], TestClient]) -> TestClient:
     """The FastAPI app mounted at /api in authkit's application."""
     db = mongomock.MongoClient().db
-    return client_for(create_app(settings(), database=db, routes=[Mount("/api", app=build_api())]))
+    return client_for(
+        create_app(make_settings(SECRET), database=db, routes=[Mount("/api", app=build_api())])
+    )
 
 
 @pytest.fixture
 def standalone(client_for: Callable[[Any], TestClient]) -> TestClient:
     """The FastAPI app served on its own, with the registry of an authkit app."""
-    service = create_app(settings(), database=mongomock.MongoClient().db)
+    service = create_app(make_settings(SECRET), database=mongomock.MongoClient().db)
     api = build_api()
     install(api, service)
     return client_for(api)
@@ -306,11 +298,15 @@ def _api_with(dependency: Any = None, *, endpoint_guard: bool = False) -> FastAP
 def test_an_unknown_strategy_name_stops_create_app() -> None:
     api = _api_with(Guard("jwt", "jtw"))
     with pytest.raises(RegistryError, match=r"GET /api/x names strategy 'jtw'"):
-        create_app(settings(), database=mongomock.MongoClient().db, routes=[Mount("/api", app=api)])
+        create_app(
+            make_settings(SECRET),
+            database=mongomock.MongoClient().db,
+            routes=[Mount("/api", app=api)],
+        )
 
 
 def test_an_unknown_strategy_name_stops_a_standalone_start() -> None:
-    service = create_app(settings(), database=mongomock.MongoClient().db)
+    service = create_app(make_settings(SECRET), database=mongomock.MongoClient().db)
     api = FastAPI()
     install(api, service)
     api.get("/late", dependencies=[Depends(Guard("nope"))])(lambda: None)
@@ -321,8 +317,12 @@ def test_an_unknown_strategy_name_stops_a_standalone_start() -> None:
 def test_guard_on_a_path_operation_stops_start_up_pointing_to_the_dependency() -> None:
     api = _api_with(endpoint_guard=True)
     with pytest.raises(TypeError, match=r"Depends\(authkit\.fastapi\.Guard"):
-        create_app(settings(), database=mongomock.MongoClient().db, routes=[Mount("/api", app=api)])
-    service = create_app(settings(), database=mongomock.MongoClient().db)
+        create_app(
+            make_settings(SECRET),
+            database=mongomock.MongoClient().db,
+            routes=[Mount("/api", app=api)],
+        )
+    service = create_app(make_settings(SECRET), database=mongomock.MongoClient().db)
     with pytest.raises(TypeError, match=r"Depends\(authkit\.fastapi\.Guard"):
         install(_api_with(endpoint_guard=True), service)
 
@@ -347,7 +347,7 @@ def test_guard_reached_past_the_checks_still_names_the_dependency() -> None:
     # with the same message, in the log, rather than with "unexpected keyword 'request'".
     api = _api_with(endpoint_guard=True)
     api.state.strategies = create_app(
-        settings(), database=mongomock.MongoClient().db
+        make_settings(SECRET), database=mongomock.MongoClient().db
     ).state.strategies
     with TestClient(api) as client, pytest.raises(TypeError, match=r"authkit\.fastapi\.Guard"):
         client.get("/x")

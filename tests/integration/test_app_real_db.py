@@ -22,9 +22,11 @@ import httpx
 import pytest
 from bson import ObjectId
 from pymongo.database import Database
+from support.jwt import bearer
+from support.settings import make_settings
 
 from authkit import create_app
-from authkit.settings.model import JWTSettings, MongoSettings, PasswordSettings, Secret, Settings
+from authkit.settings.model import MongoSettings
 from authkit.storage.embedded import free_port
 from authkit.tokens.issuer import TokenIssuer
 
@@ -44,21 +46,15 @@ UNAVAILABLE = {
 }
 
 
-def make_settings(mongo_uri: str, secret: str) -> Settings:
-    return Settings(
-        jwt=JWTSettings(secret=Secret(secret)),
-        mongo=MongoSettings(uri=mongo_uri),
-        passwords=PasswordSettings(bcrypt_rounds=4),
-    )
-
-
 @pytest.fixture
 def make_client(jwt_secret: str) -> Iterator[Callable[[str], TestClient]]:
     """`make_client(mongo_uri)`: the app from create_app(settings), its lifespan entered."""
     entered: list[TestClient] = []
 
     def build(mongo_uri: str) -> TestClient:
-        client = TestClient(create_app(make_settings(mongo_uri, jwt_secret)))
+        client = TestClient(
+            create_app(make_settings(jwt_secret, mongo=MongoSettings(uri=mongo_uri)))
+        )
         client.__enter__()
         entered.append(client)
         return client
@@ -89,7 +85,7 @@ def test_signup_signin_me_round_trip(
     assert signin.status_code == 201
     assert list(signin.json()) == ["accessToken", "refreshToken"]
 
-    me = client.get("/auth/me", headers={"Authorization": f"Bearer {signin.json()['accessToken']}"})
+    me = client.get("/auth/me", headers=bearer(signin.json()["accessToken"]))
     assert me.status_code == 200
     assert me.json() == {"_id": str(doc["_id"]), "username": "alice"}
 
@@ -122,7 +118,7 @@ def test_users_created_by_the_nestjs_app_sign_in(
         )
         assert signin.status_code == 201, (user["username"], signin.text)
         token = signin.json()["accessToken"]
-        me = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+        me = client.get("/auth/me", headers=bearer(token))
         assert me.json() == {"_id": str(doc["_id"]), "username": user["username"]}
 
     wrong = client.post("/auth/signin", json={"username": "nodeuser1", "password": "password2"})
@@ -178,6 +174,6 @@ def test_unreachable_database_gives_a_quick_503_and_tokens_keep_working(
         assert elapsed < 10, f"{path} took {elapsed:.1f} s to say the database is down"
 
     token = TokenIssuer(jwt_secret).issue(user_id="6650c0ffee0123456789abcd", username="alice")
-    me = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    me = client.get("/auth/me", headers=bearer(token))
     assert me.status_code == 200
     assert me.json() == {"_id": "6650c0ffee0123456789abcd", "username": "alice"}

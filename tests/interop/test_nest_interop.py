@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.processes import UVICORN_ARGS, Launcher
 
 from authkit.storage.embedded import EmbeddedMongo, free_port
 
@@ -87,32 +87,34 @@ def nest_app_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
 
 
 @pytest.fixture(scope="module")
-def servers(nest_app_dir: Path) -> Iterator[tuple[str, str]]:
-    with EmbeddedMongo() as database:
+def servers(
+    nest_app_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    # authkit starts through the one launcher, whose environment has no AUTHKIT_* variable
+    # (AUTHKIT_NEST_REFERENCE is this test's; authkit refuses to start on unknown ones).
+    # The NestJS app is `bash run.sh`, not Python, and may spend minutes in `npm ci`: it
+    # keeps its own Popen and wait.
+    with EmbeddedMongo() as database, Launcher(tmp_path_factory.mktemp("authkit")) as launch:
         uri = f"mongodb://127.0.0.1:{database.port}/shared"
-        nest_port, ours_port = free_port(), free_port()
+        nest_port = free_port()
         nest = subprocess.Popen(
             ["bash", str(nest_app_dir / "run.sh")],
             env={**os.environ, "PORT": str(nest_port), "MONGO_URI": uri, "JWT_SECRET": SECRET},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        ours = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "authkit.asgi:app", "--port", str(ours_port)],
-            env={**os.environ, "MONGO_URI": uri, "JWT_SECRET": SECRET, "BCRYPT_ROUNDS": "10"},
-            cwd=nest_app_dir.parent,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
         try:
-            nest_url, ours_url = f"http://127.0.0.1:{nest_port}", f"http://127.0.0.1:{ours_port}"
-            _wait_until_up(ours_url, ours, 30)
+            ours = launch(
+                UVICORN_ARGS,
+                {"MONGO_URI": uri, "JWT_SECRET": SECRET, "BCRYPT_ROUNDS": "10"},
+                cwd=nest_app_dir.parent,
+            )
+            nest_url = f"http://127.0.0.1:{nest_port}"
             _wait_until_up(nest_url, nest, 300)  # npm ci on the first run
-            yield nest_url, ours_url
+            yield nest_url, ours.base_url
         finally:
-            for process in (nest, ours):
-                process.terminate()
-                process.wait(15)
+            nest.terminate()
+            nest.wait(15)
 
 
 def test_users_and_tokens_cross_over_both_ways(servers: tuple[str, str]) -> None:

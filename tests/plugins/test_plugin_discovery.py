@@ -7,23 +7,17 @@ skipped when they are not installed.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import mongomock
 import pytest
+from support.processes import AppProcess, run_python
+from support.settings import make_settings
 
 from authkit import create_app
-from authkit.settings.model import JWTSettings, Secret, Settings
-
-from .conftest import plugin_env
-
-if TYPE_CHECKING:
-    from conftest import AppProcess
 
 authkit_apikey = pytest.importorskip(
     "authkit_apikey", reason="examples/authkit-apikey is not installed (tox -e plugins does it)"
@@ -53,9 +47,7 @@ def test_installed_distributions_declare_the_entry_points() -> None:
 
 
 def test_create_app_registers_both_from_the_entry_points() -> None:
-    app = create_app(
-        Settings(jwt=JWTSettings(secret=Secret("s" * 40))), database=mongomock.MongoClient().db
-    )
+    app = create_app(make_settings("s" * 40), database=mongomock.MongoClient().db)
     registry = app.state.strategies
 
     assert {"local", "jwt", "anonymous", "apikey", "basic"} <= set(registry)
@@ -64,18 +56,10 @@ def test_create_app_registers_both_from_the_entry_points() -> None:
 
 
 def test_the_command_line_lists_the_plugin_command(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "authkit", "--help"],
-        env=plugin_env({}),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "apikey     create, list and revoke API keys" in done.stdout
-    assert done.stderr == ""  # no "ignoring command plugin" complaint
+    code, out, err = run_python(["-m", "authkit", "--help"], {}, tmp_path)
+    assert code == 0, err
+    assert "apikey     create, list and revoke API keys" in out
+    assert err == ""  # no "ignoring command plugin" complaint
 
 
 def test_the_stock_app_serves_the_key_routes_and_documents_both_schemes(

@@ -21,10 +21,11 @@ from bson import ObjectId
 from joserfc import jwt
 from joserfc.jwk import OctKey
 from pymongo.database import Database
+from support.jwt import bearer
+from support.plugins import ACCOUNT_LIMIT, Accounts, Demo
+from support.processes import eventually
 
 from authkit.storage.embedded import free_port
-
-from .conftest import ACCOUNT_LIMIT, Accounts, Demo, eventually
 
 pytest.importorskip(
     "authkit_apikey", reason="examples/authkit-apikey is not installed (tox -e plugins does it)"
@@ -60,7 +61,7 @@ def scoped_token(secret: str, user_id: str, username: str, scope: str) -> dict[s
     now = int(time.time())
     claims = {"username": username, "sub": user_id, "scope": scope, "iat": now, "exp": now + 300}
     token = jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, OctKey.import_key(secret))
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(token)
 
 
 def new_key(demo: Demo, token: dict[str, str], label: str = "ci", **body: Any) -> dict[str, Any]:

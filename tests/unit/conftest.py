@@ -16,6 +16,8 @@ from typing import Any
 import mongomock
 import pytest
 from starlette.requests import Request
+from support.clock import Clock
+from support.settings import SECRET, make_settings
 
 import authkit.cli.main
 import authkit.core.registry
@@ -23,7 +25,7 @@ import authkit.testing
 from authkit import create_app
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.service import AuthService
-from authkit.settings.model import JWTSettings, PasswordSettings, Secret, ServerSettings, Settings
+from authkit.settings.model import Settings
 from authkit.tokens.issuer import TokenIssuer
 from authkit.users.store import MongoUserStore
 
@@ -36,9 +38,6 @@ with warnings.catch_warnings():
 TESTS_DIR = Path(__file__).resolve().parents[1]
 DATA_DIR = TESTS_DIR / "data"
 CONTRACT_FILE = TESTS_DIR / "contract" / "reference" / "contract.json"
-
-SECRET = "unit-test-secret-0123456789abcdef0123456789"  # 43 bytes: no short-secret warning
-FIXED_NOW = 1_800_000_000  # what the injected clock says, unless a test moves it
 
 
 @pytest.fixture
@@ -84,19 +83,6 @@ def contract() -> dict[str, dict[str, Any]]:
     return {case["case"]: case for case in recorded["cases"]}
 
 
-def make_settings(max_body_bytes: int = 16 * 1024, secret: str = SECRET) -> Settings:
-    return Settings(
-        jwt=JWTSettings(secret=Secret(secret)),
-        passwords=PasswordSettings(bcrypt_rounds=4),
-        server=ServerSettings(max_body_bytes=max_body_bytes),
-    )
-
-
-@pytest.fixture(name="make_settings")
-def make_settings_fixture() -> Callable[..., Settings]:
-    return make_settings
-
-
 @pytest.fixture
 def settings() -> Settings:
     return make_settings()
@@ -140,14 +126,14 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
 
 
 @pytest.fixture
-def clock() -> list[float]:
-    """A movable clock: set clock[0]; pass `lambda: clock[0]` to a TokenIssuer."""
-    return [float(FIXED_NOW)]
+def clock() -> Clock:
+    """The `issuer`'s clock, at support.clock.FIXED_NOW until a test moves it (.now, .advance)."""
+    return Clock()
 
 
 @pytest.fixture
-def issuer(clock: list[float]) -> TokenIssuer:
-    return TokenIssuer(SECRET, 60, clock=lambda: clock[0])
+def issuer(clock: Clock) -> TokenIssuer:
+    return TokenIssuer(SECRET, 60, clock=clock)
 
 
 @pytest.fixture

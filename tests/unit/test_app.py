@@ -10,9 +10,6 @@ cover: body caps, hostile bodies, database outages, mongoose-written documents.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import re
@@ -27,8 +24,10 @@ from bson import ObjectId
 from pymongo.errors import ServerSelectionTimeoutError
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from support.jwt import b64url_decode, make_jwt
+from support.settings import make_settings
 
-from authkit.settings.model import Settings
+from authkit.settings.model import ServerSettings
 
 APP_SECRET = "app-test-secret-0123456789abcdef0123456789"
 PREFIX = "qk3x9z"  # the probe's random per-run prefix: "q" + 5 characters
@@ -48,31 +47,11 @@ HTTPResponse = Any  # what the TestClient answers (an httpx or httpx2 Response)
 
 
 @pytest.fixture
-def app_client(
-    make_client: Callable[..., Client], make_settings: Callable[..., Settings]
-) -> Client:
-    return make_client(make_settings(secret=APP_SECRET))
+def app_client(make_client: Callable[..., Client]) -> Client:
+    return make_client(make_settings(APP_SECRET))
 
 
 # ---------------------------------------------------------------- the probe's helpers
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def make_jwt(payload: dict[str, Any], secret: str, alg: str = "HS256") -> str:
-    head = b64url(json.dumps({"alg": alg, "typ": "JWT"}, separators=(",", ":")).encode())
-    body = b64url(json.dumps(payload, separators=(",", ":")).encode())
-    if alg == "none":
-        return f"{head}.{body}."
-    digest = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}[alg]
-    signature = hmac.new(secret.encode(), f"{head}.{body}".encode(), digest).digest()
-    return f"{head}.{body}.{b64url(signature)}"
 
 
 def is_jwt(text: str) -> bool:
@@ -540,10 +519,8 @@ def test_signin_401_carries_www_authenticate(app_client: Client) -> None:
 
 
 @pytest.fixture
-def small_client(
-    make_client: Callable[..., Client], make_settings: Callable[..., Settings]
-) -> Client:
-    return make_client(make_settings(secret=APP_SECRET, max_body_bytes=1024))
+def small_client(make_client: Callable[..., Client]) -> Client:
+    return make_client(make_settings(APP_SECRET, server=ServerSettings(max_body_bytes=1024)))
 
 
 TOO_LARGE_1024 = {
@@ -586,10 +563,10 @@ def test_body_at_the_cap_is_read(small_client: Client) -> None:
 
 
 @pytest.mark.parametrize("path", ["/auth/signup", "/auth/signin"])
-def test_deeply_nested_json_is_400_not_500(
-    make_client: Callable[..., Client], make_settings: Callable[..., Settings], path: str
-) -> None:
-    client = make_client(make_settings(secret=APP_SECRET, max_body_bytes=1024 * 1024))
+def test_deeply_nested_json_is_400_not_500(make_client: Callable[..., Client], path: str) -> None:
+    client = make_client(
+        make_settings(APP_SECRET, server=ServerSettings(max_body_bytes=1024 * 1024))
+    )
     response = post_raw(client, path, "[" * 200_000 + "]" * 200_000, "application/json")
     assert response.status_code == 400
     assert response.json() == {
@@ -691,13 +668,12 @@ def test_me_needs_no_database(app_client: Client, monkeypatch: pytest.MonkeyPatc
 
 def test_app_starts_while_the_database_is_down_and_answers_503(
     make_client: Callable[..., Client],
-    make_settings: Callable[..., Settings],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     outage(monkeypatch, "create_index")
     with caplog.at_level(logging.WARNING, logger="authkit"):
-        client = make_client(make_settings(secret=APP_SECRET))
+        client = make_client(make_settings(APP_SECRET))
     assert "not reachable yet" in caplog.text
     response = post_json(client, "/auth/signup", {"username": "alice", "password": PASSWORD})
     assert response.status_code == 503

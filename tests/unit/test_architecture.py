@@ -7,6 +7,8 @@
 - FastAPI is optional: importing authkit never imports it.
 - No module under authkit/ imports the repository's application (`app`, `config`).
 - The modules under authkit/ import each other without a cycle.
+- Test modules take helpers from tests/support, never from a conftest, and define none of
+  them again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+TESTS = ROOT / "tests"
+SUPPORT = TESTS / "support"
+# Vendored verbatim from the shared contract: its own copies stay as they are.
+VENDORED = TESTS / "contract" / "reference"
 PUBLIC = {"authkit", "authkit.plugin", "authkit.testing", "authkit.fastapi"}
 _PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
@@ -156,3 +162,68 @@ def test_the_authkit_script_names_a_function() -> None:
     assert found is not None
     target = getattr(importlib.import_module(found[1]), found[2])
     assert callable(target) and not isinstance(target, type(importlib))
+
+
+# ---------------------------------------------------------------- the tests' own shape
+
+
+def _test_sources() -> Iterator[tuple[str, ast.Module]]:
+    """Every Python file under tests/ (conftests, helpers and tests), vendored code aside."""
+    for path in sorted(TESTS.rglob("*.py")):
+        if VENDORED in path.parents:
+            continue
+        yield str(path.relative_to(ROOT)), ast.parse(path.read_text("utf-8"), str(path))
+
+
+def test_no_test_module_imports_from_a_conftest() -> None:
+    """conftest files hold fixtures; helpers come from tests/support (`from support.x import`),
+    which resolves the same from every folder, also one run alone."""
+    found = []
+    for name, tree in _test_sources():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            if any(m == "conftest" or m.endswith(".conftest") for m in modules):
+                found.append(f"{name}:{node.lineno}")
+    assert found == [], f"import from a conftest (use tests/support): {found}"
+
+
+def _support_names() -> set[str]:
+    """The functions and classes tests/support defines, and the names it exports."""
+    names: set[str] = set()
+    for path in SUPPORT.glob("*.py"):
+        tree = ast.parse(path.read_text("utf-8"), str(path))
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+            ):
+                names.update(ast.literal_eval(node.value))
+    return {n for n in names if not n.startswith("_")}
+
+
+def test_the_scan_finds_the_support_helpers() -> None:
+    # Were the scan to find nothing, the check below would pass without checking anything.
+    copied_before = {"b64url", "b64url_decode", "bearer", "make_jwt", "Clock", "make_settings"}
+    launched_before = {"AppProcess", "Launcher", "clean_environ", "wait_until", "with_database"}
+    assert copied_before | launched_before <= _support_names()
+
+
+def test_no_test_module_defines_a_support_helper_again() -> None:
+    """One b64url, one bearer, one Clock, one settings builder ...: a test module that needs
+    one imports it from tests/support instead of writing its own."""
+    helpers = _support_names()
+    found = []
+    for name, tree in _test_sources():
+        if name.startswith("tests/support/"):
+            continue
+        for node in ast.walk(tree):
+            defines = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            if defines and node.name in helpers:
+                found.append(f"{name}:{node.lineno} {node.name}")
+    assert found == [], f"defined again (import it from tests/support): {found}"

@@ -9,14 +9,14 @@ from typing import Any
 import mongomock
 import pytest
 from starlette.testclient import TestClient
+from support.settings import make_settings
 
 from authkit import create_app
-from authkit.settings.model import JWTSettings, Secret, Settings
 
 
 @pytest.fixture
 def client() -> Any:
-    settings = Settings(jwt=JWTSettings(secret=Secret("d" * 40)))
+    settings = make_settings("d" * 40)
     with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
         yield client
 

@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
+from support.jwt import NODE_HEADER, bearer, hmac_jwt
+from support.settings import make_settings
 
 from authkit import create_app, guard
 from authkit.core.errors import DuplicateStrategyError, RegistryError
@@ -27,11 +29,7 @@ from authkit.core.guard import GuardedApp
 from authkit.http.openapi import describe
 from authkit.settings.model import (
     CORSSettings,
-    JWTSettings,
-    PasswordSettings,
     PluginSettings,
-    Secret,
-    Settings,
 )
 from authkit.tokens.issuer import TokenIssuer
 
@@ -40,31 +38,9 @@ ISSUER = TokenIssuer(SECRET, 600)
 
 
 def token(**claims: Any) -> str:
-    import base64
-    import hashlib
-    import hmac
-    import json
-
     now = int(time.time())
     payload = {"username": "alice", "sub": "a" * 24, "iat": now, "exp": now + 600, **claims}
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    head = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(json.dumps(payload).encode())
-    return head + "." + b64(hmac.new(SECRET.encode(), head.encode(), hashlib.sha256).digest())
-
-
-def bearer(value: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {value}"}
-
-
-def settings(**plugins: Any) -> Settings:
-    return Settings(
-        jwt=JWTSettings(secret=Secret(SECRET)),
-        passwords=PasswordSettings(bcrypt_rounds=4),
-        plugins=PluginSettings(**plugins),
-    )
+    return hmac_jwt(NODE_HEADER, payload, SECRET)
 
 
 async def whoami(request: Request) -> Response:
@@ -114,7 +90,7 @@ ROUTES = [
 
 @pytest.fixture
 def client() -> Any:
-    app = create_app(settings(), database=mongomock.MongoClient().db, routes=ROUTES)
+    app = create_app(make_settings(SECRET), database=mongomock.MongoClient().db, routes=ROUTES)
     with TestClient(app) as client:
         yield client
 
@@ -196,7 +172,7 @@ def test_openapi_marks_a_route_with_the_anonymous_strategy_as_open(client: Any) 
 )
 def test_a_guard_naming_an_unknown_strategy_stops_start_up(routes: list[Any], where: str) -> None:
     with pytest.raises(RegistryError) as caught:
-        create_app(settings(), database=mongomock.MongoClient().db, routes=routes)
+        create_app(make_settings(SECRET), database=mongomock.MongoClient().db, routes=routes)
     assert where in str(caught.value)
     assert "registered: anonymous, jwt, local" in str(caught.value)
 
@@ -239,7 +215,7 @@ def test_a_strategy_named_in_authkit_strategies_is_loaded(
     write_package(tmp_path, "pathpkg", {"auth": HEADER_STRATEGY.format(name="header")})
     monkeypatch.syspath_prepend(str(tmp_path))
     app = create_app(
-        settings(strategies=("pathpkg.auth:HeaderStrategy",)),
+        make_settings(SECRET, plugins=PluginSettings(strategies=("pathpkg.auth:HeaderStrategy",))),
         database=mongomock.MongoClient().db,
         routes=[Route("/h", by_header)],
     )
@@ -260,7 +236,9 @@ def test_cors_lets_browsers_send_a_plugins_credential_header(
     monkeypatch.syspath_prepend(str(tmp_path))
     app = create_app(
         attrs.evolve(
-            settings(strategies=("corspkg.auth:HeaderStrategy",)),
+            make_settings(
+                SECRET, plugins=PluginSettings(strategies=("corspkg.auth:HeaderStrategy",))
+            ),
             cors=CORSSettings(origins=("https://app.example",)),
         ),
         database=mongomock.MongoClient().db,
@@ -310,7 +288,8 @@ def test_a_strategys_feature_brings_routes_and_indexes(
     write_package(tmp_path, "featpkg", {"auth": FEATURE_STRATEGY.format(name="header")})
     monkeypatch.syspath_prepend(str(tmp_path))
     app = create_app(
-        settings(strategies=("featpkg.auth:WithFeature",)), database=mongomock.MongoClient().db
+        make_settings(SECRET, plugins=PluginSettings(strategies=("featpkg.auth:WithFeature",))),
+        database=mongomock.MongoClient().db,
     )
     import featpkg.auth  # the module the setting loaded
 
@@ -355,12 +334,15 @@ def test_discovery_failures_stop_start_up_naming_the_plugin(
         write_package(tmp_path, plugins["strategies"][0].split(".")[0], modules)
         monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(error) as caught:
-        create_app(settings(**plugins), database=mongomock.MongoClient().db)
+        create_app(
+            make_settings(SECRET, plugins=PluginSettings(**plugins)),
+            database=mongomock.MongoClient().db,
+        )
     assert names in str(caught.value)
 
 
 def test_the_builtins_come_from_entry_points_once_each() -> None:
-    app = create_app(settings(), database=mongomock.MongoClient().db)
+    app = create_app(make_settings(SECRET), database=mongomock.MongoClient().db)
     assert sorted(app.state.strategies) == ["anonymous", "jwt", "local"]
     declared = [
         ep.value

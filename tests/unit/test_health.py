@@ -9,11 +9,11 @@ import mongomock
 import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 from starlette.testclient import TestClient
+from support.settings import make_settings
 
 from authkit import create_app
-from authkit.settings.model import JWTSettings, PasswordSettings, Secret, Settings
 
-SETTINGS = Settings(jwt=JWTSettings(secret=Secret("h" * 40)), passwords=PasswordSettings(4))
+SETTINGS = make_settings("h" * 40)
 
 
 @pytest.fixture

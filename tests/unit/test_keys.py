@@ -7,9 +7,6 @@ Over real HTTP: tests/e2e/test_token_lifecycle.py. The CLI: tests/unit/test_keys
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -23,6 +20,8 @@ import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from joserfc.jwk import KeySet
+from support.clock import Clock
+from support.jwt import hmac_jwt, segment
 
 from authkit.core.errors import InvalidToken
 from authkit.tokens.issuer import TokenIssuer
@@ -41,24 +40,8 @@ NOW = 1_800_000_000
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def segment(obj: dict[str, Any]) -> str:
-    return b64url(json.dumps(obj, separators=(",", ":")).encode())
-
-
 def claims(**extra: Any) -> dict[str, Any]:
     return {"username": "alice", "sub": "u1", "iat": NOW, "exp": NOW + 60, **extra}
-
-
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -291,19 +274,13 @@ def public_pem(keys: SigningKeys) -> bytes:
     )
 
 
-def hs256_with(secret: bytes, header: dict[str, Any], payload: dict[str, Any]) -> str:
-    signing_input = f"{segment(header)}.{segment(payload)}"
-    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64url(mac)}"
-
-
 def test_key_confusion_hs256_signed_with_the_public_key_is_refused(
     rs256: TokenIssuer, key_sets: dict[str, SigningKeys]
 ) -> None:
     kid = key_sets["RS256"].keys[0].kid
     pem = public_pem(key_sets["RS256"])
     for secret in (pem, pem.strip(), json.dumps(key_sets["RS256"].keys[0].public_jwk()).encode()):
-        forged = hs256_with(secret, {"alg": "HS256", "typ": "JWT", "kid": kid}, claims())
+        forged = hmac_jwt({"alg": "HS256", "typ": "JWT", "kid": kid}, claims(), secret)
         with pytest.raises(InvalidToken) as caught:
             rs256.verify(forged)
         assert caught.value.reason == "bad_algorithm"
@@ -333,7 +310,7 @@ def test_tokens_with_another_alg_or_no_known_kid_are_refused(
 def test_an_hs256_token_made_with_jwt_secret_is_refused_when_keys_are_configured(
     rs256: TokenIssuer,
 ) -> None:
-    node_style = hs256_with(b"s" * 40, {"alg": "HS256", "typ": "JWT"}, claims())
+    node_style = hmac_jwt({"alg": "HS256", "typ": "JWT"}, claims(), b"s" * 40)
     with pytest.raises(InvalidToken):
         rs256.verify(node_style)
 

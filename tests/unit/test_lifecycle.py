@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 import pytest
+from support.clock import Clock
 
 from authkit.core.errors import BackendUnavailable, InvalidRefreshToken, NotFound
 from authkit.sessions.lifecycle import TokenLifecycle, TokenPair
@@ -65,8 +66,8 @@ async def sign_in(lifecycle: TokenLifecycle, user: User, agent: str = "curl/8.5"
     return await lifecycle.sign_in(user.id, user.username, user_agent=agent)
 
 
-def issuer_time(clock: list[float], seconds: float) -> datetime:
-    return datetime.fromtimestamp(clock[0] + seconds, tz=timezone.utc)
+def issuer_time(clock: Clock, seconds: float) -> datetime:
+    return datetime.fromtimestamp(clock.now + seconds, tz=timezone.utc)
 
 
 def refresh_of(pair: TokenPair) -> str:
@@ -97,29 +98,29 @@ async def test_sign_in_starts_a_session_and_stores_only_the_hash(
 
 
 async def test_each_refresh_token_works_once_and_the_next_one_takes_over(
-    lifecycle: TokenLifecycle, alice: User, issuer: TokenIssuer, clock: list[float]
+    lifecycle: TokenLifecycle, alice: User, issuer: TokenIssuer, clock: Clock
 ) -> None:
     first = await sign_in(lifecycle, alice)
-    clock[0] += 30
+    clock.now += 30
     second = await lifecycle.refresh(refresh_of(first))
-    clock[0] += 30
+    clock.now += 30
     third = await lifecycle.refresh(refresh_of(second))
 
     assert len({refresh_of(first), refresh_of(second), refresh_of(third)}) == 3
     assert third.session_id == first.session_id
-    assert issuer.verify(third.access_token)["iat"] == int(clock[0])
+    assert issuer.verify(third.access_token)["iat"] == int(clock.now)
     (session,) = await lifecycle.list_sessions(alice.id)
-    assert session.last_used_at.timestamp() == clock[0]
-    assert session.created_at.timestamp() == clock[0] - 60
+    assert session.last_used_at.timestamp() == clock.now
+    assert session.created_at.timestamp() == clock.now - 60
 
 
 async def test_reuse_revokes_the_whole_family_and_is_logged_without_the_token(
-    lifecycle: TokenLifecycle, alice: User, caplog: pytest.LogCaptureFixture, clock: list[float]
+    lifecycle: TokenLifecycle, alice: User, caplog: pytest.LogCaptureFixture, clock: Clock
 ) -> None:
     stolen = await sign_in(lifecycle, alice)
     victim = await lifecycle.refresh(refresh_of(stolen))  # the victim refreshes first
     other = await sign_in(lifecycle, alice, agent="another device")
-    clock[0] += 10  # past the reuse grace: a replay, not a race
+    clock.now += 10  # past the reuse grace: a replay, not a race
 
     with (
         caplog.at_level(logging.INFO, logger="authkit.security"),
@@ -143,11 +144,11 @@ async def test_reuse_revokes_the_whole_family_and_is_logged_without_the_token(
 
 
 async def test_a_second_use_within_the_grace_is_refused_but_keeps_the_session(
-    lifecycle: TokenLifecycle, alice: User, clock: list[float]
+    lifecycle: TokenLifecycle, alice: User, clock: Clock
 ) -> None:
     first = await sign_in(lifecycle, alice)
     winner = await lifecycle.refresh(refresh_of(first))
-    clock[0] += 9  # another tab, a retry: moments later
+    clock.now += 9  # another tab, a retry: moments later
     with pytest.raises(InvalidRefreshToken):
         await lifecycle.refresh(refresh_of(first))
     assert await lifecycle.refresh(refresh_of(winner))  # the session lives on
@@ -176,31 +177,31 @@ async def test_unknown_or_malformed_refresh_tokens_are_refused(
 
 
 async def test_refresh_tokens_expire_after_the_refresh_ttl(
-    lifecycle: TokenLifecycle, alice: User, clock: list[float]
+    lifecycle: TokenLifecycle, alice: User, clock: Clock
 ) -> None:
     pair = await sign_in(lifecycle, alice)
-    clock[0] += 14 * DAY - 1
+    clock.now += 14 * DAY - 1
     renewed = await lifecycle.refresh(refresh_of(pair))  # its last second
-    clock[0] += 14 * DAY
+    clock.now += 14 * DAY
     with pytest.raises(InvalidRefreshToken):
         await lifecycle.refresh(refresh_of(renewed))
     assert await lifecycle.list_sessions(alice.id) == []
 
 
 async def test_a_session_refreshed_every_day_still_ends_at_its_max_age(
-    lifecycle: TokenLifecycle, alice: User, clock: list[float]
+    lifecycle: TokenLifecycle, alice: User, clock: Clock
 ) -> None:
     assert lifecycle.session_max_age == timedelta(days=30)  # the default
     pair = await sign_in(lifecycle, alice)
     for _ in range(29):
-        clock[0] += DAY
+        clock.now += DAY
         pair = await lifecycle.refresh(refresh_of(pair))
     (session,) = await lifecycle.list_sessions(alice.id)
     # The day-29 token lives one day, not fourteen: the session ends 30 days after sign-in.
     assert session.expires_at - session.created_at == timedelta(days=30)
-    clock[0] += DAY - 1
+    clock.now += DAY - 1
     pair = await lifecycle.refresh(refresh_of(pair))  # its last second
-    clock[0] += 1
+    clock.now += 1
     with pytest.raises(InvalidRefreshToken):
         await lifecycle.refresh(refresh_of(pair))
     assert await lifecycle.list_sessions(alice.id) == []
@@ -208,10 +209,10 @@ async def test_a_session_refreshed_every_day_still_ends_at_its_max_age(
 
 
 async def test_lowering_the_max_age_ends_older_sessions_at_their_next_refresh(
-    db: Any, issuer: TokenIssuer, alice: User, clock: list[float], caplog: pytest.LogCaptureFixture
+    db: Any, issuer: TokenIssuer, alice: User, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     pair = await sign_in(make_lifecycle(db, issuer), alice)
-    clock[0] += 8 * DAY
+    clock.now += 8 * DAY
     week = attrs.evolve(make_lifecycle(db, issuer), session_max_age=timedelta(days=7))
     with (
         caplog.at_level(logging.INFO, logger="authkit.security"),
@@ -227,12 +228,12 @@ async def test_a_database_blip_while_ending_an_over_age_session_raises_no_theft_
     db: Any,
     issuer: TokenIssuer,
     alice: User,
-    clock: list[float],
+    clock: Clock,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pair = await sign_in(make_lifecycle(db, issuer), alice)
-    clock[0] += 8 * DAY
+    clock.now += 8 * DAY
     week = attrs.evolve(make_lifecycle(db, issuer), session_max_age=timedelta(days=7))
     assert week.sessions is not None
 
@@ -243,7 +244,7 @@ async def test_a_database_blip_while_ending_an_over_age_session_raises_no_theft_
         patched.setattr(week.sessions, "revoke", away)
         with pytest.raises(BackendUnavailable):  # the client gets a 503...
             await week.refresh(refresh_of(pair))
-    clock[0] += 60  # ...and retries, well past the reuse grace
+    clock.now += 60  # ...and retries, well past the reuse grace
     with (
         caplog.at_level(logging.INFO, logger="authkit.security"),
         pytest.raises(InvalidRefreshToken),
@@ -257,35 +258,35 @@ async def test_a_database_blip_while_ending_an_over_age_session_raises_no_theft_
 
 
 async def test_with_max_age_off_a_session_lives_while_it_is_refreshed(
-    db: Any, issuer: TokenIssuer, alice: User, clock: list[float]
+    db: Any, issuer: TokenIssuer, alice: User, clock: Clock
 ) -> None:
     forever = attrs.evolve(make_lifecycle(db, issuer), session_max_age=None)
     pair = await sign_in(forever, alice)
     for _ in range(10):  # 130 days
-        clock[0] += 13 * DAY
+        clock.now += 13 * DAY
         pair = await forever.refresh(refresh_of(pair))
     (session,) = await forever.list_sessions(alice.id)
-    assert session.expires_at.timestamp() == clock[0] + 14 * DAY
+    assert session.expires_at.timestamp() == clock.now + 14 * DAY
 
 
 async def test_a_token_older_than_the_session_start_field_counts_from_its_next_refresh(
-    lifecycle: TokenLifecycle, alice: User, clock: list[float], db: Any
+    lifecycle: TokenLifecycle, alice: User, clock: Clock, db: Any
 ) -> None:
     # Written by an authkit from before tokens carried their session's start.
     pair = await sign_in(lifecycle, alice)
     db["refresh_tokens"].update_many({}, {"$unset": {"session_started_at": ""}})
-    clock[0] += 60 * DAY
+    clock.now += 60 * DAY
     db["refresh_tokens"].update_many({}, {"$set": {"expires_at": issuer_time(clock, DAY)}})
     db["auth_sessions"].update_many({}, {"$set": {"expires_at": issuer_time(clock, DAY)}})
     pair = await lifecycle.refresh(refresh_of(pair))  # not refused for the 60 days...
-    counted_from = clock[0]
+    counted_from = clock.now
     for _ in range(2):
-        clock[0] += 13 * DAY
+        clock.now += 13 * DAY
         pair = await lifecycle.refresh(refresh_of(pair))
     (session,) = await lifecycle.list_sessions(alice.id)
     # ...but counted from that first refresh: 30 days on, it ends.
     assert session.expires_at.timestamp() == counted_from + 30 * DAY
-    clock[0] = counted_from + 30 * DAY
+    clock.now = counted_from + 30 * DAY
     with pytest.raises(InvalidRefreshToken):
         await lifecycle.refresh(refresh_of(pair))
 
@@ -378,7 +379,7 @@ async def test_sign_out_all_ends_every_session_and_raises_the_token_version(
 
 
 async def test_without_checks_a_signed_out_access_token_lives_until_exp(
-    lifecycle: TokenLifecycle, alice: User, issuer: TokenIssuer, clock: list[float], db: Any
+    lifecycle: TokenLifecycle, alice: User, issuer: TokenIssuer, clock: Clock, db: Any
 ) -> None:
     pair = await sign_in(lifecycle, alice)
     claims = issuer.verify(pair.access_token)
@@ -386,13 +387,13 @@ async def test_without_checks_a_signed_out_access_token_lives_until_exp(
     await lifecycle.sign_out_all(claims)
     assert db["revoked_tokens"].count_documents({}) == 0  # nothing written: nothing checked
     assert issuer.verify(pair.access_token)  # until its exp
-    clock[0] += 60
+    clock.now += 60
     with pytest.raises(Exception, match="Unauthorized"):
         issuer.verify(pair.access_token)
 
 
 async def test_with_checks_sign_out_refuses_the_token_and_its_session_at_once(
-    db: Any, issuer: TokenIssuer, alice: User, users: MongoUserStore, clock: list[float]
+    db: Any, issuer: TokenIssuer, alice: User, users: MongoUserStore, clock: Clock
 ) -> None:
     lifecycle = make_lifecycle(db, issuer, checks=True)
     checker = RevocationChecker(MongoDenylist(db["revoked_tokens"]), users)
@@ -430,13 +431,13 @@ async def test_with_checks_sign_out_all_outdates_every_earlier_token(
 
 
 async def test_with_checks_reuse_and_revoked_sessions_stop_their_access_tokens(
-    db: Any, issuer: TokenIssuer, alice: User, users: MongoUserStore, clock: list[float]
+    db: Any, issuer: TokenIssuer, alice: User, users: MongoUserStore, clock: Clock
 ) -> None:
     lifecycle = make_lifecycle(db, issuer, checks=True)
     checker = RevocationChecker(MongoDenylist(db["revoked_tokens"]), users)
     stolen = await sign_in(lifecycle, alice)
     thief = await lifecycle.refresh(refresh_of(stolen))
-    clock[0] += 30
+    clock.now += 30
     with pytest.raises(InvalidRefreshToken):
         await lifecycle.refresh(refresh_of(stolen))  # the victim, too late
     assert await checker.refusal(issuer.verify(thief.access_token)) == "revoked"

@@ -17,15 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
+from support.settings import make_settings
 
-from authkit import GuardedApp, HTTPError, Settings, create_app, guard
-from authkit.settings.model import JWTSettings, PasswordSettings, Secret
+from authkit import GuardedApp, HTTPError, create_app, guard
 
 SECRET = "mounted-apps-secret-0123456789abcdef0123"
-
-
-def settings() -> Settings:
-    return Settings(jwt=JWTSettings(secret=Secret(SECRET)), passwords=PasswordSettings(4))
 
 
 @guard("jwt")
@@ -34,7 +30,9 @@ async def hello(request: Request) -> Response:
 
 
 def build(*routes: Any) -> TestClient:
-    return TestClient(create_app(settings(), database=mongomock.MongoClient().db, routes=routes))
+    return TestClient(
+        create_app(make_settings(SECRET), database=mongomock.MongoClient().db, routes=routes)
+    )
 
 
 @pytest.mark.parametrize("wrap", [lambda app: app, lambda app: GuardedApp(app, "anonymous")])

@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from support.jwt import bearer
+from support.settings import make_settings
 
 from authkit import create_app
 from authkit.core.errors import ConfigError
@@ -20,29 +22,19 @@ from authkit.ops.logs import JSONFormatter, TextFormatter
 from authkit.passwords.throttle import Limit
 from authkit.settings.model import (
     CORSSettings,
-    JWTSettings,
     ObservabilitySettings,
-    PasswordSettings,
-    Secret,
-    Settings,
     SigninLimits,
 )
 
 PASSWORD = "password-123"
-
-
-def make_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "jwt": JWTSettings(secret=Secret("o" * 40)),
-        "passwords": PasswordSettings(bcrypt_rounds=4),
-    }
-    values.update(overrides)
-    return Settings(**values)
+SECRET = "o" * 40
 
 
 @pytest.fixture
 def client() -> Any:
-    with TestClient(create_app(make_settings(), database=mongomock.MongoClient().db)) as client:
+    with TestClient(
+        create_app(make_settings(SECRET), database=mongomock.MongoClient().db)
+    ) as client:
         yield client
 
 
@@ -73,7 +65,7 @@ def test_one_access_line_per_request_with_user_but_no_query(
     caplog.set_level(logging.INFO, logger="authkit.access")
     response = client.get(
         f"/auth/me?access_token={token}",
-        headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-1"},
+        headers={**bearer(token), "X-Request-ID": "req-1"},
     )
     client.get("/nope")
 
@@ -90,7 +82,7 @@ def test_one_access_line_per_request_with_user_but_no_query(
 def test_the_access_log_can_be_switched_off_and_security_events_stay(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings = make_settings(observability=ObservabilitySettings(access_log=False))
+    settings = make_settings(SECRET, observability=ObservabilitySettings(access_log=False))
     caplog.set_level(logging.INFO, logger="authkit")
     with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
         client.post("/auth/signup", json={"username": "alice", "password": PASSWORD})
@@ -127,7 +119,9 @@ def metric(text: str, name: str) -> float:
 
 
 def test_metrics_count_what_happened() -> None:
-    settings = make_settings(signin_limits=SigninLimits(per_account=Limit(2, 60), per_address=None))
+    settings = make_settings(
+        SECRET, signin_limits=SigninLimits(per_account=Limit(2, 60), per_address=None)
+    )
     with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
         client.post("/auth/signup", json={"username": "alice", "password": PASSWORD})
         token = client.post(
@@ -135,8 +129,8 @@ def test_metrics_count_what_happened() -> None:
         ).json()["accessToken"]
         for _ in range(3):  # two failures, then throttled
             client.post("/auth/signin", json={"username": "alice", "password": "wrong-pass"})
-        client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
-        client.get("/auth/me", headers={"Authorization": f"Bearer {token[:-2]}xx"})
+        client.get("/auth/me", headers=bearer(token))
+        client.get("/auth/me", headers=bearer(token[:-2] + "xx"))
         client.get("/nope")
         response = client.get("/metrics")
 
@@ -159,7 +153,9 @@ def test_metrics_count_what_happened() -> None:
 
 
 def test_made_up_methods_are_counted_as_other_so_labels_stay_bounded() -> None:
-    with TestClient(create_app(make_settings(), database=mongomock.MongoClient().db)) as client:
+    with TestClient(
+        create_app(make_settings(SECRET), database=mongomock.MongoClient().db)
+    ) as client:
         for n in range(20):
             client.request(f"BREW{n}", "/nope")
         client.get("/nope")
@@ -178,7 +174,7 @@ def test_database_errors_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     from pymongo.errors import ServerSelectionTimeoutError
 
     database = mongomock.MongoClient().db
-    with TestClient(create_app(make_settings(), database=database)) as client:
+    with TestClient(create_app(make_settings(SECRET), database=database)) as client:
 
         def down(*args: Any, **kwargs: Any) -> Any:
             raise ServerSelectionTimeoutError("down")
@@ -192,7 +188,7 @@ def test_database_errors_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_metrics_can_be_switched_off() -> None:
-    settings = make_settings(observability=ObservabilitySettings(metrics=False))
+    settings = make_settings(SECRET, observability=ObservabilitySettings(metrics=False))
     with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
         assert client.get("/metrics").status_code == 404
 
@@ -207,7 +203,7 @@ def test_cors_is_off_by_default(client: Any) -> None:
 
 def test_cors_answers_allowed_origins_only() -> None:
     settings = make_settings(
-        cors=CORSSettings(origins=("https://app.example",), allow_credentials=True)
+        SECRET, cors=CORSSettings(origins=("https://app.example",), allow_credentials=True)
     )
     with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
         preflight = client.options(
@@ -226,7 +222,7 @@ def test_cors_answers_allowed_origins_only() -> None:
 
 
 def test_credentials_with_a_wildcard_origin_is_refused_at_start_up() -> None:
-    settings = make_settings(cors=CORSSettings(origins=("*",), allow_credentials=True))
+    settings = make_settings(SECRET, cors=CORSSettings(origins=("*",), allow_credentials=True))
     with pytest.raises(ConfigError, match="AUTHKIT_CORS_CREDENTIALS"):
         create_app(settings, database=mongomock.MongoClient().db)
 
@@ -234,7 +230,7 @@ def test_credentials_with_a_wildcard_origin_is_refused_at_start_up() -> None:
 def test_an_unexpected_error_is_a_nest_500_and_its_message_is_not_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    app = create_app(make_settings(), database=mongomock.MongoClient().db)
+    app = create_app(make_settings(SECRET), database=mongomock.MongoClient().db)
 
     async def broken(request: Request) -> Response:
         raise RuntimeError("password=" + request.query_params["p"])  # client input in a message

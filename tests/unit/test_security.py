@@ -5,9 +5,6 @@ server and database: tests/e2e/ and tests/integration/."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import logging
 from typing import Any
@@ -16,30 +13,19 @@ import bcrypt
 import mongomock
 import pytest
 from starlette.testclient import TestClient
+from support.jwt import bearer, hmac_jwt, segment
+from support.settings import make_settings
 
 from authkit import create_app
 from authkit.ops.logs import JSONFormatter, TextFormatter
 from authkit.passwords.throttle import Limit
 from authkit.settings.model import (
-    JWTSettings,
-    PasswordSettings,
-    Secret,
     ServerSettings,
-    Settings,
     SigninLimits,
 )
 
 SECRET = "security-test-secret-0123456789abcdef"
 PASSWORD = "Tr0ub4dor&3x"
-
-
-def make_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "jwt": JWTSettings(secret=Secret(SECRET)),
-        "passwords": PasswordSettings(bcrypt_rounds=4),
-    }
-    values.update(overrides)
-    return Settings(**values)
 
 
 @pytest.fixture
@@ -49,7 +35,7 @@ def database() -> Any:
 
 @pytest.fixture
 def client(database: Any) -> Any:
-    with TestClient(create_app(make_settings(), database=database)) as client:
+    with TestClient(create_app(make_settings(SECRET), database=database)) as client:
         assert (
             client.post(
                 "/auth/signup", json={"username": "victim", "password": PASSWORD}
@@ -59,20 +45,13 @@ def client(database: Any) -> Any:
         yield client
 
 
-def b64(data: dict[str, Any] | bytes) -> str:
-    raw = data if isinstance(data, bytes) else json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def sign(header: dict[str, Any], claims: dict[str, Any], key: bytes = SECRET.encode()) -> str:
-    digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
-    head = b64(header) + "." + b64(claims)
-    mac = hmac.new(key, head.encode(), digest.get(header["alg"], hashlib.sha256)).digest()
-    return head + "." + b64(mac)
+    """`header` and `claims` HMAC-signed as they are (hash by the header's alg, else SHA-256)."""
+    return hmac_jwt(header, claims, key)
 
 
 def me(client: Any, token: str) -> Any:
-    return client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    return client.get("/auth/me", headers=bearer(token))
 
 
 # --- password guessing ------------------------------------------------------------------
@@ -80,7 +59,9 @@ def me(client: Any, token: str) -> Any:
 
 def test_password_guessing_is_stopped_with_429_and_retry_after(database: Any) -> None:
     limits = SigninLimits(per_account=Limit(5, 900), per_address=Limit(50, 900))
-    with TestClient(create_app(make_settings(signin_limits=limits), database=database)) as client:
+    with TestClient(
+        create_app(make_settings(SECRET, signin_limits=limits), database=database)
+    ) as client:
         client.post("/auth/signup", json={"username": "victim", "password": PASSWORD})
         guesses = [
             client.post("/auth/signin", json={"username": "victim", "password": f"guess-{n:04}"})
@@ -167,7 +148,7 @@ def _claims(**extra: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("label", "token"),
     [
-        ("alg none", b64({"alg": "none", "typ": "JWT"}) + "." + b64(_claims()) + "."),
+        ("alg none", segment({"alg": "none", "typ": "JWT"}) + "." + segment(_claims()) + "."),
         ("HS384 with the secret", sign({"alg": "HS384", "typ": "JWT"}, _claims())),
         ("HS512 with the secret", sign({"alg": "HS512", "typ": "JWT"}, _claims())),
         ("RS256 header, HMAC body", sign({"alg": "RS256", "typ": "JWT"}, _claims())),
@@ -197,7 +178,7 @@ def test_a_good_token_passes_so_the_rejections_above_mean_something(client: Any)
 
 def test_oversized_body_is_refused_before_it_is_read_in_full() -> None:
     app = create_app(
-        make_settings(server=ServerSettings(max_body_bytes=4096)),
+        make_settings(SECRET, server=ServerSettings(max_body_bytes=4096)),
         database=mongomock.MongoClient().db,
     )
     chunks_sent = 0

@@ -16,6 +16,8 @@ import mongomock
 import pytest
 from pymongo.collection import Collection
 from starlette.testclient import TestClient
+from support.clock import Clock
+from support.settings import make_settings
 
 from authkit import create_app
 from authkit.core.errors import TooManyRequests
@@ -23,17 +25,8 @@ from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.service import AuthService
 from authkit.passwords.throttle import Limit, SigninThrottle, ThrottleCheck
 from authkit.settings.converter import parse_limit
-from authkit.settings.model import JWTSettings, PasswordSettings, Secret, Settings, SigninLimits
+from authkit.settings.model import SigninLimits
 from authkit.users.store import MongoUserStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 MakeThrottle = Callable[[Clock, "Limit | None", "Limit | None"], SigninThrottle]
 
@@ -213,10 +206,8 @@ def test_bad_limit_settings_say_what_they_expect(text: str) -> None:
 
 
 def test_signin_answers_429_with_retry_after_once_an_account_is_locked() -> None:
-    settings = Settings(
-        jwt=JWTSettings(secret=Secret("t" * 40)),
-        passwords=PasswordSettings(bcrypt_rounds=4),
-        signin_limits=SigninLimits(per_account=Limit(3, 900), per_address=None),
+    settings = make_settings(
+        "t" * 40, signin_limits=SigninLimits(per_account=Limit(3, 900), per_address=None)
     )
     database = mongomock.MongoClient().db
     with TestClient(create_app(settings, database=database)) as client:
@@ -242,10 +233,8 @@ def test_signin_answers_429_with_retry_after_once_an_account_is_locked() -> None
 
 
 def test_a_successful_signin_forgives_that_address_its_earlier_mistypes() -> None:
-    settings = Settings(
-        jwt=JWTSettings(secret=Secret("t" * 40)),
-        passwords=PasswordSettings(bcrypt_rounds=4),
-        signin_limits=SigninLimits(per_account=Limit(3, 900), per_address=None),
+    settings = make_settings(
+        "t" * 40, signin_limits=SigninLimits(per_account=Limit(3, 900), per_address=None)
     )
     with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
         right = {"username": "alice", "password": "right-password"}

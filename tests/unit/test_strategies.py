@@ -20,6 +20,7 @@ from authkit.strategies.local import LocalStrategy
 from bson import ObjectId
 from pymongo.errors import ServerSelectionTimeoutError
 from starlette.requests import Request
+from support.clock import Clock
 
 from authkit.core.errors import BackendUnavailable, PayloadTooLarge
 from authkit.core.strategy import AuthenticatedUser, Fail, Success
@@ -365,40 +366,40 @@ async def test_jwt_bad_token(
 
 
 async def test_jwt_expired_token(
-    jwt_strategy: JWTStrategy, make_request: RequestFactory, token: str, clock: list[float]
+    jwt_strategy: JWTStrategy, make_request: RequestFactory, token: str, clock: Clock
 ) -> None:
-    clock[0] += 60
+    clock.now += 60
     outcome = await jwt_strategy.authenticate(me_request(make_request, f"Bearer {token}"))
     assert outcome == Fail(challenge=EXPIRED_TOKEN_CHALLENGE, message=None)
 
 
 async def test_jwt_expired_token_seen_before_says_it_expired(
-    jwt_strategy: JWTStrategy, make_request: RequestFactory, token: str, clock: list[float]
+    jwt_strategy: JWTStrategy, make_request: RequestFactory, token: str, clock: Clock
 ) -> None:
     # The first call caches the verified claims; the second finds the token expired on the
     # cached path, which must say the same.
     assert isinstance(
         await jwt_strategy.authenticate(me_request(make_request, f"Bearer {token}")), Success
     )
-    clock[0] += 60
+    clock.now += 60
     outcome = await jwt_strategy.authenticate(me_request(make_request, f"Bearer {token}"))
     assert outcome == Fail(challenge=EXPIRED_TOKEN_CHALLENGE, message=None)
 
 
 async def test_jwt_forged_token_that_also_expired_does_not_say_expired(
-    jwt_strategy: JWTStrategy, make_request: RequestFactory, clock: list[float]
+    jwt_strategy: JWTStrategy, make_request: RequestFactory, clock: Clock
 ) -> None:
     # The signature is checked before `exp`: a forger learns nothing from the description.
-    other = TokenIssuer("another-secret-0123456789abcdef0123", 60, clock=lambda: clock[0] - 120)
+    other = TokenIssuer("another-secret-0123456789abcdef0123", 60, clock=lambda: clock.now - 120)
     forged = other.issue(user_id=USER_ID, username=USERNAME)
     outcome = await jwt_strategy.authenticate(me_request(make_request, f"Bearer {forged}"))
     assert outcome == Fail(challenge=INVALID_TOKEN_CHALLENGE, message=None)
 
 
 async def test_jwt_token_from_another_secret(
-    jwt_strategy: JWTStrategy, make_request: RequestFactory, clock: list[float]
+    jwt_strategy: JWTStrategy, make_request: RequestFactory, clock: Clock
 ) -> None:
-    other = TokenIssuer("another-secret-0123456789abcdef0123", 60, clock=lambda: clock[0])
+    other = TokenIssuer("another-secret-0123456789abcdef0123", 60, clock=clock)
     forged = other.issue(user_id=USER_ID, username=USERNAME)
     outcome = await jwt_strategy.authenticate(me_request(make_request, f"Bearer {forged}"))
     assert outcome == Fail(challenge=INVALID_TOKEN_CHALLENGE, message=None)

@@ -8,7 +8,6 @@ real uvicorn and database, with the concurrent-refresh race: tests/e2e/test_toke
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import re
@@ -25,12 +24,12 @@ import mongomock
 import pytest
 from bson import ObjectId
 from pymongo.errors import ServerSelectionTimeoutError
+from support.jwt import b64url, bearer
+from support.settings import make_settings
 
 from authkit.settings.model import (
     CORSSettings,
     JWTSettings,
-    PasswordSettings,
-    Secret,
     SessionSettings,
     Settings,
 )
@@ -50,10 +49,10 @@ Client = Any
 
 
 def settings_with(rounds: int = 4, jwt: JWTSettings | None = None, **sessions: Any) -> Settings:
-    return Settings(
-        jwt=jwt or JWTSettings(secret=Secret(SECRET)),
-        passwords=PasswordSettings(bcrypt_rounds=rounds),
-        sessions=SessionSettings(**sessions),
+    """make_settings with these session options (SessionSettings' fields) and bcrypt rounds."""
+    extra = {"jwt": jwt} if jwt else {}
+    return make_settings(
+        SECRET, bcrypt_rounds=rounds, sessions=SessionSettings(**sessions), **extra
     )
 
 
@@ -72,10 +71,6 @@ def sign_up_and_in(client: Client, username: str = "alice", **headers: str) -> A
     )
     assert response.status_code == 201, response.text
     return response
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # ---------------------------------------------------------------- refresh, body mode
@@ -512,7 +507,7 @@ def test_a_hostile_header_with_a_key_set_is_a_401_not_a_500(
     client = make_client(
         settings_with(jwt=JWTSettings(keys_file=path)), raise_server_exceptions=False
     )
-    segment = base64.urlsafe_b64encode(header).rstrip(b"=").decode()
+    segment = b64url(header)
     token = f"{segment}.e30.c2ln"
     assert len(token) < 8192  # under the token cap: the header is what must be refused
     response = client.get("/auth/me", headers=bearer(token))

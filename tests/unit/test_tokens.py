@@ -1,13 +1,13 @@
 """authkit.tokens.TokenIssuer: tokens byte-compatible with @nestjs/jwt (jsonwebtoken) both ways,
 expiry by an injected clock, and every token verification must refuse.
 
-Hostile tokens are built here with the standard library only (hmac, hashlib, base64, json),
-independently of joserfc.
+Hostile tokens are built with the standard library only (tests/support/jwt.py: hmac,
+hashlib, base64, json), independently of joserfc.
 """
 
 from __future__ import annotations
 
-import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -15,6 +15,8 @@ import re
 from typing import Any
 
 import pytest
+from support.clock import Clock
+from support.jwt import b64url, b64url_decode, make_jwt, payload_of
 
 from authkit.core.errors import InvalidToken
 from authkit.tokens.issuer import MAX_TOKEN_LENGTH, VERIFIED_CACHE_SIZE, TokenIssuer
@@ -24,28 +26,8 @@ NOW = 1_800_000_000
 SECRET = "token-test-secret-0123456789abcdef0123456789"
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def make_jwt(
-    payload: Any,
-    secret: str = SECRET,
-    alg: str = "HS256",
-    header: dict[str, Any] | None = None,
-) -> str:
-    """A JWT signed the way jsonwebtoken does it, with nothing but the standard library."""
-    head = b64url(json.dumps(header or {"alg": alg, "typ": "JWT"}, separators=(",", ":")).encode())
-    body = b64url(json.dumps(payload, separators=(",", ":")).encode())
-    if alg == "none":
-        return f"{head}.{body}."
-    digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
-    signature = hmac.new(secret.encode(), f"{head}.{body}".encode(), digest).digest()
-    return f"{head}.{body}.{b64url(signature)}"
+# Signed with this module's SECRET unless a test says `secret=`.
+forge = functools.partial(make_jwt, secret=SECRET)
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
@@ -60,12 +42,7 @@ def claims(**overrides: Any) -> dict[str, Any]:
 
 
 def issuer_at(now: float, secret: str = SECRET, ttl: int = 60) -> TokenIssuer:
-    return TokenIssuer(secret, ttl, clock=lambda: now)
-
-
-def payload_of(token: str) -> dict[str, Any]:
-    decoded: dict[str, Any] = json.loads(b64url_decode(token.split(".")[1]))
-    return decoded
+    return TokenIssuer(secret, ttl, clock=Clock(now))
 
 
 # ---------------------------------------------------------------- tokens the Node app issued
@@ -174,12 +151,12 @@ def test_our_token_verifies_with_plain_hmac_sha256() -> None:
     assert "=" not in token  # base64url without padding
 
 
-def test_round_trip_until_expiry(clock: list[float]) -> None:
-    issuer = TokenIssuer(SECRET, 60, clock=lambda: clock[0])
+def test_round_trip_until_expiry(clock: Clock) -> None:
+    issuer = TokenIssuer(SECRET, 60, clock=clock)
     token = issuer.issue(user_id="u1", username="alice")
-    clock[0] += 59
+    clock.now += 59
     assert issuer.verify(token)["username"] == "alice"
-    clock[0] += 1
+    clock.now += 1
     with pytest.raises(InvalidToken):
         issuer.verify(token)
 
@@ -207,45 +184,45 @@ def refuse(token: str) -> InvalidToken:
 
 
 def test_a_stdlib_token_is_accepted_as_a_baseline() -> None:
-    assert issuer_at(NOW + 1).verify(make_jwt(claims()))["username"] == "alice"
+    assert issuer_at(NOW + 1).verify(forge(claims()))["username"] == "alice"
 
 
 def test_refuses_alg_none() -> None:
-    refuse(make_jwt(claims(), alg="none"))
+    refuse(forge(claims(), alg="none"))
 
 
 def test_refuses_alg_none_with_a_signature() -> None:
     head = b64url(b'{"alg":"none","typ":"JWT"}')
-    real = make_jwt(claims())
+    real = forge(claims())
     refuse(head + real[real.index(".") :])
 
 
 def test_refuses_hs512_with_the_same_secret() -> None:
-    refuse(make_jwt(claims(), alg="HS512"))
+    refuse(forge(claims(), alg="HS512"))
 
 
 def test_refuses_hs384_with_the_same_secret() -> None:
-    refuse(make_jwt(claims(), alg="HS384"))
+    refuse(forge(claims(), alg="HS384"))
 
 
 def test_refuses_a_token_without_exp() -> None:
-    refuse(make_jwt(claims(exp=None)))
+    refuse(forge(claims(exp=None)))
 
 
 def test_refuses_a_token_without_sub() -> None:
-    refuse(make_jwt(claims(sub=None)))
+    refuse(forge(claims(sub=None)))
 
 
 def test_refuses_a_token_without_username() -> None:
-    refuse(make_jwt(claims(username=None)))
+    refuse(forge(claims(username=None)))
 
 
 def test_refuses_the_wrong_secret() -> None:
-    refuse(make_jwt(claims(), secret="definitely-not-the-secret"))
+    refuse(forge(claims(), secret="definitely-not-the-secret"))
 
 
 def test_refuses_an_expired_token() -> None:
-    refuse(make_jwt(claims(iat=NOW - 3600, exp=NOW - 1800)))
+    refuse(forge(claims(iat=NOW - 3600, exp=NOW - 1800)))
 
 
 @pytest.mark.parametrize(
@@ -268,20 +245,20 @@ def test_refuses_garbage(garbage: str) -> None:
 
 
 def test_refuses_a_json_array_payload_even_when_signed() -> None:
-    refuse(make_jwt([1, 2, 3]))
+    refuse(forge([1, 2, 3]))
 
 
 def test_refuses_a_token_longer_than_the_limit_before_parsing_it() -> None:
     padding = "x" * MAX_TOKEN_LENGTH
-    token = make_jwt(claims(padding=padding))
+    token = forge(claims(padding=padding))
     assert len(token) > MAX_TOKEN_LENGTH
     assert refuse(token).reason == "too_long"
 
 
 def test_accepts_a_long_token_within_the_limit() -> None:
-    token = make_jwt(claims(padding=""))
+    token = forge(claims(padding=""))
     padding = "x" * ((MAX_TOKEN_LENGTH - len(token)) * 3 // 4 - 8)
-    token = make_jwt(claims(padding=padding))
+    token = forge(claims(padding=padding))
     assert len(token) <= MAX_TOKEN_LENGTH
     assert issuer_at(NOW + 1).verify(token)["padding"] == padding
 
@@ -300,46 +277,46 @@ def test_accepts_a_long_token_within_the_limit() -> None:
     ],
 )
 def test_refuses_claims_of_the_wrong_type(overrides: dict[str, Any]) -> None:
-    refuse(make_jwt(claims(**overrides)))
+    refuse(forge(claims(**overrides)))
 
 
 def test_refuses_a_tampered_payload() -> None:
-    head, _, signature = make_jwt(claims()).split(".")
+    head, _, signature = forge(claims()).split(".")
     forged = b64url(json.dumps(claims(username="admin"), separators=(",", ":")).encode())
     refuse(f"{head}.{forged}.{signature}")
 
 
 def test_refuses_a_tampered_signature() -> None:
-    token = make_jwt(claims())
+    token = forge(claims())
     last = token[-1]
     refuse(token[:-1] + ("A" if last != "A" else "B"))
 
 
 def test_refuses_a_token_with_the_signature_stripped() -> None:
-    token = make_jwt(claims())
+    token = forge(claims())
     refuse(token[: token.rindex(".") + 1])
 
 
 # ---------------------------------------------------------------- the verified-token cache
 
 
-def test_a_token_met_before_still_expires_on_time(clock: list[float]) -> None:
-    issuer = TokenIssuer(SECRET, 60, clock=lambda: clock[0])
+def test_a_token_met_before_still_expires_on_time(clock: Clock) -> None:
+    issuer = TokenIssuer(SECRET, 60, clock=clock)
     token = issuer.issue(user_id="u1", username="alice")
     assert issuer.verify(token)["sub"] == "u1"  # now remembered
-    clock[0] += 59
+    clock.now += 59
     assert issuer.verify(token)["sub"] == "u1"
-    clock[0] += 1
+    clock.now += 1
     with pytest.raises(InvalidToken) as refused:
         issuer.verify(token)
     assert refused.value.reason == "expired"
 
 
-def test_a_token_met_before_is_not_valid_before_its_nbf(clock: list[float]) -> None:
-    issuer = TokenIssuer(SECRET, 60, clock=lambda: clock[0])
-    token = make_jwt(claims(iat=int(clock[0]), nbf=int(clock[0]), exp=int(clock[0]) + 60))
+def test_a_token_met_before_is_not_valid_before_its_nbf(clock: Clock) -> None:
+    issuer = TokenIssuer(SECRET, 60, clock=clock)
+    token = forge(claims(iat=int(clock.now), nbf=int(clock.now), exp=int(clock.now) + 60))
     assert issuer.verify(token)["sub"]
-    clock[0] -= 5  # a clock stepped back (NTP) must not make nbf meaningless
+    clock.now -= 5  # a clock stepped back (NTP) must not make nbf meaningless
     with pytest.raises(InvalidToken):
         issuer.verify(token)
 
@@ -369,7 +346,7 @@ def test_the_cache_keeps_at_most_its_size_and_refused_tokens_never() -> None:
         issuer.verify(issuer.issue(user_id=f"u{n}", username="alice"))
     for _ in range(10):
         with pytest.raises(InvalidToken):
-            issuer.verify(make_jwt(claims(), secret="another-secret-0123456789abcdef0123"))
+            issuer.verify(forge(claims(), secret="another-secret-0123456789abcdef0123"))
     remembered = issuer._verified  # the size bound is the point of this test
     assert len(remembered) == VERIFIED_CACHE_SIZE
     assert all(claims["sub"] != "u0" for claims, _ in remembered.values())  # the oldest went first
@@ -379,7 +356,7 @@ def test_the_cache_keeps_at_most_its_size_and_refused_tokens_never() -> None:
 
 
 def configured(now: float = NOW + 1, **options: Any) -> TokenIssuer:
-    return TokenIssuer(SECRET, 60, clock=lambda: now, **options)
+    return TokenIssuer(SECRET, 60, clock=Clock(now), **options)
 
 
 def test_issuer_and_audience_are_set_and_required_when_configured() -> None:
@@ -392,8 +369,8 @@ def test_issuer_and_audience_are_set_and_required_when_configured() -> None:
 
     strict = configured(issuer="https://auth.example", audience="orders-api")
     good = {"iss": "https://auth.example", "aud": "orders-api"}
-    assert strict.verify(make_jwt(claims(**good)))
-    assert strict.verify(make_jwt(claims(**{**good, "aud": ["other", "orders-api"]})))
+    assert strict.verify(forge(claims(**good)))
+    assert strict.verify(forge(claims(**{**good, "aud": ["other", "orders-api"]})))
     for bad in (
         {"aud": "orders-api"},  # no iss
         {"iss": "https://auth.example"},  # no aud
@@ -404,7 +381,7 @@ def test_issuer_and_audience_are_set_and_required_when_configured() -> None:
         {**good, "iss": ["https://auth.example"]},
     ):
         with pytest.raises(InvalidToken) as caught:
-            strict.verify(make_jwt(claims(**bad)))
+            strict.verify(forge(claims(**bad)))
         assert caught.value.reason == "bad_claims", bad
 
 
@@ -417,7 +394,7 @@ def test_without_issuer_or_audience_configured_node_tokens_need_neither(
 
 
 def test_nbf_is_honoured_with_the_leeway() -> None:
-    token = make_jwt(claims(nbf=NOW + 10))
+    token = forge(claims(nbf=NOW + 10))
     with pytest.raises(InvalidToken) as caught:
         configured(NOW + 9).verify(token)
     assert caught.value.reason == "bad_claims"
@@ -426,11 +403,11 @@ def test_nbf_is_honoured_with_the_leeway() -> None:
     for nbf in ("soon", True, None):
         if nbf is not None:
             with pytest.raises(InvalidToken):
-                configured().verify(make_jwt(claims(nbf=nbf)))
+                configured().verify(forge(claims(nbf=nbf)))
 
 
 def test_leeway_forgives_that_many_seconds_after_exp_and_no_more() -> None:
-    token = make_jwt(claims())  # exp = NOW + 60
+    token = forge(claims())  # exp = NOW + 60
     assert configured(NOW + 64, leeway=5).verify(token)
     with pytest.raises(InvalidToken):
         configured(NOW + 65, leeway=5).verify(token)
@@ -448,7 +425,7 @@ def test_leeway_must_not_be_negative() -> None:
     [{"jti": 5}, {"jti": ["a"]}, {"sid": 1}, {"token_version": "1"}, {"token_version": True}],
 )
 def test_refuses_our_own_claims_of_the_wrong_type(overrides: dict[str, Any]) -> None:
-    refuse(make_jwt(claims(**overrides)))
+    refuse(forge(claims(**overrides)))
 
 
 def test_extra_claims_are_added_but_never_replace_the_standard_ones() -> None:
@@ -466,13 +443,13 @@ def test_an_issuer_needs_a_secret_or_keys() -> None:
 
 
 def test_a_remembered_token_gets_the_leeway_and_no_more() -> None:
-    now = [float(NOW)]
-    issuer = TokenIssuer(SECRET, 60, leeway=5, clock=lambda: now[0])
+    clock = Clock(NOW)
+    issuer = TokenIssuer(SECRET, 60, leeway=5, clock=clock)
     token = issuer.issue(user_id="u1", username="alice")
     assert issuer.verify(token)
-    now[0] = NOW + 64
+    clock.now = NOW + 64
     assert issuer.verify(token)["sub"] == "u1"
-    now[0] = NOW + 65
+    clock.now = NOW + 65
     with pytest.raises(InvalidToken) as refused:
         issuer.verify(token)
     assert refused.value.reason == "expired"
