@@ -28,9 +28,7 @@ from authkit.core.guard import StrategyRegistryMiddleware, guards_in
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
 from authkit.http.docs_page import docs_routes
-from authkit.http.responses import exception_handlers, not_found
-from authkit.http.routing import DirectRoute, IndexedRouter
-from authkit.http.stack import AuthkitStarlette
+from authkit.http.responses import exception_handlers
 from authkit.ops.health import health_routes
 from authkit.ops.metrics import CONTENT_TYPE, Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
@@ -154,11 +152,15 @@ def create_app(
             if client is not None:
                 client.close()
 
-    app = AuthkitStarlette(
+    # Starlette as it comes: its error layer outside, its exception layer inside, its
+    # router. A path no route matches raises Starlette's HTTPException(404), a wrong method
+    # its 405, and authkit's handler for HTTPException answers both with Express's 404.
+    app = Starlette(
+        routes=all_routes,
         middleware=_middleware(settings, metrics, all_routes, strategies),
         exception_handlers=dict(exception_handlers),
+        lifespan=lifespan,
     )
-    app.router = IndexedRouter(all_routes, lifespan=lifespan, default=not_found)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.strategies = strategies
@@ -191,7 +193,7 @@ def _metrics_route(metrics: Metrics) -> Route:
     async def exposition(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
-    return DirectRoute("/metrics", exposition, methods=["GET"], include_in_schema=False)
+    return Route("/metrics", exposition, methods=["GET"], include_in_schema=False)
 
 
 def check_guards(routes: list[BaseRoute], strategies: StrategyRegistry) -> None:
