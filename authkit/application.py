@@ -28,6 +28,7 @@ from authkit.core.guard import StrategyRegistryMiddleware, guards_in
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
 from authkit.http.docs_page import docs_routes
+from authkit.http.paths import NewlinePathsNotFound
 from authkit.http.responses import exception_handlers
 from authkit.ops.health import health_routes
 from authkit.ops.metrics import CONTENT_TYPE, Metrics, NoMetrics
@@ -248,4 +249,6 @@ def _middleware(
         )
     )
     stack.append(Middleware(StrategyRegistryMiddleware, registry=strategies))
+    # Starlette's route patterns would also match a path with a newline after it.
+    stack.append(Middleware(NewlinePathsNotFound))
     return stack

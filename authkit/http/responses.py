@@ -23,6 +23,7 @@ from authkit.core.errors import BackendUnavailable, HTTPError
 
 __all__ = [
     "JSON",
+    "cannot",
     "exception_handlers",
     "http_error_response",
     "unexpected_error_response",
@@ -88,12 +89,13 @@ async def _on_starlette_http_exception(request: Request, exc: Exception) -> Resp
     if exc.status_code in (404, 405):
         # Starlette's router raises these for a path no route matches and for a known path
         # with the wrong method; Express answers both alike.
-        return _cannot(request.scope)
+        return cannot(request.scope)
     phrase = exc.detail if isinstance(exc.detail, str) else "Error"
     return JSON(_body(exc.status_code, phrase, None), status_code=exc.status_code)
 
 
-def _cannot(scope: Scope) -> Response:
+def cannot(scope: Scope) -> Response:
+    """Express's 404 for the request in `scope`: "Cannot GET /path"."""
     # The path as the router saw it; request.url would rebuild and re-split a whole URL.
     path = scope.get("root_path", "") + scope["path"]
     return JSON(_body(404, f"Cannot {scope['method']} {path}", "Not Found"), status_code=404)

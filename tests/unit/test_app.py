@@ -760,3 +760,39 @@ def test_the_apps_exception_handlers_answer_its_routes_errors(
     # A route added after the first request is served too, a sync endpoint in a thread.
     app.router.routes.append(Route("/sync", from_a_thread))
     assert client.get("/sync").text == "from a thread"
+
+
+def test_a_path_with_a_newline_after_it_is_not_the_path_without_it(
+    settings: Settings, db: Any, client_for: Callable[..., Client]
+) -> None:
+    # Starlette's `^/healthz$` also matches "/healthz\n"; Express answers its 404.
+    app = create_app(settings, database=db, routes=[Route("/mine", lambda request: None)])
+    client = client_for(app)
+    for path in ("/healthz", "/auth/me", "/mine", "/docs/static/swagger-ui.css"):
+        response = client.get(path + "%0A")
+        assert response.status_code == 404
+        assert response.headers["x-request-id"]
+        assert response.json() == {
+            "message": f"Cannot GET {path}\n",
+            "error": "Not Found",
+            "statusCode": 404,
+        }
+    assert client.get("/healthz").status_code == 200
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/mine%0A") as socket:
+        socket.receive_text()
+
+
+def test_the_documented_routes_keep_their_order(client: TestClient) -> None:
+    # authkit lists its routes with the rarely requested ones last (the router tries them
+    # in order); /openapi.json and /docs show the documented ones in the order they had.
+    assert list(client.get("/openapi.json").json()["paths"]) == [
+        "/auth/signup",
+        "/auth/signin",
+        "/auth/me",
+        "/auth/refresh",
+        "/auth/signout",
+        "/auth/signout-all",
+        "/auth/sessions",
+        "/auth/sessions/{session_id}",
+        "/.well-known/jwks.json",
+    ]
