@@ -25,9 +25,8 @@ from authkit.core.errors import ConfigError, HTTPError, RegistryError
 from authkit.core.guard import GuardedApp, StrategyRegistryMiddleware, guards_in
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
-from authkit.http.responses import exception_handlers, http_error_handler, not_found
-from authkit.http.routing import IndexedRouter
-from authkit.http.stack import AuthkitStarlette
+from authkit.http.paths import NewlinePathsNotFound
+from authkit.http.responses import exception_handlers, http_error_handler
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
@@ -156,11 +155,15 @@ def create_app(
             if client is not None:
                 client.close()
 
-    app = AuthkitStarlette(
+    # Starlette as it comes: its error layer outside, its exception layer inside, its
+    # router. A path no route matches raises Starlette's HTTPException(404), a wrong method
+    # its 405, and authkit's handler for HTTPException answers both with Express's 404.
+    app = Starlette(
+        routes=all_routes,
         middleware=_middleware(settings, metrics, all_routes, strategies),
         exception_handlers=dict(exception_handlers),
+        lifespan=lifespan,
     )
-    app.router = IndexedRouter(all_routes, lifespan=lifespan, default=not_found)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.strategies = strategies
@@ -272,4 +275,6 @@ def _middleware(
         )
     )
     stack.append(Middleware(StrategyRegistryMiddleware, registry=strategies))
+    # Starlette's route patterns would also match a path with a newline after it.
+    stack.append(Middleware(NewlinePathsNotFound))
     return stack

@@ -44,11 +44,14 @@ def log_to_a_file(log_format: str = "json", level: str = "info") -> logging.Hand
 def build_app() -> Any:
     import mongomock
 
-    from app import create_app
-    from config import load_settings
+    from authkit import create_app, load_settings
 
     os.environ.update(JWT_SECRET=SECRET, JWT_EXPIRES_IN="1h", BCRYPT_ROUNDS="4")
-    settings = load_settings(env_file=None)
+    # The checkout's strategies/ folder is the package authkit.strategies, registered by
+    # entry point; found again as the plugin folder (the default, `strategies`, on the path
+    # here) its classes would be registered a second time under another module name.
+    os.environ.setdefault("AUTHKIT_STRATEGY_FOLDER", "bench_no_strategy_folder")
+    settings = load_settings(os.environ)
     log_to_a_file(settings.observability.log_format, settings.observability.log_level)
     return create_app(settings, database=mongomock.MongoClient().db)
 

@@ -14,11 +14,9 @@ import json
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
-
-from authkit.http.routing import DirectRoute
 
 __all__ = ["docs_routes"]
 
@@ -56,6 +54,6 @@ def docs_routes(openapi_url: str = "/openapi.json") -> list[BaseRoute]:
         return HTMLResponse(page)
 
     return [
-        DirectRoute("/docs", docs, methods=["GET"], include_in_schema=False),
+        Route("/docs", docs, methods=["GET"], include_in_schema=False),
         Mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static"),
     ]

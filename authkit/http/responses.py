@@ -17,16 +17,16 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
 
 from authkit.core.errors import BackendUnavailable, HTTPError
 
 __all__ = [
     "JSON",
+    "cannot",
     "exception_handlers",
     "http_error_handler",
     "http_error_response",
-    "not_found",
     "unexpected_error_response",
 ]
 
@@ -89,28 +89,18 @@ async def _on_starlette_http_exception(request: Request, exc: Exception) -> Resp
     if not isinstance(exc, HTTPException):  # registered for HTTPException only
         raise exc
     if exc.status_code in (404, 405):
-        # Express answers an unknown path and a known path with the wrong method alike.
-        return _cannot(request.scope)
+        # Starlette's router raises these for a path no route matches and for a known path
+        # with the wrong method; Express answers both alike.
+        return cannot(request.scope)
     phrase = exc.detail if isinstance(exc.detail, str) else "Error"
     return JSON(_body(exc.status_code, phrase, None), status_code=exc.status_code)
 
 
-def _cannot(scope: Scope) -> Response:
+def cannot(scope: Scope) -> Response:
+    """Express's 404 for the request in `scope`: "Cannot GET /path"."""
     # The path as the router saw it; request.url would rebuild and re-split a whole URL.
     path = scope.get("root_path", "") + scope["path"]
     return JSON(_body(404, f"Cannot {scope['method']} {path}", "Not Found"), status_code=404)
-
-
-async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
-    """The router's answer when no route matches: NestJS's 404, without raising.
-
-    Starlette's default raises HTTPException for the exception middleware to catch;
-    answering here directly makes a 404 as cheap as any other small response.
-    """
-    if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1000})
-        return
-    await _cannot(scope)(scope, receive, send)
 
 
 def unexpected_error_response(method: str, path: str, exc: BaseException) -> Response:

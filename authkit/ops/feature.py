@@ -7,11 +7,10 @@ from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from authkit.core.feature import Check, Feature
 from authkit.http.docs_page import docs_routes
-from authkit.http.routing import DirectRoute
 from authkit.ops.health import health_routes
 from authkit.ops.metrics import CONTENT_TYPE, Metrics, NoMetrics
 
@@ -29,4 +28,4 @@ def _metrics_route(metrics: Metrics) -> BaseRoute:
     async def exposition(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
-    return DirectRoute("/metrics", exposition, methods=["GET"], include_in_schema=False)
+    return Route("/metrics", exposition, methods=["GET"], include_in_schema=False)

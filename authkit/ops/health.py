@@ -22,7 +22,6 @@ from starlette.routing import Route
 
 from authkit.core.errors import HTTPError
 from authkit.http.responses import JSON
-from authkit.http.routing import DirectRoute
 
 __all__ = ["ReadinessCheck", "health_routes"]
 
@@ -49,6 +48,6 @@ def health_routes(checks: Mapping[str, ReadinessCheck]) -> list[Route]:
         )
 
     return [
-        DirectRoute("/healthz", healthz, methods=["GET"], include_in_schema=False),
-        DirectRoute("/readyz", readyz, methods=["GET"], include_in_schema=False),
+        Route("/healthz", healthz, methods=["GET"], include_in_schema=False),
+        Route("/readyz", readyz, methods=["GET"], include_in_schema=False),
     ]

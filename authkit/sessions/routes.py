@@ -35,7 +35,6 @@ from authkit.core.strategy import AuthenticatedUser
 from authkit.http.body import read_fields
 from authkit.http.openapi import describe, error_responses, fields_body, json_response
 from authkit.http.responses import JSON
-from authkit.http.routing import DirectRoute
 from authkit.sessions.lifecycle import TokenLifecycle, TokenPair
 from authkit.sessions.store import Session
 
@@ -299,12 +298,12 @@ def token_routes(
         return JSON(lifecycle.tokens.public_jwks(), headers=headers)
 
     routes: list[Route] = [
-        DirectRoute("/auth/signout", sign_out, methods=["POST"]),
-        DirectRoute("/auth/signout-all", sign_out_all, methods=["POST"]),
-        DirectRoute("/auth/sessions", list_sessions, methods=["GET"]),
-        DirectRoute("/auth/sessions/{session_id}", revoke_session, methods=["DELETE"]),
-        DirectRoute("/.well-known/jwks.json", jwks, methods=["GET"]),
+        Route("/auth/signout", sign_out, methods=["POST"]),
+        Route("/auth/signout-all", sign_out_all, methods=["POST"]),
+        Route("/auth/sessions", list_sessions, methods=["GET"]),
+        Route("/auth/sessions/{session_id}", revoke_session, methods=["DELETE"]),
+        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
     ]
     if delivery.mode != "off":
-        routes.insert(0, DirectRoute("/auth/refresh", refresh, methods=["POST"]))
+        routes.insert(0, Route("/auth/refresh", refresh, methods=["POST"]))
     return routes

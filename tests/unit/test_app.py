@@ -22,12 +22,17 @@ import mongomock
 import pytest
 from bson import ObjectId
 from pymongo.errors import ServerSelectionTimeoutError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from support.jwt import b64url_decode, make_jwt
 from support.settings import make_settings
 
-from authkit.settings.model import ServerSettings
+from authkit import create_app
+from authkit.settings.model import ServerSettings, Settings
 
 APP_SECRET = "app-test-secret-0123456789abcdef0123456789"
 PREFIX = "qk3x9z"  # the probe's random per-run prefix: "q" + 5 characters
@@ -704,3 +709,91 @@ def test_unknown_paths_answer_express_404s_through_the_whole_app(client: TestCli
 def test_a_websocket_to_an_unknown_path_is_closed(client: TestClient) -> None:
     with pytest.raises(WebSocketDisconnect), client.websocket_connect("/nope") as socket:
         socket.receive_text()
+
+
+def test_an_endpoint_error_is_nests_500_and_the_app_goes_on(
+    settings: Settings, db: Any, client_for: Callable[..., Client]
+) -> None:
+    app = create_app(settings, database=db)
+
+    async def broken(request: Request) -> Response:
+        raise RuntimeError("boom")
+
+    app.router.routes.append(Route("/broken", broken))
+    client = client_for(app)  # raise_server_exceptions: nothing may escape the app
+    response = client.get("/broken")
+    assert client.get("/healthz").status_code == 200
+    assert response.status_code == 500
+    assert response.headers["content-type"] == JSON_UTF8
+    assert response.json() == {"statusCode": 500, "message": "Internal server error"}
+    assert "x-request-id" in response.headers
+
+
+class Odd(ValueError):
+    pass
+
+
+def test_the_apps_exception_handlers_answer_its_routes_errors(
+    settings: Settings, db: Any, client_for: Callable[..., Client]
+) -> None:
+    app = create_app(settings, database=db)
+
+    async def on_odd(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse(f"handled {type(exc).__name__}", status_code=499)
+
+    async def odd(request: Request) -> Response:
+        raise Odd("x")
+
+    async def teapot(request: Request) -> Response:
+        raise HTTPException(418)
+
+    def from_a_thread(request: Request) -> Response:
+        return PlainTextResponse("from a thread")
+
+    app.add_exception_handler(Odd, on_odd)
+    app.router.routes.extend([Route("/odd", odd), Route("/teapot", teapot)])
+    client = client_for(app)
+    odd_answer, teapot_answer = client.get("/odd"), client.get("/teapot")
+    assert (odd_answer.status_code, odd_answer.text) == (499, "handled Odd")
+    assert teapot_answer.status_code == 418
+    assert teapot_answer.json() == {"message": "I'm a Teapot", "statusCode": 418}
+    assert client.post("/odd").json()["message"] == "Cannot POST /odd"  # a 405 is Express's 404
+    # A route added after the first request is served too, a sync endpoint in a thread.
+    app.router.routes.append(Route("/sync", from_a_thread))
+    assert client.get("/sync").text == "from a thread"
+
+
+def test_a_path_with_a_newline_after_it_is_not_the_path_without_it(
+    settings: Settings, db: Any, client_for: Callable[..., Client]
+) -> None:
+    # Starlette's `^/healthz$` also matches "/healthz\n"; Express answers its 404.
+    app = create_app(settings, database=db, routes=[Route("/mine", lambda request: None)])
+    client = client_for(app)
+    for path in ("/healthz", "/auth/me", "/mine", "/docs/static/swagger-ui.css"):
+        response = client.get(path + "%0A")
+        assert response.status_code == 404
+        assert response.headers["x-request-id"]
+        assert response.json() == {
+            "message": f"Cannot GET {path}\n",
+            "error": "Not Found",
+            "statusCode": 404,
+        }
+    assert client.get("/healthz").status_code == 200
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/mine%0A") as socket:
+        socket.receive_text()
+
+
+def test_the_documented_routes_keep_their_order(client: TestClient) -> None:
+    # authkit lists its routes with the rarely requested ones last (the router tries them
+    # in order); /openapi.json and /docs show the documented ones in the order they had.
+    assert list(client.get("/openapi.json").json()["paths"]) == [
+        "/auth/signup",
+        "/auth/signin",
+        "/auth/me",
+        "/auth/refresh",
+        "/auth/signout",
+        "/auth/signout-all",
+        "/auth/sessions",
+        "/auth/sessions/{session_id}",
+        "/.well-known/jwks.json",
+    ]

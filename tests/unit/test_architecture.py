@@ -9,6 +9,9 @@
 - The modules under authkit/ import each other without a cycle.
 - Test modules take helpers from tests/support, never from a conftest, and define none of
   them again.
+- authkit, the built-in strategies and the service (app.py, config/) use Starlette's public
+  API only: no `starlette._x` module, no name with a leading underscore from Starlette, and
+  none of the private pieces that copies of Starlette's internals need.
 """
 
 from __future__ import annotations
@@ -227,3 +230,107 @@ def test_no_test_module_defines_a_support_helper_again() -> None:
             if defines and node.name in helpers:
                 found.append(f"{name}:{node.lineno} {node.name}")
     assert found == [], f"defined again (import it from tests/support): {found}"
+
+
+# Private pieces of Starlette that a copy of its internals reaches for: ExceptionMiddleware's
+# handler tables, the scope key its route wrappers read them from, and the router's path
+# helper from `starlette._utils`.
+_STARLETTE_PRIVATE = {"_exception_handlers", "_status_handlers", "get_route_path"}
+_STARLETTE_PRIVATE_KEY = "starlette.exception_handlers"
+
+
+def _service_sources() -> list[Path]:
+    return sorted(
+        [
+            *ROOT.glob("authkit/**/*.py"),
+            *ROOT.glob("strategies/**/*.py"),
+            ROOT / "app.py",
+            *ROOT.glob("config/**/*.py"),
+        ]
+    )
+
+
+def private_starlette_uses(code: str) -> list[tuple[int, str]]:
+    """Where `code` reaches into Starlette's private API: (line, what)."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "starlette" and any(p.startswith("_") for p in parts):
+                    found.append((node.lineno, f"import {alias.name}"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            parts = node.module.split(".")
+            if parts[0] != "starlette":
+                continue
+            if any(p.startswith("_") for p in parts):
+                found.append((node.lineno, f"from {node.module} import ..."))
+            for alias in node.names:
+                if alias.name.startswith("_") or alias.name in _STARLETTE_PRIVATE:
+                    found.append((node.lineno, f"from {node.module} import {alias.name}"))
+        elif isinstance(node, ast.Attribute) and node.attr in _STARLETTE_PRIVATE:
+            found.append((node.lineno, f".{node.attr}"))
+        elif isinstance(node, ast.Name) and node.id in _STARLETTE_PRIVATE:
+            found.append((node.lineno, node.id))
+        elif isinstance(node, ast.Constant) and node.value == _STARLETTE_PRIVATE_KEY:
+            found.append((node.lineno, repr(_STARLETTE_PRIVATE_KEY)))
+    return found
+
+
+def test_only_starlettes_public_api_is_used() -> None:
+    sources = _service_sources()
+    assert ROOT / "authkit" / "application.py" in sources and ROOT / "app.py" in sources
+    offending = [
+        f"{path.relative_to(ROOT)}:{line}: {what}"
+        for path in sources
+        for line, what in private_starlette_uses(path.read_text("utf-8"))
+    ]
+    assert offending == [], "use Starlette's public API (issue #15 item 6)"
+
+
+# The layers a copy of Starlette's internals would subclass to replace (authkit once had
+# AuthkitStarlette, IndexedRouter and LeanExceptionMiddleware): use them as they come.
+_STARLETTE_LAYERS = {"Starlette", "Router", "ExceptionMiddleware", "ServerErrorMiddleware"}
+
+
+def test_starlettes_application_router_and_error_layers_are_not_subclassed() -> None:
+    offending = [
+        f"{path.relative_to(ROOT)}:{node.lineno}: class {node.name}"
+        for path in _service_sources()
+        for node in ast.walk(ast.parse(path.read_text("utf-8")))
+        if isinstance(node, ast.ClassDef)
+        and any(
+            (base.id if isinstance(base, ast.Name) else getattr(base, "attr", None))
+            in _STARLETTE_LAYERS
+            for base in node.bases
+        )
+    ]
+    assert offending == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import starlette._utils",
+        "from starlette._utils import get_route_path",
+        "from starlette._exception_handler import wrap_app_handling_exceptions",
+        "from starlette.middleware import _MiddlewareFactory",
+        "from starlette import routing\nrouting.get_route_path({})",
+        "lean._exception_handlers = middleware._exception_handlers",
+        "handlers = layer._status_handlers",
+        "scope['starlette.exception_handlers'] = ({}, {})",
+    ],
+)
+def test_the_public_api_check_sees_each_kind_of_private_use(code: str) -> None:
+    assert private_starlette_uses(code) != []
+
+
+def test_the_public_api_check_lets_public_starlette_through() -> None:
+    code = (
+        "from starlette.applications import Starlette\n"
+        "from starlette.routing import Route\n"
+        "import starlette.middleware.exceptions\n"
+        "app = Starlette(routes=[Route('/', lambda r: None)], exception_handlers={})\n"
+        "app.router.redirect_slashes = True\n"
+    )
+    assert private_starlette_uses(code) == []
