@@ -1,7 +1,7 @@
 """The example plugins, pip-installed, are found the way any third-party plugin would be:
 through their packages' entry points, with nothing in authkit naming them.
 
-Run by `tox -e plugins`, which installs examples/authkit-apikey and examples/authkit-basic;
+Run by `tox -e plugins`, which installs the two packages in docs/examples/;
 skipped when they are not installed.
 """
 
@@ -20,10 +20,11 @@ from support.settings import make_settings
 from authkit import create_app
 
 authkit_apikey = pytest.importorskip(
-    "authkit_apikey", reason="examples/authkit-apikey is not installed (tox -e plugins does it)"
+    "authkit_apikey",
+    reason="authkit-apikey (docs/examples) is not installed: tox -e plugins does it",
 )
 authkit_basic = pytest.importorskip(
-    "authkit_basic", reason="examples/authkit-basic is not installed (tox -e plugins does it)"
+    "authkit_basic", reason="authkit-basic (docs/examples) is not installed: tox -e plugins does it"
 )
 
 pytestmark = pytest.mark.e2e

@@ -28,10 +28,11 @@ from support.processes import eventually
 from authkit.storage.embedded import free_port
 
 pytest.importorskip(
-    "authkit_apikey", reason="examples/authkit-apikey is not installed (tox -e plugins does it)"
+    "authkit_apikey",
+    reason="authkit-apikey (docs/examples) is not installed: tox -e plugins does it",
 )
 pytest.importorskip(
-    "authkit_basic", reason="examples/authkit-basic is not installed (tox -e plugins does it)"
+    "authkit_basic", reason="authkit-basic (docs/examples) is not installed: tox -e plugins does it"
 )
 
 pytestmark = pytest.mark.e2e

@@ -56,7 +56,7 @@ def _authkits_own(*, group: str) -> list[importlib.metadata.EntryPoint]:
 @pytest.fixture(autouse=True)
 def only_authkits_own_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     """The unit tests describe authkit alone. Plugins installed in the same venv (the
-    examples, `pip install -e examples/authkit-apikey`) would add their strategies, routes
+    examples, `pip install -e docs/examples/authkit-apikey`) would add their strategies, routes
     and commands to every app and CLI built here; tests/plugins is where those are tested.
     A test that fakes entry points patches over this."""
     monkeypatch.setattr(authkit.core.registry, "entry_points", _authkits_own)

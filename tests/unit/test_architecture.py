@@ -44,7 +44,7 @@ def _imported(tree: ast.AST) -> Iterator[tuple[int, str]]:
 
 
 def _documented_code() -> Iterator[tuple[str, str]]:
-    for path in sorted([*ROOT.glob("examples/**/*.py"), *ROOT.glob("strategies/*.py")]):
+    for path in sorted([*ROOT.glob("docs/examples/**/*.py"), *ROOT.glob("strategies/*.py")]):
         yield str(path.relative_to(ROOT)), path.read_text("utf-8")
     for path in [ROOT / "README.md", *sorted(ROOT.glob("docs/**/*.md"))]:
         for number, block in enumerate(_PYTHON_BLOCK.findall(path.read_text("utf-8")), 1):
