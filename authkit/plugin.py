@@ -34,7 +34,7 @@ Example (a route of a plugin):
         ...
 """
 
-from authkit.cli.main import CommandError, add_common_options, database_uri_for, load_settings_for
+from authkit.cli.common import CommandError, add_common_options, database_uri_for, load_settings_for
 from authkit.core.errors import (
     AuthenticationFailed,
     BackendUnavailable,

@@ -18,8 +18,10 @@ import difflib
 import logging
 import os
 import secrets
+import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 from cattrs import ClassValidationError, transform_error
@@ -145,6 +147,23 @@ def load_settings(
             _KEYGEN_HINT,
         )
     return settings
+
+
+def load_section(environ: Mapping[str, str], env_file: Path | None, section: str) -> Any:
+    """One section of authkit's settings (`"jwt"`, say), read as load_settings reads it but
+    without what the others need (a command that handles keys needs no JWT_SECRET)."""
+    names = {name: field for name, (owner, field) in ENV_VARS.items() if owner == section}
+    if not names:
+        raise ValueError(f"no settings section {section!r}")
+    sources = (read_env_file(env_file), _from_environment(environ, ENV_VARS))
+    raw = {k: v for source in sources for k, v in source.items() if v.strip() and k in names}
+    cls = typing.get_type_hints(Settings)[section]
+    by_path = {f"$.{section}.{field}": name for name, field in names.items()}
+    try:
+        return make_converter().structure({names[k]: v for k, v in raw.items()}, cls)
+    except ClassValidationError as exc:
+        problems = _describe(exc, by_path, f"$.{section}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 
 
 def _path_of(exc: ClassValidationError, sections: Sequence[PluginSection]) -> str:

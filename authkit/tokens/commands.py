@@ -20,39 +20,35 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from authkit.cli.common import CommandError, add_common_options
 from authkit.core.errors import ConfigError
+from authkit.settings.loader import load_section
 from authkit.tokens.keys import ALGORITHMS, RELOAD_SECONDS, KeySetError, SigningKeys
+from authkit.tokens.settings import JWTSettings
 
 __all__ = ["add_keys_command"]
 
 
 def _command_error(message: str, code: int = 1) -> Exception:
-    from authkit.cli.main import CommandError
-
     return CommandError(message, code)
 
 
-def _setting(args: argparse.Namespace, name: str) -> str | None:
-    """A setting's raw text, as the service would read it: the environment, then .env."""
-    from authkit.settings.loader import read_env_file
-
-    value = os.environ.get(name, "").strip()
-    if value:
-        return value
+def _jwt_settings(args: argparse.Namespace, *, failing: str = "cannot start") -> JWTSettings:
+    """The access-token settings as the service reads them (the environment, then .env)."""
     try:
-        from_file = read_env_file(Path(args.env_file)).get(name, "").strip()
+        settings: JWTSettings = load_section(os.environ, Path(args.env_file), "jwt")
     except ConfigError as exc:
-        raise _command_error(f"cannot start: {exc}", code=2) from None
-    return from_file or None
+        raise _command_error(f"{failing}: {exc}", code=2) from None
+    return settings
 
 
 def _key_file(args: argparse.Namespace) -> Path:
     if args.file is not None:
         return Path(args.file)
-    named = _setting(args, "AUTHKIT_JWT_KEYS")
+    named = _jwt_settings(args).keys_file
     if named is None:
         raise _command_error("give --file, or set AUTHKIT_JWT_KEYS", code=2)
-    return Path(named).expanduser()
+    return named
 
 
 def _when(seconds: int) -> str:
@@ -67,13 +63,10 @@ def _overlap(args: argparse.Namespace) -> int:
             if args.overlap.strip().lower() in ("0", "0s"):
                 return 0  # a compromised key: it stops verifying at once
             return int(parse_duration(args.overlap).total_seconds())
-        lifetime = int(parse_duration(_setting(args, "JWT_EXPIRES_IN") or "60s").total_seconds())
-        leeway_text = _setting(args, "AUTHKIT_JWT_LEEWAY") or "0"
-        if not leeway_text.isdigit():
-            raise ValueError(f"AUTHKIT_JWT_LEEWAY: expected a whole number (got {leeway_text!r})")
     except ValueError as exc:
         raise _command_error(f"cannot work out the overlap: {exc}", code=2) from None
-    return lifetime + int(leeway_text) + RELOAD_SECONDS
+    jwt = _jwt_settings(args, failing="cannot work out the overlap")
+    return int(jwt.expires_in.total_seconds()) + jwt.leeway + RELOAD_SECONDS
 
 
 def _read(path: Path) -> SigningKeys:
@@ -158,8 +151,6 @@ def add_keys_command(commands: Any) -> None:
         "(docs/tokens.md, 'Managed keys').",
     )
     actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-
-    from authkit.cli.main import add_common_options  # here: authkit.cli imports this module
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--file", help="the key-set file (default: AUTHKIT_JWT_KEYS)")
