@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import re
 import signal
-import socket
 import stat
 import subprocess
 from collections.abc import Callable
@@ -24,7 +23,7 @@ import httpx
 import pytest
 from pymongo.database import Database
 from support.jwt import b64url, bearer
-from support.processes import AppProcess
+from support.processes import AppProcess, embedded_db_port, port_closed
 
 from authkit.storage.embedded import free_port
 
@@ -46,20 +45,6 @@ def env_secret(env_file: Path) -> str:
     found = re.findall(r"^JWT_SECRET=(.+)$", env_file.read_text("utf-8"), re.MULTILINE)
     assert len(found) == 1, env_file.read_text("utf-8")
     return found[0]
-
-
-def embedded_db_port(stderr: str) -> int:
-    found = re.search(r"started the embedded database at mongodb://127\.0\.0\.1:(\d+)/", stderr)
-    assert found, stderr
-    return int(found[1])
-
-
-def port_closed(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return False
-    except OSError:
-        return True
 
 
 def signed_with(token: str, secret: str) -> bool:

@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from support.processes import embedded_db_port, port_closed
 
 if TYPE_CHECKING:
     from support.processes import AppProcess
@@ -248,20 +248,6 @@ def test_version_of_the_installed_command(installed: Installed, user_folder: Pat
         env=isolated_env(installed.venv),
     )
     assert (done.stdout, done.stderr) == (f"authkit {installed.version}\n", "")
-
-
-def embedded_db_port(stderr: str) -> int:
-    found = re.search(r"started the embedded database at mongodb://127\.0\.0\.1:(\d+)/", stderr)
-    assert found, stderr
-    return int(found[1])
-
-
-def port_closed(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return False
-    except OSError:
-        return True
 
 
 def wait_healthy(server: AppProcess, timeout: float) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,9 +38,11 @@ __all__ = [
     "AppProcess",
     "Launcher",
     "clean_environ",
+    "embedded_db_port",
     "eventually",
     "free_port",
     "group_alive",
+    "port_closed",
     "run_python",
     "wait_until",
     "with_database",
@@ -74,6 +78,22 @@ def clean_environ(overrides: Mapping[str, str | None] = ()) -> dict[str, str]:
         else:
             env[key] = value
     return env
+
+
+def port_closed(port: int) -> bool:
+    """True when nothing listens on `port` on loopback (a stopped server's database, say)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except OSError:
+        return True
+
+
+def embedded_db_port(stderr: str) -> int:
+    """The port `authkit serve` says it started the embedded database on."""
+    found = re.search(r"started the embedded database at mongodb://127\.0\.0\.1:(\d+)/", stderr)
+    assert found, stderr
+    return int(found[1])
 
 
 def group_alive(pgid: int) -> bool:
