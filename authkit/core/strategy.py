@@ -102,6 +102,14 @@ class SettingsSections(Protocol):
     def section(self, kind: type[T]) -> T: ...
 
 
+class DefaultSections:
+    """Settings where nothing was set: each section is its class's defaults (a context
+    built by hand, in a test)."""
+
+    def section(self, kind: type[T]) -> T:
+        return kind()
+
+
 @attrs.frozen
 class StrategyContext:
     """The collaborators a strategy factory may use; built once by the application."""
@@ -120,7 +128,7 @@ class StrategyContext:
     revocation: RevocationChecker | None = None
     # The application's settings; a plugin reads the section it declared through the
     # `authkit.settings` entry points with `ctx.settings.section(MySettings)`.
-    settings: SettingsSections | None = None
+    settings: SettingsSections = attrs.field(factory=DefaultSections)
 
 
 @runtime_checkable
