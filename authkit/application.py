@@ -5,6 +5,11 @@ repository's `app.py` and `authkit serve` do.
 
 Example:
 
+    from authkit import create_app, load_settings
+
+    async def hello(request: Request) -> JSONResponse:
+        return JSONResponse({"hello": "world"})
+
     app = create_app(load_settings(os.environ), routes=[Route("/hello", hello)])
 """
 

@@ -8,7 +8,12 @@ and `./.env`: this is the CLI's entry, one of the two kinds of place allowed to 
 
 Example (an app.py of your own):
 
-    app = serving(lambda: load_settings(os.environ, Path(".env")), routes=[...])
+    from authkit import load_settings, serving
+
+    async def hello(request: Request) -> JSONResponse:
+        return JSONResponse({"hello": "world"})
+
+    app = serving(lambda: load_settings(os.environ, Path(".env")), routes=[Route("/hello", hello)])
 """
 
 from __future__ import annotations

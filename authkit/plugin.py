@@ -27,7 +27,7 @@ Example (a route of a plugin):
 
     from authkit.plugin import JSON, describe, error_responses, guard, read_fields
 
-    @describe(summary="Create a key", responses=error_responses(400, 401))
+    @describe(operation_id="createKey", summary="Create a key", responses=error_responses(400, 401))
     @guard("jwt")
     async def create_key(request: Request) -> JSON:
         fields = await read_fields(request, max_bytes=4096)

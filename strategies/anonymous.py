@@ -7,6 +7,8 @@ caller is simply anonymous.
 
 Example:
 
+    from authkit import guard
+
     @guard("jwt", "anonymous")
     async def greeting(request): ...
 """

@@ -17,6 +17,7 @@ Examples:
         @guard("jwt", "apikey", scopes=["reports:read"])   # an HTTPEndpoint method
         async def get(self, request: Request) -> Response: ...
 
+    admin_app = Starlette()                                        # an app of yours
     Mount("/admin", app=GuardedApp(admin_app, "jwt", scopes=["admin"]))   # a whole app
 
 The registry comes from the request's scope, where the application puts it

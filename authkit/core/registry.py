@@ -10,11 +10,15 @@ start-up with an error naming the plugin and where it came from.
 
 Example:
 
+    from authkit.strategies.local import LocalStrategy
+
     registry = StrategyRegistry()
     registry.load_entry_points(ctx)                 # every `authkit.strategies` entry point
-    registry.load_paths(["mypkg.auth:HeaderStrategy"], ctx)
-    registry.use(MyStrategy())                      # or one by hand
     registry.get("jwt")                             # UnknownStrategyError lists the names
+
+    mine = StrategyRegistry()
+    mine.load_paths(["authkit.strategies.jwt:JWTStrategy"], ctx)   # package.module:Class
+    mine.use(LocalStrategy(service))                # or one by hand
 """
 
 from __future__ import annotations

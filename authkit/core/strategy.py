@@ -7,6 +7,10 @@ Passport's `error()` does.
 
 Example:
 
+    import attrs
+    from typing import ClassVar
+    from authkit import AuthenticatedUser, Fail, Outcome, StrategyContext, Success
+
     @attrs.frozen
     class HeaderStrategy:
         name: ClassVar[str] = "header"
@@ -18,6 +22,8 @@ Example:
         async def authenticate(self, request: Request) -> Outcome:
             who = request.headers.get("x-user")
             return Success(AuthenticatedUser(who, who)) if who else Fail('Header realm="x"')
+
+    outcome = await HeaderStrategy().authenticate(request)     # Fail('Header realm="x"')
 """
 
 from __future__ import annotations

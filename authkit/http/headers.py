@@ -6,7 +6,7 @@ Same answer as Headers.get: the first header of that name, decoded as Latin-1.
 
 Example:
 
-    first_header(scope, b"authorization")     # "Bearer ey..." or None
+    first_header(request.scope, b"authorization")     # "Bearer ey..." or None
 """
 
 from __future__ import annotations

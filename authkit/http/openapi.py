@@ -7,11 +7,15 @@ alternatives, the schemes of the strategies its guard names.
 
 Example:
 
-    @describe(operation_id="getMe", summary="Who am I", responses={200: ME_SCHEMA})
+    from authkit import guard
+    from authkit.strategies.jwt import JWTStrategy
+
+    @describe(operation_id="getMe", summary="Who am I", responses={200: json_response("You", {})})
     @guard("jwt")
     async def me(request): ...
 
-    document = openapi_document(app.routes, registry)
+    registry.use(JWTStrategy(issuer))
+    document = openapi_document([Route("/auth/me", me)], registry)   # getMe: bearer auth
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ token, secret or hash in the first place.
 
 Example:
 
+    import logging
+
     configure_logging("json", "info")
     logging.getLogger("authkit.security").warning(
         "signin failed", extra={"fields": {"event": "signin_failed", "user": "alice"}}

@@ -11,6 +11,9 @@ names the route's path, never the query string (tokens travel there by mistake).
 
 Example:
 
+    from authkit.ops.metrics import Metrics
+
+    m = Metrics()
     Starlette(routes=routes, middleware=[Middleware(RequestObserver, metrics=m, routes=routes)])
 """
 

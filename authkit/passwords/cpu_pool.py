@@ -11,8 +11,10 @@ Database calls keep Starlette's pool: they wait, they do not compute.
 
 Example:
 
+    import bcrypt
+
     pool = CPUPool()                    # threads = the cores this process may run on
-    digest = await pool.run(bcrypt.hashpw, secret, salt)
+    digest = await pool.run(bcrypt.hashpw, b"correct horse", bcrypt.gensalt(10))
     pool.close()
 """
 

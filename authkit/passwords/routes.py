@@ -3,6 +3,9 @@ OpenAPI document that describes them.
 
 Example:
 
+    from authkit.sessions.routes import RefreshDelivery
+
+    delivery = RefreshDelivery("body")
     routes = auth_routes(service, 16384, lifecycle, delivery)  # as passwords_feature() does
 """
 

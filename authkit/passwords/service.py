@@ -10,6 +10,8 @@ BCRYPT_ROUNDS, when the store can write one (an `AccountStore`).
 
 Example:
 
+    from authkit.plugin import PasswordHasher, SignupCredentials
+
     service = AuthService(users=store, passwords=PasswordHasher(10))
     await service.sign_up(SignupCredentials("alice", "s3cret-pass"))
     user = await service.validate_user("alice", "s3cret-pass", address="203.0.113.9")

@@ -19,8 +19,14 @@ many concurrent refreshes exactly one wins and the session lives on.
 
 Example:
 
-    lifecycle = TokenLifecycle(issuer, users, sessions, denylist)
-    pair = await lifecycle.sign_in("6650…", "alice", token_version=0, user_agent="curl/8.5")
+    from authkit.sessions.revocation import MongoDenylist
+    from authkit.sessions.store import MongoSessionStore
+
+    sessions = MongoSessionStore(db["auth_sessions"], db["refresh_tokens"])
+    denylist = MongoDenylist(db["revoked_tokens"])
+    lifecycle = TokenLifecycle(issuer, store, sessions, denylist)
+    user = await store.create("alice", "$2b$10$…")      # a refresh needs the user to exist
+    pair = await lifecycle.sign_in(user.id, user.username, token_version=0, user_agent="curl/8.5")
     pair = await lifecycle.refresh(pair.refresh_token, user_agent="curl/8.5")
 """
 

@@ -17,8 +17,11 @@ of sign-outs in one access-token lifetime.
 
 Example:
 
+    from authkit.users.store import MongoUserStore
+
     denylist = MongoDenylist(db["revoked_tokens"])
     checker = RevocationChecker(denylist, MongoUserStore(db["users"]))
+    claims = issuer.verify(issuer.issue(user_id="6650…", username="alice"))
     reason = await checker.refusal(claims)      # None, "revoked" or "unknown_user"
 """
 

@@ -33,9 +33,13 @@ session.
 
 Example:
 
-    store = MongoSessionStore(db["sessions"], db["refresh_tokens"])
-    session = await store.start("6650…", "curl/8.5", hash_token(token), now, expires_at)
-    used = await store.consume(hash_token(token), now)      # Consumption("consumed", …)
+    from datetime import datetime, timedelta, timezone
+
+    sessions = MongoSessionStore(db["sessions"], db["refresh_tokens"])
+    token, now = new_refresh_token(), datetime.now(timezone.utc)
+    expires_at = now + timedelta(days=14)
+    session = await sessions.start("6650…", "curl/8.5", hash_token(token), now, expires_at)
+    used = await sessions.consume(hash_token(token), now)      # Consumption("consumed", …)
 """
 
 from __future__ import annotations

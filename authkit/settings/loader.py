@@ -9,7 +9,8 @@ their keys too: unrelated names are left alone.
 
 Example:
 
-    settings = load_settings(environ={"JWT_SECRET": "…"}, env_file=None)
+    settings = load_settings(os.environ, Path(".env"))    # what app.py does
+    settings = load_settings({"JWT_SECRET": "…"})          # any mapping, and no .env file
 """
 
 from __future__ import annotations

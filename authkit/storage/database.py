@@ -6,6 +6,7 @@ Example:
 
     client = open_client("mongodb://db-1,db-2/app?replicaSet=rs0")
     users = client.get_default_database("authkit")["users"]
+    client.close()
 """
 
 from __future__ import annotations

@@ -22,8 +22,12 @@ Two files make that hold:
 
 Example:
 
+    # not run: starts a database server (python -m secantus)
+    from pymongo import MongoClient
+
     with embedded_database(Path(".authkit/db"), log_file=Path(".authkit/cli.log")) as db:
-        client = MongoClient(db.uri)
+        with MongoClient(db.uri) as client:
+            client.admin.command("ping")
 """
 
 from __future__ import annotations

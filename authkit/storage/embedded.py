@@ -7,6 +7,7 @@ points MONGO_URI at MongoDB itself.
 
 Example:
 
+    # not run: starts a database server (python -m secantus)
     with EmbeddedMongo(data_dir=Path(".authkit/db")) as server:
         os.environ["MONGO_URI"] = server.uri
 """

@@ -6,20 +6,23 @@ walks through a plugin tested with it.
 
 Example:
 
+    import pytest
+    from authkit.strategies.jwt import JWTStrategy
     from authkit.testing import StrategyConformance, assert_fail, make_request, run
 
-    def test_a_stranger_is_refused() -> None:
-        outcome = run(HeaderStrategy(trusted_networks("10.0.0.0/24")), make_request())
-        assert_fail(outcome, challenge='Header realm="authkit"', message=None)
+    def test_no_token_is_refused() -> None:
+        outcome = run(JWTStrategy(issuer), make_request())
+        assert_fail(outcome, challenge='Bearer realm="authkit"', message=None)
 
-    class TestHeaderConformance(StrategyConformance):
+    class TestJWTConformance(StrategyConformance):
         @pytest.fixture
-        def strategy(self) -> HeaderStrategy:
-            return HeaderStrategy(trusted_networks("10.0.0.0/24"))
+        def strategy(self) -> JWTStrategy:
+            return JWTStrategy(issuer)
 
         @pytest.fixture
         def valid_request(self) -> Request:  # optional: a request that must succeed
-            return make_request(headers={"x-forwarded-user": "alice"}, client=("10.0.0.2", 1))
+            token = issuer.issue(user_id="6650…", username="alice")
+            return make_request(headers={"authorization": f"Bearer {token}"})
 """
 
 from authkit.testing.conformance import (

@@ -21,8 +21,8 @@ so every worker picks up a rotation within seconds, without a restart.
 Example:
 
     keys = SigningKeys.generate("ES256", now=time.time())
-    keys.write(Path("keys.json"))
-    later = SigningKeys.read(Path("keys.json")).rotated("ES256", now=..., overlap_seconds=120)
+    keys.write(Path("keys.json"), replace=False)
+    later = SigningKeys.read(Path("keys.json")).rotated("ES256", time.time(), overlap_seconds=120)
 """
 
 from __future__ import annotations
@@ -281,7 +281,8 @@ class KeyRing:
 
     Example:
 
-        ring = KeyRing(Path("/etc/authkit/keys.json"))
+        SigningKeys.generate("EdDSA", now=time.time()).write(Path("keys.json"), replace=True)
+        ring = KeyRing(Path("keys.json"))                   # /etc/authkit/keys.json, say
         key = ring.current().signing_key(time.time())
     """
 

@@ -12,9 +12,11 @@ Every pymongo call blocks, so each runs in a worker thread through
 
 Example:
 
-    store = MongoUserStore(MongoClient(uri).get_default_database("authkit")["users"])
+    from authkit.passwords.hasher import PasswordHasher
+
+    store = MongoUserStore(db["users"])     # db: open_client(uri).get_default_database("authkit")
     await store.ensure_indexes()
-    user = await store.create("alice", hashed_password)
+    user = await store.create("alice", await PasswordHasher().hash("s3cret-pass"))
 """
 
 from __future__ import annotations
