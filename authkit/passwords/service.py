@@ -74,8 +74,9 @@ class AuthService:
             return await self._upgrade_hash(user, password)
         self.metrics.signin("failed")
         reason = "unknown_user" if user is None else "wrong_password"
-        # The attempt's record, written before the check, stays as this failure.
         _signin_event(logging.WARNING, "failed", username, address, reason=reason)
+        if throttle is not None and attempt is not None:
+            await throttle.failed(attempt)  # its record, written before the check, stays
         return None
 
     async def _upgrade_hash(self, user: User, password: str) -> User:

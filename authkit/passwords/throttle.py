@@ -35,7 +35,9 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import math
+import random
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -88,8 +90,22 @@ class Attempt:
     record_id: ObjectId | None = None
 
 
+# An attempt still marked pending this long after it began is taken for a failure: the
+# process checking its password went away without saying how it ended.
+_PENDING_FOR_AT_MOST = 60.0
+# How long an attempt waits for attempts in flight to finish, when they alone (not
+# failures) fill a limit: a burst of right passwords for one account gets through.
+_WAIT_FOR_IN_FLIGHT = 5.0
+
+
 def _without(query: dict[str, Any], record_id: ObjectId | None) -> dict[str, Any]:
     return query if record_id is None else {**query, "_id": {"$ne": record_id}}
+
+
+def _settled(query: dict[str, Any], now: float) -> dict[str, Any]:
+    """`query`, less the attempts still in flight (failures, and stale pending ones, stay)."""
+    in_flight = {"pending": True, "at": {"$gte": now - _PENDING_FOR_AT_MOST}}
+    return {"$and": [query, {"$nor": [in_flight]}]}
 
 
 # Limits of thousands (a large NAT) must not make every check read thousands of documents.
@@ -164,27 +180,49 @@ class SigninThrottle:
         """
         if not self.enabled:
             return Attempt(account, address, NOT_THROTTLED)
-        record_id = await self._record(account, address)
-        check = await self.check(account, address, exclude=record_id)
-        if check.retry_after is not None:
+        deadline = time.monotonic() + _WAIT_FOR_IN_FLIGHT
+        while True:
+            record_id = await self._record(account, address, pending=True)
+            check = await self.check(account, address, exclude=record_id)
+            if check.retry_after is None:
+                return Attempt(account, address, check, record_id)
             await call_database(self._failures.delete_one, {"_id": record_id})
-        return Attempt(account, address, check, record_id)
+            # Over a limit. Failures alone: refused. Attempts in flight fill it (a burst of
+            # sign-ins to one account): wait for them, out of their count, and try again.
+            settled = await self.check(account, address, settled_only=True)
+            if settled.retry_after is not None:
+                return Attempt(account, address, settled)
+            if time.monotonic() > deadline:
+                return Attempt(account, address, attrs.evolve(settled, retry_after=1))
+            await asyncio.sleep(random.uniform(0.02, 0.1))  # noqa: S311 - jitter, not a secret
+
+    async def failed(self, attempt: Attempt) -> None:
+        """The password was wrong: the attempt's record stays, as a failure now."""
+        if attempt.record_id is not None:
+            await call_database(
+                self._failures.update_one, {"_id": attempt.record_id}, {"$unset": {"pending": ""}}
+            )
 
     async def succeeded(self, attempt: Attempt) -> None:
         """The password was right: the attempt is no failure, and this address is forgiven."""
         if attempt.record_id is None:
             return
+        await call_database(self._failures.delete_one, {"_id": attempt.record_id})
         if attempt.check.failures_here:
             await self.record_success(attempt.account, attempt.address)
-        else:
-            await call_database(self._failures.delete_one, {"_id": attempt.record_id})
 
     async def check(
-        self, account: str, address: str, *, exclude: ObjectId | None = None
+        self,
+        account: str,
+        address: str,
+        *,
+        exclude: ObjectId | None = None,
+        settled_only: bool = False,
     ) -> ThrottleCheck:
         """Whether this account may try now from this address, and what a success must clear.
 
-        `exclude` is the caller's own attempt (`begin`), which counts for the others only.
+        `exclude` is the caller's own attempt (`begin`), which counts for the others only;
+        `settled_only` leaves out attempts still in flight, to count failures alone.
         """
         now = self._clock()
         limits = self._limits(account, address)
@@ -193,9 +231,14 @@ class SigninThrottle:
         # One query for both limits: the union of their windows, newest first, at most as many
         # documents as the two limits together. Short of that, it holds every failure either
         # limit counts, so both counts are exact (the usual case: no failures, one round trip).
+
+        def narrow(query: dict[str, Any]) -> dict[str, Any]:
+            query = _without(query, exclude)
+            return _settled(query, now) if settled_only else query
+
         room = min(sum(limit.failures for _, _, limit in limits), _MOST_READ_AT_ONCE)
         found: list[dict[str, Any]] = await call_database(
-            _newest_failures, self._failures, _without(_either_window(limits, now), exclude), room
+            _newest_failures, self._failures, narrow(_either_window(limits, now)), room
         )
         waits = [_wait_within(found, field, value, limit, now) for field, value, limit in limits]
         if len(found) == room:
@@ -203,7 +246,7 @@ class SigninThrottle:
             # it shows below may have more failures past the cut: its own query, or 429s would
             # be missed or Retry-After be short.
             waits = [
-                wait if wait is not None else await self._wait(field, value, limit, now, exclude)
+                wait if wait is not None else await self._wait(field, value, limit, now, narrow)
                 for wait, (field, value, limit) in zip(waits, limits, strict=True)
             ]
         longest = max((w for w in waits if w is not None), default=None)
@@ -229,13 +272,18 @@ class SigninThrottle:
         ]
 
     async def _wait(
-        self, field: str, value: str, limit: Limit, now: float, exclude: ObjectId | None
+        self,
+        field: str,
+        value: str,
+        limit: Limit,
+        now: float,
+        narrow: Callable[[dict[str, Any]], dict[str, Any]],
     ) -> float | None:
         # The limit-th most recent failure inside the window: until it leaves the
         # window, the count stays at the limit.
         window = {field: value, "at": {"$gt": now - limit.window_seconds}}
         cursor = (
-            self._failures.find(_without(window, exclude), {"at": 1})
+            self._failures.find(narrow(window), {"at": 1})
             .sort("at", DESCENDING)
             .skip(limit.failures - 1)
             .limit(1)
@@ -249,7 +297,7 @@ class SigninThrottle:
         if self.enabled:
             await self._record(account, address)
 
-    async def _record(self, account: str, address: str) -> ObjectId:
+    async def _record(self, account: str, address: str, *, pending: bool = False) -> ObjectId:
         await self.ensure_indexes()
         now = self._clock()
         longest = max(
@@ -257,7 +305,9 @@ class SigninThrottle:
         )
         expires = datetime.fromtimestamp(now, tz=timezone.utc) + timedelta(seconds=longest)
         record_id = ObjectId()
-        doc = {"_id": record_id, "account": account, "address": address, "at": now}
+        doc: dict[str, Any] = {"_id": record_id, "account": account, "address": address, "at": now}
+        if pending:
+            doc["pending"] = True
         await call_database(self._failures.insert_one, {**doc, "expires": expires})
         return record_id
 
@@ -265,6 +315,6 @@ class SigninThrottle:
         """Forget this account's failures from this address (a caller that checked first can
         skip this when `ThrottleCheck.failures_here` is False: there is nothing to forget)."""
         if self.enabled:
-            await call_database(
-                self._failures.delete_many, {"account": account, "address": address}
-            )
+            # Attempts still in flight from there stay: each ends as its own password says.
+            here = _settled({"account": account, "address": address}, self._clock())
+            await call_database(self._failures.delete_many, here)

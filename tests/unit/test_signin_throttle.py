@@ -312,3 +312,56 @@ def test_an_attempt_refused_or_right_leaves_no_failure_behind(
         return after_success, failures.count_documents({})
 
     assert run(scenario()) == (0, 2)
+
+
+def test_a_burst_of_right_passwords_for_one_account_all_sign_in(
+    make_throttle: MakeThrottle, failures: Collection[dict[str, Any]]
+) -> None:
+    # 32 sign-ins at once with the right password, the limit 10: attempts in flight fill
+    # the limit, not failures, so the rest wait for them instead of getting a 429.
+    throttle = make_throttle(Clock(), Limit(10, 900), Limit(100, 900))
+    hasher = _SlowHasher()
+    users = MongoUserStore(failures.database["users"])
+    service = AuthService(users, hasher, throttle)
+
+    async def scenario() -> list[object]:
+        await users.create("alice", await hasher.hash("right-password"))
+
+        async def one() -> object:
+            try:
+                user = await service.validate_user("alice", "right-password", address="10.0.0.7")
+            except TooManyRequests:
+                return "throttled"
+            return None if user is None else user.username
+
+        return await asyncio.gather(*(one() for _ in range(32)))
+
+    assert run(scenario()) == ["alice"] * 32
+    assert failures.count_documents({}) == 0
+
+
+def test_wrong_passwords_after_a_burst_still_lock_the_account(
+    make_throttle: MakeThrottle, failures: Collection[dict[str, Any]]
+) -> None:
+    throttle = make_throttle(Clock(), Limit(3, 900), None)
+    hasher = _SlowHasher()
+    users = MongoUserStore(failures.database["users"])
+    service = AuthService(users, hasher, throttle)
+
+    async def scenario() -> list[object]:
+        await users.create("alice", await hasher.hash("right-password"))
+
+        async def one(password: str) -> object:
+            try:
+                user = await service.validate_user("alice", password, address="10.0.0.7")
+            except TooManyRequests:
+                return "throttled"
+            return None if user is None else user.username
+
+        wrong = await asyncio.gather(*(one(f"wrong-{n}-password") for n in range(8)))
+        return [*wrong, await one("right-password")]
+
+    outcomes = run(scenario())
+    assert outcomes.count(None) == 3  # three password checks, all failures
+    assert outcomes[-1] == "throttled"  # settled failures: a refusal, no waiting it out
+    assert failures.count_documents({"pending": {"$exists": True}}) == 0
