@@ -1,7 +1,7 @@
 """The Starlette application authkit builds: Starlette's layers, two of them lighter.
 
 A request passes every layer of the middleware stack, and on `/auth/me` the two that
-Starlette always adds cost a sixth of authkit's instructions (bench/instructions.py):
+Starlette always adds cost a sixth of authkit's instructions (tests/bench/run.py instructions):
 
 - ServerErrorMiddleware, outside everything, answers an exception nothing else handled.
   In authkit's application RequestObserver is that outermost handler already (NestJS's

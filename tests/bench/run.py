@@ -133,6 +133,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, help="results folder (default tests/bench/results/<time>)"
     )
+    parser.add_argument(
+        "--tree", type=lambda text: Path(text).resolve(), default=ROOT,
+        help="the checkout whose authkit runs (default: this one; e.g. a git worktree)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be at least 1 and --warmup at least 0")
@@ -156,10 +160,10 @@ def _uvicorn_stack(site_packages: list[Path] | None = None) -> str:
     )
 
 
-def _git_revision() -> str:
+def _git_revision(tree: Path = ROOT) -> str:
     def git(*args: str) -> str:
         done = subprocess.run(
-            ["git", "-C", str(ROOT), *args],
+            ["git", "-C", str(tree), *args],
             capture_output=True,
             text=True,
             check=False,
@@ -189,7 +193,8 @@ def _notes(args: argparse.Namespace, params: WrkParams, targets: list[Target]) -
     names = [t.name for t in targets]
     wrk = " ".join(params.wrk_argv()[3:])
     notes = [
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; authkit {_git_revision()}; "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; authkit {_git_revision(args.tree)}"
+        f"{'' if args.tree == ROOT else f' (the tree {args.tree})'}; "
         f"{_cpu_model()}, {os.cpu_count()} CPUs; Python {platform.python_version()}.",
         (
             f"Each server alone on CPU {SERVER_CPU}; load `{wrk}` on CPU {LOAD_CPU}; SecantusDB "
@@ -355,7 +360,7 @@ def bench(args: argparse.Namespace) -> int:
             skipped[name] = "only opt-in scenarios were selected, and they measure authkit alone"
         names = []
     peers, where = find_peers()
-    targets, skipped_now, failed = prepare_targets(names, peers, where)
+    targets, skipped_now, failed = prepare_targets(names, peers, where, args.tree)
     skipped.update(skipped_now)
     if "me" not in main_scenarios and any(t.name == "hello" for t in targets):
         targets = [t for t in targets if t.name != "hello"]

@@ -1,6 +1,6 @@
 """The bcrypt ceiling on the current CPU set: Python bcrypt hashes and checks per second.
 
-    usage: taskset -c 0 python bench/bcrypt_rate.py [COST] [SECONDS]
+    usage: taskset -c 0 python tests/bench/harness/bcrypt_rate.py [COST] [SECONDS]
 
 One thread, back to back: `hashpw` with a fresh salt (what signup does) for SECONDS,
 then `checkpw` against one hash (what signin does) for SECONDS. Prints one JSON object.

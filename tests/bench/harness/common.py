@@ -50,8 +50,8 @@ __all__ = [
 BENCH_DIR = Path(__file__).resolve().parents[1]  # tests/bench
 ROOT = BENCH_DIR.parents[1]  # the checkout
 # The peers' sources (FastAPI-Users, NestJS), kept in the repository so a clone can measure
-# them; AUTHKIT_BENCH_PEERS names another folder with the same two subfolders.
-PEERS_DIR = Path(os.environ.get("AUTHKIT_BENCH_PEERS") or BENCH_DIR / "peers").expanduser()
+# them; BENCH_PEERS names another folder with the same two subfolders.
+PEERS_DIR = Path(os.environ.get("BENCH_PEERS") or BENCH_DIR / "peers").expanduser()
 # Installs the harness makes (peer venv, NestJS copy, logs): outside git, ignored by its own
 # .gitignore.
 STATE_DIR = ROOT / ".bench"

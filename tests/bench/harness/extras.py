@@ -13,7 +13,7 @@ main table's settings (AUTHKIT_SETTINGS). Every server is freshly started on a f
 (`bench_<scenario>_<setup>_r<round>`, dropped after) and stopped by its process group; every
 measurement holds BENCH_LOCK and first waits until the server and its CPUs are idle. wrk
 always runs on LOAD_CPU: when the server has both CPUs, wrk (and the database) share one of
-them with it. What each figure means: bench/README.md.
+them with it. What each figure means: tests/bench/README.md.
 """
 
 from __future__ import annotations
@@ -415,7 +415,7 @@ def _where(cpus: str) -> str:
 def _bcrypt_per_core(ctx: ExtraContext, outdir: Path) -> dict[str, Any]:
     """bcrypt_rate.py on CPU 0 and CPU 1 at the same time: each core's rate, both busy."""
     seconds = max(2.0, ctx.seconds / 2)
-    script = str(BENCH_DIR / "bcrypt_rate.py")
+    script = str(BENCH_DIR / "harness" / "bcrypt_rate.py")
     rates: dict[str, Any] = {}
     with bench_lock():
         settle(None, [SERVER_CPU, LOAD_CPU])

@@ -153,7 +153,7 @@ def _cores(s: _Scenario) -> tuple[list[Check], list[str]]:
             for cpu in (0, 1)
         )
         notes.append(
-            "bcrypt ceiling per core (bench/bcrypt_rate.py, cost 10, one thread on each core, "
+            "bcrypt ceiling per core (harness/bcrypt_rate.py, cost 10, one thread on each core, "
             f"both at once, median of {len(rates)}): {per_cpu}."
         )
     return checks, notes

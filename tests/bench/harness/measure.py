@@ -206,7 +206,7 @@ def bcrypt_ceiling(seconds: float, outdir: Path) -> dict[str, Any]:
     outdir.mkdir(parents=True, exist_ok=True)
     argv = [
         "taskset", "-c", str(SERVER_CPU), sys.executable,
-        str(BENCH_DIR / "bcrypt_rate.py"), "10", f"{seconds:g}",
+        str(BENCH_DIR / "harness" / "bcrypt_rate.py"), "10", f"{seconds:g}",
     ]  # fmt: skip
     with bench_lock():
         settle(None)

@@ -160,7 +160,8 @@ def paired(args: argparse.Namespace) -> int:
         ak_port, hello_port = free_port(), free_port()
         workdir = run.workdir()
         authkit = run.start("authkit", authkit_launch(
-            ak_port, run.uri("paired"), run.secret, workdir, settings=passed_settings()
+            ak_port, run.uri("paired"), run.secret, workdir, settings=passed_settings(),
+            tree=args.tree
         ))  # fmt: skip
         hello = run.start("hello", hello_launch(hello_port, workdir))
         ak_url, hello_url = f"http://127.0.0.1:{ak_port}", f"http://127.0.0.1:{hello_port}"
@@ -188,7 +189,7 @@ def paired(args: argparse.Namespace) -> int:
             pairs.append({"authkit": a, "hello": h, "ratio": a / h * 100})
             print(f"| {i} | {a:.2f} | {h:.2f} | {a / h * 100:.1f}% |", flush=True)
         print(summarize("%", [p["ratio"] for p in pairs]))
-        print(f"settings: {_settings_note()}; {_revision(ROOT)}; logs in {run.out}")
+        print(f"settings: {_settings_note()}; {_revision(args.tree)}; logs in {run.out}")
         _write(
             run.out, "paired", {"path": args.path, "settings": passed_settings(), "pairs": pairs}
         )
@@ -249,7 +250,8 @@ def paired_signin(args: argparse.Namespace) -> int:
         ak_port, peer_port = free_port(), free_port()
         workdir = run.workdir()
         authkit = run.start("authkit", authkit_launch(
-            ak_port, run.uri("pairedauthkit"), run.secret, workdir, settings=passed_settings()
+            ak_port, run.uri("pairedauthkit"), run.secret, workdir, settings=passed_settings(),
+            tree=args.tree
         ))  # fmt: skip
         peer = run.start("peer", peer_launch(folder)(
             peer_port, run.uri("pairedpeer"), run.secret, workdir
@@ -286,7 +288,7 @@ def paired_signin(args: argparse.Namespace) -> int:
             pairs.append({"authkit": a, "peer": p, "ratio": a / p})
             print(f"| {i} | {a:.2f} | {p:.2f} | {a / p:.3f}x |", flush=True)
         print(summarize("x", [p["ratio"] for p in pairs]))
-        print(f"settings: {_settings_note()}; commit {_revision(ROOT)}; logs in {run.out}")
+        print(f"settings: {_settings_note()}; commit {_revision(args.tree)}; logs in {run.out}")
         _write(run.out, "paired-signin", {"settings": passed_settings(), "pairs": pairs})
     return 0
 
@@ -303,7 +305,7 @@ def paired_workers(args: argparse.Namespace) -> int:
             port = free_port()
             launch = authkit_launch(
                 port, run.uri("pairedworkers"), run.secret, workdir, cpus=cpus[n], workers=n,
-                settings=passed_settings(),
+                settings=passed_settings(), tree=args.tree,
             )  # fmt: skip
             urls[f"ak{n}"] = f"http://127.0.0.1:{port}"
             waits.append((run.start(f"authkit{n}", launch), urls[f"ak{n}"] + "/healthz"))
@@ -347,7 +349,7 @@ def paired_workers(args: argparse.Namespace) -> int:
             "authkit's gain (2 ÷ 1 - 1) as a share of the hello's: "
             f"{summarize('%', [r['share'] for r in rounds])}"
         )
-        print(f"settings: {_settings_note()}; {_revision(ROOT)}; logs in {run.out}")
+        print(f"settings: {_settings_note()}; {_revision(args.tree)}; logs in {run.out}")
         _write(run.out, "paired-workers", {"settings": passed_settings(), "rounds": rounds})
     return 0
 
@@ -385,6 +387,11 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("seconds", nargs="?", type=_at_least(1), default=10, help="window")
     else:
         parser.add_argument("rounds", nargs="?", type=_at_least(2), default=10)
+    if command != "paired-trees":
+        parser.add_argument(
+            "--tree", type=lambda text: Path(text).resolve(), default=ROOT,
+            help="the checkout whose authkit runs (default: this one)",
+        )  # fmt: skip
     if command != "paired-signin":
         parser.add_argument("--window", type=float, default=3.0, help="seconds per window (3)")
     parser.add_argument("--out", type=Path, help="logs and the pairs as JSON (default: a tmp dir)")

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the checkout
+# The checkout measured: this one, or the one BENCH_TREE names (`--tree`, another
+# `git worktree` for before/after), ahead of any installed authkit.
+TREE = Path(os.environ.get("BENCH_TREE") or Path(__file__).resolve().parents[3])
+sys.path.insert(0, str(TREE))
 
 SECRET = "profile-secret-" + "x" * 40
 
@@ -33,7 +37,10 @@ SECRET = "profile-secret-" + "x" * 40
 def log_to_a_file(log_format: str = "json", level: str = "info") -> logging.Handler:
     """authkit's logging as shipped (an access line per request), into a temporary file as
     a server's stderr would be; flush the handler returned before reading the file."""
-    from authkit.ops.logs import configure_logging
+    try:
+        from authkit.ops.logs import configure_logging
+    except ImportError:  # a tree from before authkit/ was grouped by capability
+        from authkit.logs import configure_logging  # type: ignore[no-redef]
 
     configure_logging(log_format, level)
     handler = logging.getLogger("authkit").handlers[0]
@@ -44,12 +51,24 @@ def log_to_a_file(log_format: str = "json", level: str = "info") -> logging.Hand
 def build_app() -> Any:
     import mongomock
 
-    from authkit import create_app, load_settings
-
     os.environ.update(JWT_SECRET=SECRET, JWT_EXPIRES_IN="1h", BCRYPT_ROUNDS="4")
-    settings = load_settings(os.environ)
+    create_app, settings = app_and_settings()
     log_to_a_file(settings.observability.log_format, settings.observability.log_level)
     return create_app(settings, database=mongomock.MongoClient().db)
+
+
+def app_and_settings() -> tuple[Any, Any]:
+    """authkit's create_app and the settings from this environment, in this tree's API or,
+    for an older tree (`--tree`), in the API it had (app.create_app, config.load_settings)."""
+    try:
+        from authkit import create_app, load_settings
+
+        return create_app, load_settings(os.environ)
+    except ImportError:
+        from app import create_app  # type: ignore[attr-defined, no-redef]
+        from config import load_settings  # type: ignore[attr-defined, no-redef]
+
+        return create_app, load_settings(env_file=None)
 
 
 def request_scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
@@ -85,7 +104,10 @@ async def call(app: Any, scope: dict[str, Any]) -> int:
 
 
 def scenarios(app: Any, fresh_tokens: bool) -> dict[str, Callable[[], dict[str, Any]]]:
-    from authkit.tokens.issuer import TokenIssuer
+    try:
+        from authkit.tokens.issuer import TokenIssuer
+    except ImportError:  # an older tree
+        from authkit.tokens import TokenIssuer  # type: ignore[attr-defined, no-redef]
 
     issuer = TokenIssuer(SECRET, 3600)  # the app's: same secret
     token = issuer.issue(user_id="6650c0ffee0123456789abcd", username="profuser")
@@ -124,7 +146,12 @@ async def _main(argv: list[str] | None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="median over this many rounds")
     parser.add_argument("--profile", metavar="SCENARIO", help="print pyinstrument's tree")
     parser.add_argument("--fresh-tokens", action="store_true", help="a new token per request")
+    parser.add_argument("--tree", type=Path, help="another checkout's code (a git worktree)")
     args = parser.parse_args(argv)
+    if args.tree is not None:  # in a process of its own, its code first on the path
+        rest = [a for a in (argv or sys.argv[1:]) if a not in ("--tree", str(args.tree))]
+        env = {**os.environ, "BENCH_TREE": str(args.tree.resolve())}
+        return subprocess.run([sys.executable, __file__, *rest], env=env, check=False).returncode
 
     app = build_app()
     async with app.router.lifespan_context(app):

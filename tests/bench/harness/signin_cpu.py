@@ -42,9 +42,9 @@ from typing import Any
 import bcrypt
 import pymongo
 
-# Run as a script too (its children, in this venv or the peer's): the checkout, and this
-# folder for profile_app.
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+# Run as a script too (its children, in this venv or the peer's): the checkout measured (this
+# one, or BENCH_TREE's: `--tree`), and this folder for profile_app.
+sys.path.insert(0, os.environ.get("BENCH_TREE") or str(Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ROUNDS = 4
@@ -78,16 +78,14 @@ async def post(app: Any, path: str) -> int:
 
 
 async def signins(uri: str, count: int) -> float:
-    from profile_app import log_to_a_file
-
-    from authkit import create_app, load_settings
+    from profile_app import app_and_settings, log_to_a_file
 
     os.environ.update(
         JWT_SECRET="p" * 48,
         BCRYPT_ROUNDS=str(ROUNDS),
         MONGO_URI=uri,
     )
-    settings = load_settings(os.environ)
+    create_app, settings = app_and_settings()
     handler = log_to_a_file()  # as shipped: an access line per request, to a file
     per_signin = await _timed_signins(create_app(settings), count)
     handler.flush()  # the last lines, still waiting for their event-loop turn to end
@@ -173,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer-python", type=Path, help="default: .bench/peer-venv's")
     parser.add_argument("--peer-dir", type=Path, help="default: tests/bench/peers/...")
     parser.add_argument("--breakdown", type=int, metavar="ROUNDS", help="each feature's cost")
+    parser.add_argument("--tree", type=Path, help="another checkout's code (a git worktree)")
     parser.add_argument("--peer-child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -188,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     from harness.common import PEERS_DIR, STATE_DIR
     from harness.tools import find_peers, prepare_peer
 
+    if args.tree is not None:  # every authkit signin in a child, with that tree's code
+        os.environ["BENCH_TREE"] = str(args.tree.resolve())
     args.peer_python = args.peer_python or STATE_DIR / "peer-venv/bin/python"
     args.peer_dir = args.peer_dir or PEERS_DIR / "fastapi-users-peer"
     if args.peer and not args.peer_python.exists():
@@ -209,7 +210,12 @@ def main(argv: list[str] | None = None) -> int:
                 shown = ", ".join(f"{v:.2f}" for v in values)
                 print(f"  {name:20s} {statistics.median(values):6.2f} ms   ({shown})")
             return 0
-        per_signin = asyncio.run(signins(database.uri, args.signins))
+        per_signin = (
+            _child_figure([sys.executable, __file__, "--child", database.uri, str(args.signins)],
+                          f"signins in {args.tree}")
+            if args.tree is not None
+            else asyncio.run(signins(database.uri, args.signins))
+        )  # fmt: skip
         peer = (
             # Same database: the peer's users live in Beanie's `User`, ours in `users`.
             run_peer(args.peer_python, args.peer_dir, database.uri, count=args.signins)

@@ -127,14 +127,15 @@ def authkit_launch(
     return Launch(argv, env, workdir)
 
 
-def _authkit(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
-    return authkit_launch(port, mongo_uri, secret, workdir)
+def _authkit(tree: Path, quiet: bool = False) -> Callable[[int, str, str, Path], Launch]:
+    def launch(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
+        started = authkit_launch(port, mongo_uri, secret, workdir, tree=tree)
+        if not quiet:
+            return started
+        # For a deployment whose proxy already logs each request: the access line is off.
+        return Launch(started.argv, {**started.env, "AUTHKIT_ACCESS_LOG": "false"}, started.cwd)
 
-
-def _authkit_quiet(port: int, mongo_uri: str, secret: str, workdir: Path) -> Launch:
-    # For a deployment whose proxy already logs each request: the access line is off.
-    launch = authkit_launch(port, mongo_uri, secret, workdir)
-    return Launch(launch.argv, {**launch.env, "AUTHKIT_ACCESS_LOG": "false"}, launch.cwd)
+    return launch
 
 
 def hello_launch(
@@ -174,20 +175,21 @@ def _nest(folder: Path) -> Callable[[int, str, str, Path], Launch]:
 
 
 def prepare_targets(
-    names: list[str], peers: Path | None, where: str
+    names: list[str], peers: Path | None, where: str, tree: Path = ROOT
 ) -> tuple[list[Target], dict[str, str], dict[str, str]]:
     """The targets ready to run, those skipped (prerequisite missing) and those that failed
-    to install, each with its reason. Installs the peer's venv and the NestJS app if needed."""
+    to install, each with its reason; authkit runs `tree`'s code. Installs the peer's venv
+    and the NestJS app if needed."""
     ready: list[Target] = []
     skipped: dict[str, str] = {}
     failed: dict[str, str] = {}
     for name in names:
         try:
             if name == "authkit":
-                ready.append(Target("authkit", "authkit", True, 60, _authkit))
+                ready.append(Target("authkit", "authkit", True, 60, _authkit(tree)))
             elif name == "authkit-quiet":
                 label = "authkit, no access log"
-                ready.append(Target("authkit-quiet", label, True, 60, _authkit_quiet))
+                ready.append(Target("authkit-quiet", label, True, 60, _authkit(tree, quiet=True)))
             elif name == "hello":
                 ready.append(Target("hello", "hello (GET /)", False, 60, _hello))
             elif name == "peer":

@@ -5,7 +5,7 @@
 - the NestJS reference, copied to .bench/nest-seed (so that node_modules and the build stay
   out of the checkout) and installed there with `npm ci` from its package-lock.json.
 
-The peer and the NestJS app are in tests/bench/peers/ (or AUTHKIT_BENCH_PEERS); without
+The peer and the NestJS app are in tests/bench/peers/ (or BENCH_PEERS); without
 node and npm the NestJS target is skipped.
 """
 
@@ -98,8 +98,8 @@ def ensure_tools() -> None:
 
 def find_peers() -> tuple[Path | None, str]:
     """The peers' folder and where it was looked for."""
-    given = bool(os.environ.get("AUTHKIT_BENCH_PEERS"))
-    where = f"{PEERS_DIR} ({'AUTHKIT_BENCH_PEERS' if given else 'tests/bench/peers'})"
+    given = bool(os.environ.get("BENCH_PEERS"))
+    where = f"{PEERS_DIR} ({'BENCH_PEERS' if given else 'tests/bench/peers'})"
     return (PEERS_DIR.resolve() if PEERS_DIR.is_dir() else None), where
 
 
