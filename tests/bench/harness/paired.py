@@ -175,7 +175,7 @@ def paired(args: argparse.Namespace) -> int:
         def hello_rps(seconds: float) -> float:
             return wrk_rps(hello_url + "/", seconds)
 
-        authkit_rps(2), hello_rps(2)  # warm both up
+        authkit_rps(min(2, args.window)), hello_rps(min(2, args.window))  # warm both up
         print(f"| pair | authkit {args.path} req/s | hello req/s | authkit / hello |")
         print("|---|---|---|---|")
         pairs: list[dict[str, float]] = []
@@ -215,7 +215,7 @@ def paired_trees(args: argparse.Namespace) -> int:
         def rps(url: str, seconds: float) -> float:
             return wrk_rps(url + args.path, seconds, f"Authorization: Bearer {token}")
 
-        rps(urls[0], 2), rps(urls[1], 2)  # warm up
+        rps(urls[0], min(2, args.window)), rps(urls[1], min(2, args.window))  # warm up
         print("| pair | A req/s | B req/s | B / A |")
         print("|---|---|---|---|")
         pairs: list[dict[str, float]] = []
@@ -326,7 +326,7 @@ def paired_workers(args: argparse.Namespace) -> int:
 
         order = ["ak1", "ak2", "hello1", "hello2"]
         for name in order:
-            rps(name, 2)  # warm all up
+            rps(name, min(2, args.window))  # warm all up
         print(
             "| round | authkit, 1 worker | 2 workers | authkit 2 ÷ 1 "
             "| hello, 1 worker | 2 workers | hello 2 ÷ 1 |"
