@@ -65,7 +65,8 @@ def _comparison(target: str, value: float, authkit: float | None) -> str:
         return ""
     if target == "hello":
         return f"authkit = {authkit / value * 100:.0f}% of it"
-    return f"authkit {authkit / value:.2f}x"
+    ratio = authkit / value
+    return f"authkit {ratio:.1f}x" if ratio >= 10 else f"authkit {ratio:.2f}x"
 
 
 def render_svg(
@@ -92,7 +93,7 @@ def render_svg(
     scale_w = WIDTH - LABEL_W - VALUE_W - 20
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-        f'viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, sans-serif" '
+        f'viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, DejaVu Sans, sans-serif" '
         'font-size="13">',
         f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
         f'<text x="12" y="26" font-size="16" font-weight="bold" fill="#111827">'
@@ -126,7 +127,7 @@ def render_svg(
             out.append(
                 f'<text x="{LABEL_W + width + 6:.1f}" y="{text_y}" fill="#111827">'
                 f"{escape(value_text)}"
-                + (f'<tspan fill="#6b7280">  {escape(comparison)}</tspan>' if comparison else "")
+                + (f'<tspan dx="10" fill="#6b7280">{escape(comparison)}</tspan>' * bool(comparison))
                 + "</text>"
             )
             y += BAR_H + GAP
