@@ -64,6 +64,9 @@ def wrk_rps(
     found = re.search(r"^Requests/sec:\s+([0-9.]+)", done.stdout, re.MULTILINE)
     if done.returncode != 0 or found is None:
         raise RuntimeError(f"wrk against {url} failed: {(done.stderr or done.stdout)[-300:]}")
+    refused = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", done.stdout)
+    if refused:  # counted in req/s all the same: a 429 or 401 is not a measurement
+        say(f"warning: {refused[1]} non-2xx answers from {url} in this window")
     return float(found[1])
 
 
