@@ -76,8 +76,11 @@ def render_svg(
     labels: Mapping[str, str] | None = None,
     title: str = "authkit beside its baseline and its peers: req/s, median of the runs",
     subtitle: str = "",
+    refused: Mapping[tuple[str, str], int] | None = None,
 ) -> str:
-    """The chart of `medians` ({scenario: {target: req/s}}), targets in the given order."""
+    """The chart of `medians` ({scenario: {target: req/s}}), targets in the given order;
+    `refused`: non-2xx answers by (scenario, target), shown in red after the bar (wrk counts
+    them in req/s, so such a bar is not the route's throughput)."""
     names = {**LABELS, **(labels or {})}
     panels = [
         (scenario, [(t, float(v)) for t in targets if (v := row.get(t)) is not None])
@@ -123,11 +126,19 @@ def render_svg(
                 f'fill="{colour}"><title>{label}: {format_rps(value)} req/s</title></rect>'
             )
             comparison = _comparison(target, value, authkit)
+            if (refused or {}).get((scenario, target)):
+                comparison = f"{comparison}  ".lstrip() + (
+                    f"{refused[(scenario, target)]:,} non-2xx answers"  # type: ignore[index]
+                )
             value_text = f"{format_rps(value)} req/s"
             out.append(
                 f'<text x="{LABEL_W + width + 6:.1f}" y="{text_y}" fill="#111827">'
                 f"{escape(value_text)}"
-                + (f'<tspan dx="10" fill="#6b7280">{escape(comparison)}</tspan>' * bool(comparison))
+                + (
+                    f'<tspan dx="10" fill="{"#b91c1c" if "non-2xx" in comparison else "#6b7280"}">'
+                    f"{escape(comparison)}</tspan>"
+                )
+                * bool(comparison)
                 + "</text>"
             )
             y += BAR_H + GAP
@@ -144,8 +155,15 @@ def chart_from(data: Mapping[str, Any], title: str | None = None) -> str:
         extra["title"] = title
     elif data.get("title"):
         extra["title"] = str(data["title"])
+    refused: dict[tuple[str, str], int] = {}
+    for run in data.get("runs", []):
+        for scenario, row in run.get("rows", {}).items():
+            if scenario != "notfound" and row.get("non2xx"):  # a 404 is that scenario's answer
+                key = (scenario, run["target"])
+                refused[key] = max(refused.get(key, 0), int(row["non2xx"]))
     return render_svg(
         medians, targets, labels=data.get("labels"), subtitle=str(data.get("subtitle", "")),
+        refused=refused,
         **extra,
     )  # fmt: skip
 
