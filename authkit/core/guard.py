@@ -43,7 +43,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from authkit.core.errors import AuthenticationFailed, HTTPError, InsufficientScope
+from authkit.core.errors import AuthenticationFailed, HTTPError, InsufficientScope, RegistryError
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import Fail, Success
 
@@ -186,7 +186,8 @@ def guards_in(routes: Iterable[BaseRoute]) -> Iterator[tuple[str, str, Guard]]:
 
     `method` is "*" for a guard that covers everything under a mount. FastAPI's routes (a
     `Route` with a `dependant`) count through their dependencies, `authkit.fastapi.Guard`;
-    `@guard` on one raises TypeError, so the mistake stops start-up rather than a request.
+    `@guard` on one raises RegistryError, so the mistake stops start-up (in one line, under
+    `serving`) rather than a request.
     """
     for route in routes:
         if isinstance(route, Route):
@@ -194,7 +195,7 @@ def guards_in(routes: Iterable[BaseRoute]) -> Iterator[tuple[str, str, Guard]]:
             dependant = getattr(route, "dependant", None)
             if dependant is not None:
                 if guarded_by(endpoint) is not None:
-                    raise TypeError(f"{_ON_FASTAPI} (on {route.path})")
+                    raise RegistryError(f"{_ON_FASTAPI} (on {route.path})")
                 for needed in _dependency_guards(dependant):
                     for method in sorted(route.methods or ()):
                         yield route.path, method, needed

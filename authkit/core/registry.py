@@ -130,5 +130,10 @@ class StrategyRegistry:
         return strategy  # type: ignore[no-any-return]
 
     def _add(self, strategy: Strategy) -> int:
+        existing = self._strategies.get(strategy.name)
+        if existing is not None and type(existing) is type(strategy):
+            # One class reached twice: its package's entry point and AUTHKIT_STRATEGIES
+            # (a source tree on PYTHONPATH with its egg-info beside it). Once is enough.
+            return 0
         self.use(strategy)
         return 1

@@ -55,6 +55,12 @@ class AuthService:
         self, username: str, password: str, *, address: str = "unknown"
     ) -> User | None:
         """The user when the password is right, None when not; TooManyRequests when throttled."""
+        if self.throttle is None:
+            return await self._check_password(username, password, address)
+        async with self.throttle.slot(username, address):
+            return await self._check_password(username, password, address)
+
+    async def _check_password(self, username: str, password: str, address: str) -> User | None:
         throttle = self.throttle
         attempt = None if throttle is None else await throttle.begin(username, address)
         if attempt is not None and (wait := attempt.check.retry_after) is not None:

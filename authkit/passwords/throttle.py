@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import time
@@ -48,6 +49,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 
+from authkit.passwords.slots import AttemptSlots
 from authkit.storage.database import call_database
 
 __all__ = ["NOT_THROTTLED", "Attempt", "Limit", "SigninThrottle", "ThrottleCheck"]
@@ -153,6 +155,15 @@ class SigninThrottle:
         self.per_address = per_address
         self._clock = clock
         self._indexes_ready = False
+        self._slots = AttemptSlots(
+            per_account=None if per_account is None else per_account.failures,
+            per_address=None if per_address is None else per_address.failures,
+        )
+
+    def slot(self, account: str, address: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold this for the whole attempt, `begin` to `succeeded` or `failed`: attempts of
+        one account beyond a limit's worth wait here, in this process, not in the database."""
+        return self._slots.hold(account, address)
 
     @property
     def enabled(self) -> bool:
@@ -181,6 +192,7 @@ class SigninThrottle:
         if not self.enabled:
             return Attempt(account, address, NOT_THROTTLED)
         deadline = time.monotonic() + _WAIT_FOR_IN_FLIGHT
+        backoff = 0.05
         while True:
             record_id = await self._record(account, address, pending=True)
             check = await self.check(account, address, exclude=record_id)
@@ -194,7 +206,9 @@ class SigninThrottle:
                 return Attempt(account, address, settled)
             if time.monotonic() > deadline:
                 return Attempt(account, address, attrs.evolve(settled, retry_after=1))
-            await asyncio.sleep(random.uniform(0.02, 0.1))  # noqa: S311 - jitter, not a secret
+            # Jittered and growing, so that many waiters (other processes' bursts) thin out.
+            await asyncio.sleep(random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter
+            backoff = min(backoff * 2, 0.8)
 
     async def failed(self, attempt: Attempt) -> None:
         """The password was wrong: the attempt's record stays, as a failure now."""

@@ -113,7 +113,8 @@ def load_settings(
     if "JWT_SECRET" not in raw and "AUTHKIT_JWT_KEYS" not in raw:
         raise ConfigError(
             "JWT_SECRET is not set: authkit signs and verifies tokens with it. Set it in the "
-            f"environment or in {env_file or '.env'} ({_KEYGEN_HINT}), "
+            + (f"environment or in {env_file} " if env_file else "environment ")
+            + f"({_KEYGEN_HINT}), "
             "or start with `authkit serve`, which creates one in .env on first run "
             "(or set AUTHKIT_JWT_KEYS to sign with a key set instead: docs/tokens.md)."
         )

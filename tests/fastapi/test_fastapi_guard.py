@@ -316,14 +316,14 @@ def test_an_unknown_strategy_name_stops_a_standalone_start() -> None:
 
 def test_guard_on_a_path_operation_stops_start_up_pointing_to_the_dependency() -> None:
     api = _api_with(endpoint_guard=True)
-    with pytest.raises(TypeError, match=r"Depends\(authkit\.fastapi\.Guard"):
+    with pytest.raises(RegistryError, match=r"Depends\(authkit\.fastapi\.Guard"):
         create_app(
             make_settings(SECRET),
             database=mongomock.MongoClient().db,
             routes=[Mount("/api", app=api)],
         )
     service = create_app(make_settings(SECRET), database=mongomock.MongoClient().db)
-    with pytest.raises(TypeError, match=r"Depends\(authkit\.fastapi\.Guard"):
+    with pytest.raises(RegistryError, match=r"Depends\(authkit\.fastapi\.Guard"):
         install(_api_with(endpoint_guard=True), service)
 
 
