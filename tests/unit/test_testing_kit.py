@@ -690,8 +690,15 @@ def test_import_authkit_testing_needs_no_pytest(tmp_path: Path) -> None:
         "check_conformance(s)\n"
         "print(run(s, make_request()))\n"
     )
+    # Run from tmp_path: from the repository root, `python -c` would import the source
+    # tree's authkit/ ahead of the installed one (which holds authkit.strategies).
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "Fail(challenge='Bearer realm=\"authkit\"', message=None)\n"
