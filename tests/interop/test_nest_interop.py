@@ -2,9 +2,9 @@
 
 Users made by either sign in on the other, tokens issued by either open the other's
 /auth/me, and a username taken on one is a 409 on the other. This runs the real
-NestJS app from the shared reference folder (found at ../shared/reference/nest-seed
-beside the checkout, or AUTHKIT_NEST_REFERENCE), so it needs Node.js and npm, and
-skips with the reason when they or the folder are missing. The tox environment
+NestJS app the bench carries (tests/bench/peers/nest-seed, or AUTHKIT_NEST_REFERENCE),
+so it needs Node.js and npm, and skips with the reason when they or the folder are
+missing. The tox environment
 `interop` runs it.
 """
 
@@ -32,7 +32,8 @@ SECRET = "interop-secret-0123456789abcdef0123"
 
 def _reference() -> Path | None:
     given = os.environ.get("AUTHKIT_NEST_REFERENCE")
-    path = Path(given) if given else ROOT.parent / "shared" / "reference" / "nest-seed"
+    # The copy the bench carries (tests/bench/peers), so a clone runs this on its own.
+    path = Path(given) if given else ROOT / "tests" / "bench" / "peers" / "nest-seed"
     return path if (path / "run.sh").is_file() else None
 
 
@@ -68,7 +69,7 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float) -
 def nest_app_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     reference = _reference()
     if reference is None:
-        pytest.skip("the NestJS reference app is not beside this checkout (AUTHKIT_NEST_REFERENCE)")
+        pytest.skip("the NestJS reference app is not found (AUTHKIT_NEST_REFERENCE)")
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("Node.js and npm are needed to run the NestJS reference app")
     # A writable copy, cached between runs: `npm ci` is the slow part.
