@@ -267,29 +267,40 @@ class _SlowHasher(PasswordHasher):
         await asyncio.sleep(0.05)
 
 
+def sign_in_at_once(
+    throttle: SigninThrottle, failures: Collection[dict[str, Any]], *rounds: list[str]
+) -> tuple[list[object], _SlowHasher]:
+    """alice (password `right-password`) signed in with each round's passwords all at once,
+    round after round: each outcome is her username, None (wrong) or "throttled"."""
+    hasher = _SlowHasher()
+    users = MongoUserStore(failures.database["users"])
+    service = AuthService(users, hasher, throttle)
+
+    async def one(password: str) -> object:
+        try:
+            user = await service.validate_user("alice", password, address="10.0.0.7")
+        except TooManyRequests:
+            return "throttled"
+        return None if user is None else user.username
+
+    async def scenario() -> list[object]:
+        await users.create("alice", await hasher.hash("right-password"))
+        outcomes: list[object] = []
+        for passwords in rounds:
+            outcomes += await asyncio.gather(*(one(password) for password in passwords))
+        return outcomes
+
+    return run(scenario()), hasher
+
+
 def test_parallel_guesses_get_no_more_password_checks_than_the_limit(
     make_throttle: MakeThrottle, failures: Collection[dict[str, Any]]
 ) -> None:
     # 60 guesses at once at an account limited to 10, the right password sent last: the
     # count is written before each check reads, so requests in flight see each other.
     throttle = make_throttle(Clock(), Limit(10, 900), Limit(100, 900))
-    hasher = _SlowHasher()
-    users = MongoUserStore(failures.database["users"])
-    service = AuthService(users, hasher, throttle)
-
-    async def scenario() -> list[object]:
-        await users.create("alice", await hasher.hash("right-password"))
-        guesses = [f"wrong-{n:02d}-pass" for n in range(59)] + ["right-password"]
-
-        async def one(password: str) -> object:
-            try:
-                return await service.validate_user("alice", password, address="10.0.0.7")
-            except TooManyRequests:
-                return "throttled"
-
-        return await asyncio.gather(*(one(password) for password in guesses))
-
-    outcomes = run(scenario())
+    guesses = [f"wrong-{n:02d}-pass" for n in range(59)] + ["right-password"]
+    outcomes, hasher = sign_in_at_once(throttle, failures, guesses)
     assert hasher.checked <= 10
     assert outcomes[-1] == "throttled"  # the right password came after the limit was spent
     assert outcomes.count("throttled") >= 50
@@ -321,23 +332,8 @@ def test_a_burst_of_right_passwords_for_one_account_all_sign_in(
     # 32 sign-ins at once with the right password, the limit 10: attempts in flight fill
     # the limit, not failures, so the rest wait for them instead of getting a 429.
     throttle = make_throttle(Clock(), Limit(10, 900), Limit(100, 900))
-    hasher = _SlowHasher()
-    users = MongoUserStore(failures.database["users"])
-    service = AuthService(users, hasher, throttle)
-
-    async def scenario() -> list[object]:
-        await users.create("alice", await hasher.hash("right-password"))
-
-        async def one() -> object:
-            try:
-                user = await service.validate_user("alice", "right-password", address="10.0.0.7")
-            except TooManyRequests:
-                return "throttled"
-            return None if user is None else user.username
-
-        return await asyncio.gather(*(one() for _ in range(32)))
-
-    assert run(scenario()) == ["alice"] * 32
+    outcomes, _ = sign_in_at_once(throttle, failures, ["right-password"] * 32)
+    assert outcomes == ["alice"] * 32
     assert failures.count_documents({}) == 0
 
 
@@ -345,24 +341,8 @@ def test_wrong_passwords_after_a_burst_still_lock_the_account(
     make_throttle: MakeThrottle, failures: Collection[dict[str, Any]]
 ) -> None:
     throttle = make_throttle(Clock(), Limit(3, 900), None)
-    hasher = _SlowHasher()
-    users = MongoUserStore(failures.database["users"])
-    service = AuthService(users, hasher, throttle)
-
-    async def scenario() -> list[object]:
-        await users.create("alice", await hasher.hash("right-password"))
-
-        async def one(password: str) -> object:
-            try:
-                user = await service.validate_user("alice", password, address="10.0.0.7")
-            except TooManyRequests:
-                return "throttled"
-            return None if user is None else user.username
-
-        wrong = await asyncio.gather(*(one(f"wrong-{n}-password") for n in range(8)))
-        return [*wrong, await one("right-password")]
-
-    outcomes = run(scenario())
+    wrong = [f"wrong-{n}-password" for n in range(8)]
+    outcomes, _ = sign_in_at_once(throttle, failures, wrong, ["right-password"])
     assert outcomes.count(None) == 3  # three password checks, all failures
     assert outcomes[-1] == "throttled"  # settled failures: a refusal, no waiting it out
     assert failures.count_documents({"pending": {"$exists": True}}) == 0
