@@ -2,7 +2,7 @@
 
 A mounted Starlette app answers exceptions with its own handlers; without authkit's, a
 guard's 401 raised inside it became that app's plain-text 500. create_app gives every
-mounted Starlette app (FastAPI's included: tests/fastapi) the handler for authkit's
+mounted Starlette app (FastAPI's included: tests/with_fastapi) the handler for authkit's
 HTTPError, and leaves alone an app that has its own.
 """
 

@@ -21,7 +21,7 @@ import pytest
 from support.jwt import bearer
 from support.settings import make_settings
 
-pytest.importorskip("fastapi")
+pytest.importorskip("fastapi.applications")
 
 from fastapi import Depends, FastAPI, Security
 from starlette.requests import Request
