@@ -346,7 +346,9 @@ def test_example_runs(block: Block, example_world: None) -> None:
         compiled(block)
         pytest.skip(f"not run: {reason}")
     if block.name.startswith("authkit.fastapi"):
-        pytest.importorskip("fastapi.applications", reason="FastAPI is optional: tox -e fastapi runs this")
+        pytest.importorskip(
+            "fastapi.applications", reason="FastAPI is optional: tox -e fastapi runs this"
+        )
     try:
         execute(block)
     except Exception:
