@@ -91,6 +91,15 @@ def _from_environment(environ: Mapping[str, str], known: Mapping[str, object]) -
     return {k: environ[k] for k in known if k in environ}
 
 
+def _raw_values(
+    environ: Mapping[str, str], env_file: Path | None, known: Mapping[str, object]
+) -> dict[str, str]:
+    """The text of each setting in `known` that is set: `environ` over `env_file`."""
+    # Empty counts as unset in each source, so an empty variable never hides a .env value.
+    sources = (read_env_file(env_file, known), _from_environment(environ, known))
+    return {k: v for source in sources for k, v in source.items() if v.strip()}
+
+
 def load_settings(
     environ: Mapping[str, str],
     env_file: Path | None = None,
@@ -107,9 +116,7 @@ def load_settings(
     for plugin in sections:
         # A key of its own, so a plugin named like one of authkit's sections stays apart.
         owners.update({e.env.name: (f"plugin:{plugin.name}", e.field) for e in plugin.entries})
-    # Empty counts as unset in each source, so an empty variable never hides a .env value.
-    sources = (read_env_file(env_file, owners), _from_environment(environ, owners))
-    raw = {k: v for source in sources for k, v in source.items() if v.strip()}
+    raw = _raw_values(environ, env_file, owners)
     if "JWT_SECRET" not in raw and "AUTHKIT_JWT_KEYS" not in raw:
         raise ConfigError(
             "JWT_SECRET is not set: authkit signs and verifies tokens with it. Set it in the "
@@ -157,8 +164,7 @@ def load_section(environ: Mapping[str, str], env_file: Path | None, section: str
     names = {name: field for name, (owner, field) in ENV_VARS.items() if owner == section}
     if not names:
         raise ValueError(f"no settings section {section!r}")
-    sources = (read_env_file(env_file), _from_environment(environ, ENV_VARS))
-    raw = {k: v for source in sources for k, v in source.items() if v.strip() and k in names}
+    raw = {k: v for k, v in _raw_values(environ, env_file, ENV_VARS).items() if k in names}
     cls = typing.get_type_hints(Settings)[section]
     by_path = {f"$.{section}.{field}": name for name, field in names.items()}
     try:
