@@ -18,6 +18,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from authkit.http.endpoint import Endpoint
+
 __all__ = ["docs_routes"]
 
 _PAGE = """<!doctype html>
@@ -54,6 +56,6 @@ def docs_routes(openapi_url: str = "/openapi.json") -> list[BaseRoute]:
         return HTMLResponse(page)
 
     return [
-        Route("/docs", docs, methods=["GET"], include_in_schema=False),
+        Route("/docs", Endpoint(docs), methods=["GET"], include_in_schema=False),
         Mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="docs-static"),
     ]

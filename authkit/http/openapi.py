@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -40,6 +41,8 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 _OPERATION_ATTRIBUTE = "__authkit_openapi__"
+_ORDER_ATTRIBUTE = "__authkit_openapi_order__"
+_described = itertools.count(1)
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -114,6 +117,7 @@ def describe(
         if tags:
             operation["tags"] = list(tags)
         setattr(endpoint, _OPERATION_ATTRIBUTE, operation)
+        setattr(endpoint, _ORDER_ATTRIBUTE, next(_described))
         return endpoint
 
     return decorate
@@ -130,7 +134,11 @@ def openapi_document(
             schemes[name] = dict(strategy.openapi_scheme)
         if isinstance(strategy, AllowsAnonymous) and strategy.openapi_allows_anonymous:
             anonymous.add(name)
-    routes = list(routes)
+    # In the order the endpoints were described (written), not the order the router tries
+    # them in, which puts the most requested first.
+    routes = sorted(
+        routes, key=lambda r: getattr(getattr(r, "endpoint", None), _ORDER_ATTRIBUTE, 0)
+    )
     guards = {(path, method): rule for path, method, rule in guards_in(routes)}
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from authkit.core.feature import Check, Feature
 from authkit.http.docs_page import docs_routes
+from authkit.http.endpoint import Endpoint
 from authkit.ops.health import health_routes
 from authkit.ops.metrics import CONTENT_TYPE, Metrics, NoMetrics
 
@@ -28,4 +29,4 @@ def _metrics_route(metrics: Metrics) -> BaseRoute:
     async def exposition(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
-    return Route("/metrics", exposition, methods=["GET"], include_in_schema=False)
+    return Route("/metrics", Endpoint(exposition), methods=["GET"], include_in_schema=False)

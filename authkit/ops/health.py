@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from authkit.core.errors import HTTPError
+from authkit.http.endpoint import Endpoint
 from authkit.http.responses import JSON
 
 __all__ = ["ReadinessCheck", "health_routes"]
@@ -48,6 +49,6 @@ def health_routes(checks: Mapping[str, ReadinessCheck]) -> list[Route]:
         )
 
     return [
-        Route("/healthz", healthz, methods=["GET"], include_in_schema=False),
-        Route("/readyz", readyz, methods=["GET"], include_in_schema=False),
+        Route("/healthz", Endpoint(healthz), methods=["GET"], include_in_schema=False),
+        Route("/readyz", Endpoint(readyz), methods=["GET"], include_in_schema=False),
     ]

@@ -74,7 +74,8 @@ class JSONFormatter(logging.Formatter):
         self._second: tuple[int, str] = (-1, "")
         self._millisecond: tuple[float, float, str] = (0.0, 0.0, "")
 
-    def _time(self, created: float) -> str:
+    def time_text(self, created: float) -> str:
+        """`created` as the line's `time`: ISO 8601, milliseconds, UTC."""
         # As datetime.isoformat(timespec="milliseconds") would: microseconds rounded, then cut.
         # Under load many lines share a millisecond: a time well inside the last one computed
         # (a microsecond from either edge, far above float error) reuses its text. Each cache
@@ -116,7 +117,7 @@ class JSONFormatter(logging.Formatter):
         # A field named like a head key replaces its value in place, as a dict merge does.
         return self._encoder.encode(
             {
-                "time": self._time(created),
+                "time": self.time_text(created),
                 "level": level_name.lower(),
                 "logger": logger,
                 "message": message,
@@ -129,7 +130,7 @@ class JSONFormatter(logging.Formatter):
         kind of event often append its fields with `json_scalar` rather than the encoder.
         """
         return (
-            f'{{"time": "{self._time(created)}", "level": {json_string(level_name.lower())}, '
+            f'{{"time": "{self.time_text(created)}", "level": {json_string(level_name.lower())}, '
             f'"logger": {json_string(logger)}, "message": {json_string(message)}'
         )
 

@@ -20,8 +20,9 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
+import random
 import re
-import secrets
 import time
 from collections.abc import Iterable
 
@@ -36,7 +37,14 @@ from authkit.ops.metrics import NoMetrics
 __all__ = ["RequestObserver"]
 
 access_log = logging.getLogger("authkit.access")
+# The access line's head after its time, up to the message: what JSONFormatter.head writes.
+_ACCESS_HEAD = f'"level": "info", "logger": {json_string(access_log.name)}, "message": '
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# A request id names a request in the logs; it guards nothing, so it need not come from the
+# operating system's generator (a system call per request): a generator seeded from it once.
+# Reseeded in a forked worker (gunicorn --preload), or two workers would share a sequence.
+_ids = random.Random()  # noqa: S311 - not a secret, see above
+os.register_at_fork(after_in_child=_ids.seed)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
@@ -63,7 +71,7 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or secrets.token_hex(16)
+        request_id = _incoming_request_id(scope) or f"{_ids.getrandbits(128):032x}"
         scope.setdefault("state", {})["request_id"] = request_id
         id_bytes = request_id.encode("latin-1")
         status: int | None = None
@@ -108,15 +116,16 @@ class RequestObserver:
         handler = sole_json_handler(access_log, logging.INFO)
         if handler is not None:
             fmt: JSONFormatter = handler.formatter  # type: ignore[assignment]
-            line = (
-                f"{fmt.head(time.time(), 'INFO', access_log.name, f'{method} {path} {status}')}"
+            # format()'s line for this record, its constant parts written out once.
+            handler.write_soon(
+                f'{{"time": "{fmt.time_text(time.time())}", {_ACCESS_HEAD}'
+                f"{json_string(f'{method} {path} {status}')}"
                 f', "event": "request", "method": {json_string(method)}'
                 f', "path": {json_string(path)}, "route": {json_string(route)}'
                 f', "status": {int(status)}, "duration_ms": {repr_of_round2(seconds * 1000)}'
                 f', "request_id": {json_string(request_id)}'
                 f', "user_id": {fmt.json_scalar(user_id)}, "client": {fmt.json_scalar(address)}}}'
             )
-            handler.write_soon(line)
             return
         duration_ms = round(seconds * 1000, 2)
         fields = {

@@ -33,6 +33,7 @@ from authkit.core.errors import Forbidden, NotFound, ValidationFailed
 from authkit.core.guard import guard
 from authkit.core.strategy import AuthenticatedUser
 from authkit.http.body import read_fields
+from authkit.http.endpoint import Endpoint
 from authkit.http.openapi import describe, error_responses, fields_body, json_response
 from authkit.http.responses import JSON
 from authkit.sessions.lifecycle import TokenLifecycle, TokenPair
@@ -298,12 +299,12 @@ def token_routes(
         return JSON(lifecycle.tokens.public_jwks(), headers=headers)
 
     routes: list[Route] = [
-        Route("/auth/signout", sign_out, methods=["POST"]),
-        Route("/auth/signout-all", sign_out_all, methods=["POST"]),
-        Route("/auth/sessions", list_sessions, methods=["GET"]),
-        Route("/auth/sessions/{session_id}", revoke_session, methods=["DELETE"]),
-        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+        Route("/auth/signout", Endpoint(sign_out), methods=["POST"]),
+        Route("/auth/signout-all", Endpoint(sign_out_all), methods=["POST"]),
+        Route("/auth/sessions", Endpoint(list_sessions), methods=["GET"]),
+        Route("/auth/sessions/{session_id}", Endpoint(revoke_session), methods=["DELETE"]),
+        Route("/.well-known/jwks.json", Endpoint(jwks), methods=["GET"]),
     ]
     if delivery.mode != "off":
-        routes.insert(0, Route("/auth/refresh", refresh, methods=["POST"]))
+        routes.insert(0, Route("/auth/refresh", Endpoint(refresh), methods=["POST"]))
     return routes

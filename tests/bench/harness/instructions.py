@@ -5,6 +5,7 @@ does not move with the machine's load, so two commits can be compared on a busy 
     python tests/bench/run.py instructions --scenarios me --env AUTHKIT_ACCESS_LOG=false
     python tests/bench/run.py instructions --tree /tmp/before    # another checkout (a worktree)
     python tests/bench/run.py instructions --scenarios access-line  # the access line alone
+    python tests/bench/run.py instructions --scenarios hello,me  # Starlette's hello beside
 
 Each scenario runs twice under callgrind, with 500 and with 2,500 requests of the
 in-process harness (harness/profile_app.py: the ASGI app on mongomock, no HTTP server);
@@ -65,6 +66,10 @@ def child(tree: Path, scenario: str, requests: int) -> None:
         return
     import profile_app
 
+    if scenario == "hello":
+        asyncio.run(hello(requests))
+        return
+
     async def run() -> None:
         app = profile_app.build_app()
         async with app.router.lifespan_context(app):
@@ -73,6 +78,20 @@ def child(tree: Path, scenario: str, requests: int) -> None:
             await profile_app.measure(app, make, requests)
 
     asyncio.run(run())
+
+
+async def hello(requests: int) -> None:
+    """The bare Starlette hello (tests/bench/hello_starlette.py), the baseline of the table."""
+    import profile_app
+
+    sys.path.insert(0, str(HERE.parent))
+    from hello_starlette import app
+
+    def make() -> dict[str, object]:
+        return profile_app.request_scope("/", [])
+
+    await profile_app.measure(app, make, 300)
+    await profile_app.measure(app, make, requests)
 
 
 def access_lines(count: int) -> None:
