@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import attrs
 import httpx
@@ -133,6 +134,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "AUTHKIT_SIGNIN_LIMIT_ACCOUNT": f"{ACCOUNT_LIMIT}/15m",
                 "AUTHKIT_SIGNIN_LIMIT_ADDRESS": "100000/15m",
                 "AUTHKIT_ACCESS_LOG": "false",
+                # nginx reaches the hosts from the root namespace's address.
+                "FORWARDED_ALLOW_IPS": lan.root_address,
             }
         )
         database = [
@@ -213,7 +216,8 @@ class SignupTraffic:
 def assert_all_stored(cluster: Cluster, usernames: list[str]) -> None:
     """Every acknowledged sign-up is in the database, and a sample of them signs in."""
     uri = f"mongodb://{cluster.addresses['db']}:{DB_PORT}/?directConnection=true"
-    with MongoClient(uri, serverSelectionTimeoutMS=5000) as client:
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    with client:
         users = client[DATABASE]["users"]
         stored = {d["username"] for d in users.find({"username": {"$in": usernames}})}
     lost = sorted(set(usernames) - stored)

@@ -73,7 +73,7 @@ def _unused_subnet() -> ipaddress.IPv4Network:
         if word[0].isdigit() and ("/" in word or word.count(".") == 3)
     ]
     for _ in range(100):
-        subnet = ipaddress.ip_network(
+        subnet = ipaddress.IPv4Network(
             f"10.{200 + secrets.randbelow(55)}.{secrets.randbelow(256)}.0/24"
         )
         if not any(subnet.overlaps(net) for net in taken):
