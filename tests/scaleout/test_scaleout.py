@@ -24,7 +24,6 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-import shutil
 import threading
 import time
 import uuid
@@ -38,7 +37,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 from support.netns import HostProcess, Lan, netns_unavailable, new_prefix
-from support.nginx import Nginx
+from support.nginx import Nginx, nginx_executable
 from support.processes import clean_environ, eventually
 
 pytestmark = pytest.mark.scaleout
@@ -61,7 +60,7 @@ def unavailable() -> str | None:
         return f"the scale-out run is `tox -e scaleout` (or {OPT_IN}=1 pytest tests/scaleout)"
     if (reason := netns_unavailable()) is not None:
         return f"cannot make network namespaces here: {reason}"
-    if shutil.which("nginx") is None:
+    if nginx_executable() is None:
         return "nginx is not installed (tests/scaleout/ensure_nginx.py installs it as root)"
     return None
 

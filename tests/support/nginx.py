@@ -22,7 +22,7 @@ import httpx
 
 from authkit.storage.embedded import free_port
 
-__all__ = ["NGINX", "Nginx", "nginx_config"]
+__all__ = ["NGINX", "Nginx", "nginx_config", "nginx_executable"]
 
 NGINX = "/usr/sbin/nginx"
 STARTUP_TIMEOUT = 15.0
@@ -30,6 +30,11 @@ STOP_TIMEOUT = 10.0
 # How long nginx leaves a host it saw fail before trying it again: the time a restarted
 # host waits to get traffic back.
 FAIL_TIMEOUT_SECONDS = 2
+
+
+def nginx_executable() -> str | None:
+    """nginx on PATH, or where Debian puts it (/usr/sbin is not on every PATH)."""
+    return shutil.which("nginx") or (NGINX if os.path.exists(NGINX) else None)
 
 
 def nginx_config(workdir: Path, port: int, upstreams: Sequence[str]) -> str:
@@ -86,7 +91,7 @@ class Nginx:
         self.base_url = f"http://127.0.0.1:{self.port}"
         config = workdir / "nginx.conf"
         config.write_text(nginx_config(workdir, self.port, upstreams))
-        executable = shutil.which("nginx") or NGINX
+        executable = nginx_executable() or NGINX
         self._log = (workdir / "nginx.out").open("wb")
         self.process = subprocess.Popen(
             [executable, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(config)],
