@@ -102,7 +102,11 @@ def auth_routes(
             token_version=version if isinstance(version, int) else None,
             user_agent=user_agent_of(request),
         )
-        return delivery.response(pair, 201)
+        response = delivery.response(pair, 201)
+        if service.devices is not None:
+            # This client has now signed in: from here on a stranger's guesses leave it be.
+            service.devices.remember(request, response, principal.username)
+        return response
 
     @describe(
         operation_id="getMe",
