@@ -35,7 +35,7 @@ from authkit.http.responses import exception_handlers, http_error_handler
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
-from authkit.passwords.devices import DeviceTokens, derive_device_key
+from authkit.passwords.devices import DEVICE_HEADER, DeviceTokens, derive_device_key
 from authkit.passwords.feature import passwords_feature
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.service import AuthService
@@ -284,9 +284,11 @@ def _middleware(
                     "Authorization",
                     "Content-Type",
                     "X-Request-ID",
+                    DEVICE_HEADER,
                     *strategies.credential_headers(),
                 ],
-                expose_headers=["X-Request-ID", "Retry-After"],
+                # A single-page app on another origin reads its device token from here.
+                expose_headers=["X-Request-ID", "Retry-After", DEVICE_HEADER],
                 max_age=600,
             )
         )

@@ -38,13 +38,31 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["DEVICE_COOKIE", "DEVICE_HEADER", "DeviceTokens", "derive_device_key"]
+__all__ = [
+    "DEVICE_COOKIE",
+    "DEVICE_HEADER",
+    "DEVICE_PARAMETER",
+    "DeviceTokens",
+    "derive_device_key",
+]
 
 DEVICE_COOKIE = "authkit_device"
-DEVICE_HEADER = "authkit-device"
+DEVICE_HEADER = "Authkit-Device"
 # What a cookieless client sends on its first sign-in to ask for a token in the header.
 _ASK_FOR_ONE = "new"
 _VERSION = "d1"
+# What the sign-in operation says of the header in /openapi.json.
+DEVICE_PARAMETER = {
+    "name": DEVICE_HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "the device token an earlier sign-in gave this client (the authkit_device cookie "
+        "does the same for a browser), or `new` to receive one in this header: a client "
+        "that has signed in before keeps its own allowance of failures"
+    ),
+    "schema": {"type": "string", "maxLength": 128},
+}
 # Far longer than any token issued here; longer input is not even parsed.
 _MOST_TOKEN_CHARS = 128
 _COOKIE_PATH = "/auth/signin"
@@ -80,7 +98,8 @@ class DeviceTokens:
 
     def verify(self, token: str | None, account: str) -> str | None:
         """The device id when `token` is this service's, unexpired, for `account`; else None."""
-        if not token or len(token) > _MOST_TOKEN_CHARS:
+        # ASCII only: compare_digest refuses other text, and int() reads digits of any script.
+        if not token or len(token) > _MOST_TOKEN_CHARS or not token.isascii():
             return None
         parts = token.split(".")
         if len(parts) != 4 or parts[0] != _VERSION or not parts[2].isdigit():

@@ -28,6 +28,7 @@ from authkit.http.openapi import (
     openapi_document,
 )
 from authkit.http.responses import JSON
+from authkit.passwords.devices import DEVICE_PARAMETER
 from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.service import AuthService
 from authkit.sessions.lifecycle import TokenLifecycle
@@ -85,6 +86,7 @@ def auth_routes(
         operation_id="signIn",
         summary="Exchange a username and password for an access token",
         request_body=_CREDENTIALS_BODY,
+        parameters=[DEVICE_PARAMETER],
         responses={
             201: json_response("Signed in", PAIR_SCHEMA),
             **error_responses(400, 401, 403, 413, 429, 503),

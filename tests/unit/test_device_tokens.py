@@ -20,7 +20,7 @@ from support.settings import make_settings
 from authkit import create_app
 from authkit.passwords.devices import DeviceTokens
 from authkit.passwords.throttle import Limit
-from authkit.settings.model import SigninLimits
+from authkit.settings.model import CORSSettings, SigninLimits
 
 RIGHT = {"username": "alice", "password": "right-password"}
 WRONG = {"username": "alice", "password": "wrong-password"}
@@ -130,6 +130,8 @@ def test_a_trusted_device_is_stopped_by_its_own_failures_and_spares_the_others(
         "altered",
         "expired",
         "garbage",
+        "not ascii",
+        "huge expiry",
     ],
 )
 def test_a_token_that_is_not_a_valid_one_for_the_account_counts_as_a_stranger(
@@ -149,6 +151,8 @@ def test_a_token_that_is_not_a_valid_one_for_the_account_counts_as_a_stranger(
         "altered": ".".join((version, device_id, str(int(expires) + 86400), mac)),
         "expired": DeviceTokens(b"k", ttl_seconds=-1).issue("alice"),
         "garbage": b"d1." + b"\xe9" * 40 + b"...." + b"x" * 500,
+        "not ascii": f"d1.{device_id}.{expires}.\u00e9\u00e9".encode("latin-1"),
+        "huge expiry": ".".join((version, device_id, "9" * 60, mac)),
     }[presented]
     _stranger(client, 3)
     tried = _elsewhere(client).post("/auth/signin", json=RIGHT, headers={"Authkit-Device": token})
@@ -183,3 +187,27 @@ def test_a_token_is_bound_to_its_account_and_expires() -> None:
     assert devices.verify(None, "alice") is None
     now[0] += 61
     assert devices.verify(token, "alice") is None
+
+
+def test_a_page_on_an_allowed_origin_may_send_and_read_the_device_header() -> None:
+    settings = make_settings(cors=CORSSettings(origins=("https://app.example",)))
+    with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
+        preflight = client.options(
+            "/auth/signin",
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type, authkit-device",
+            },
+        )
+        signed_up = client.post(
+            "/auth/signup", json=RIGHT, headers={"Origin": "https://app.example"}
+        )
+    assert preflight.status_code == 200
+    assert "authkit-device" in preflight.headers["access-control-allow-headers"].lower()
+    assert "authkit-device" in signed_up.headers["access-control-expose-headers"].lower()
+
+
+def test_the_signin_operation_documents_the_device_header(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/auth/signin"]["post"]
+    assert [p["name"] for p in operation["parameters"]] == ["Authkit-Device"]
