@@ -1,5 +1,7 @@
 """In-process slots for sign-in attempts: at most a limit's worth of one account's (and one
-address's) attempts in flight in this process at once; the rest wait here, for free.
+address's) attempts in flight in this process at once; the rest wait here, for free. A
+trusted device's attempts take that device's slots instead, so they never queue behind a
+stranger's burst at the same account.
 
 The throttle's count in the database is what makes the limits hold across processes and
 hosts; it counts attempts in flight too, so a burst of sign-ins to one account, more than

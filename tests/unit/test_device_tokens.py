@@ -8,19 +8,25 @@ cookies ask for it with `Authkit-Device: new` and send it back in that header.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
+from pathlib import Path
 
+import attrs
 import httpx
 import mongomock
 import pytest
 from starlette.testclient import TestClient
 from support.settings import make_settings
 
-from authkit import create_app
+from authkit import create_app, load_settings
 from authkit.passwords.devices import DeviceTokens
 from authkit.passwords.throttle import Limit
-from authkit.settings.model import CORSSettings, SigninLimits
+from authkit.settings.catalog import format_value
+from authkit.settings.model import CORSSettings, JWTSettings, Secret, SigninLimits
+from authkit.tokens.keys import SigningKeys
 
 RIGHT = {"username": "alice", "password": "right-password"}
 WRONG = {"username": "alice", "password": "wrong-password"}
@@ -211,3 +217,48 @@ def test_a_page_on_an_allowed_origin_may_send_and_read_the_device_header() -> No
 def test_the_signin_operation_documents_the_device_header(client: TestClient) -> None:
     operation = client.get("/openapi.json").json()["paths"]["/auth/signin"]["post"]
     assert [p["name"] for p in operation["parameters"]] == ["Authkit-Device"]
+
+
+def _app_with(database: object, **limits: object) -> TestClient:
+    settings = make_settings(signin_limits=attrs.evolve(_limits(), **limits))
+    return TestClient(create_app(settings, database=database), base_url="https://testserver")
+
+
+def test_hosts_sharing_the_device_key_trust_each_others_tokens_and_no_other_key_does() -> None:
+    database = mongomock.MongoClient().db
+    shared = {"device_key": Secret("device-key-of-every-host-0123456789")}
+    with _app_with(database, **shared) as one, _app_with(database, **shared) as two:
+        assert one.post("/auth/signup", json=RIGHT).status_code == 201
+        token = one.post("/auth/signin", json=RIGHT, headers={"Authkit-Device": "new"}).headers[
+            "authkit-device"
+        ]
+        _stranger(one, 3)
+        on_two = two.post("/auth/signin", json=RIGHT, headers={"Authkit-Device": token})
+    with _app_with(database, device_key=Secret("another-key-0123456789abcdef0123")) as other:
+        elsewhere = other.post("/auth/signin", json=RIGHT, headers={"Authkit-Device": token})
+    assert on_two.status_code == 201
+    assert elsewhere.status_code == 429
+
+
+def test_the_device_key_is_read_from_the_environment_and_never_shown() -> None:
+    settings = load_settings(
+        {"JWT_SECRET": "s" * 40, "AUTHKIT_DEVICE_KEY": "device-key-0123456789abcdef012345"}
+    )
+    key = settings.signin_limits.device_key
+    assert key is not None and key.value == "device-key-0123456789abcdef012345"
+    assert "device-key" not in format_value(key)
+
+
+def test_with_a_key_set_and_no_device_key_no_client_is_trusted_and_the_log_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys_file = tmp_path / "keys.json"
+    SigningKeys.generate("ES256", time.time()).write(keys_file, replace=False)
+    settings = make_settings(jwt=JWTSettings(keys_file=keys_file), signin_limits=_limits())
+    with caplog.at_level(logging.WARNING, logger="authkit"):
+        app = create_app(settings, database=mongomock.MongoClient().db)
+    with TestClient(app, base_url="https://testserver") as client:
+        assert client.post("/auth/signup", json=RIGHT).status_code == 201
+        signed_in = client.post("/auth/signin", json=RIGHT)
+    assert "authkit_device" not in signed_in.headers.get("set-cookie", "")
+    assert "no device tokens: AUTHKIT_DEVICE_KEY is not set" in caplog.text

@@ -24,6 +24,7 @@ from authkit.core.errors import TooManyRequests
 from authkit.passwords.devices import DeviceTokens
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.service import AuthService
+from authkit.passwords.slots import AttemptSlots
 from authkit.passwords.throttle import Limit, SigninThrottle, ThrottleCheck
 from authkit.settings.converter import parse_limit
 from authkit.settings.model import SigninLimits
@@ -426,3 +427,22 @@ def test_parallel_guesses_with_one_device_token_get_no_more_checks_than_its_limi
     assert outcomes.count("throttled") >= 35
     assert failures.count_documents({"device": {"$exists": True}}) == hasher.checked
     assert failures.count_documents({"device": {"$exists": False}}) == 0
+
+
+def test_a_trusted_device_does_not_wait_behind_a_strangers_attempts_in_flight() -> None:
+    slots = AttemptSlots(per_account=1, per_address=1, per_device=1)
+
+    async def scenario() -> tuple[bool, bool]:
+        async with slots.hold("alice", "10.0.0.66"):  # the stranger's attempt, in flight
+            stranger = asyncio.ensure_future(slots.hold("alice", "10.0.0.67").__aenter__())
+            device = asyncio.ensure_future(
+                slots.hold("alice", "10.0.0.66", "owner-phone").__aenter__()
+            )
+            for _ in range(5):
+                await asyncio.sleep(0)
+            waiting, through = not stranger.done(), device.done()
+            stranger.cancel()
+            device.cancel()
+            return waiting, through
+
+    assert run(scenario()) == (True, True)
