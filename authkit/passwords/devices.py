@@ -61,7 +61,18 @@ DEVICE_PARAMETER = {
         "does the same for a browser), or `new` to receive one in this header: a client "
         "that has signed in before keeps its own allowance of failures"
     ),
-    "schema": {"type": "string", "maxLength": 128},
+    "schema": {"type": "string"},
+}
+DEVICE_RESPONSE_HEADERS = {
+    DEVICE_HEADER: {
+        "description": "this client's device token, when it asked in the Authkit-Device header",
+        "schema": {"type": "string"},
+    },
+    "Set-Cookie": {
+        "description": "the authkit_device cookie (HttpOnly, Secure, SameSite=Strict), for a "
+        "client that did not ask in the header; the refresh cookie in cookie mode",
+        "schema": {"type": "string"},
+    },
 }
 # Far longer than any token issued here; longer input is not even parsed.
 _MOST_TOKEN_CHARS = 128

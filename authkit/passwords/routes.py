@@ -28,7 +28,7 @@ from authkit.http.openapi import (
     openapi_document,
 )
 from authkit.http.responses import JSON
-from authkit.passwords.devices import DEVICE_PARAMETER
+from authkit.passwords.devices import DEVICE_PARAMETER, DEVICE_RESPONSE_HEADERS
 from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.service import AuthService
 from authkit.sessions.lifecycle import TokenLifecycle
@@ -88,7 +88,7 @@ def auth_routes(
         request_body=_CREDENTIALS_BODY,
         parameters=[DEVICE_PARAMETER],
         responses={
-            201: json_response("Signed in", PAIR_SCHEMA),
+            201: {**json_response("Signed in", PAIR_SCHEMA), "headers": DEVICE_RESPONSE_HEADERS},
             **error_responses(400, 401, 403, 413, 429, 503),
         },
         tags=["auth"],
