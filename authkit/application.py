@@ -35,6 +35,7 @@ from authkit.http.responses import exception_handlers, http_error_handler
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
+from authkit.passwords.devices import DEVICE_HEADER, DeviceTokens, derive_device_key
 from authkit.passwords.feature import passwords_feature
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.service import AuthService
@@ -80,8 +81,9 @@ def create_app(
         database["signin_failures"],
         per_account=settings.signin_limits.per_account,
         per_address=settings.signin_limits.per_address,
+        per_device=settings.signin_limits.per_device,
     )
-    service = AuthService(users, hasher, throttle, metrics)
+    service = AuthService(users, hasher, throttle, metrics, device_tokens(settings))
     lifetimes = settings.sessions
     sessions = (
         MongoSessionStore(database["auth_sessions"], database["refresh_tokens"])
@@ -176,6 +178,23 @@ def create_app(
     return app
 
 
+def device_tokens(settings: Settings) -> DeviceTokens | None:
+    """Device tokens under AUTHKIT_DEVICE_KEY, else a key derived from JWT_SECRET; None when
+    no device is to be trusted (AUTHKIT_SIGNIN_LIMIT_DEVICE=off) or there is no key."""
+    limits = settings.signin_limits
+    if limits.per_device is None:
+        return None
+    secret = limits.device_key or settings.jwt.secret
+    if secret is None:
+        logger.warning(
+            "no device tokens: AUTHKIT_DEVICE_KEY is not set and there is no JWT_SECRET to "
+            "derive one from; a stranger's failed sign-ins can lock every client out"
+        )
+        return None
+    ttl = int(limits.device_ttl.total_seconds())
+    return DeviceTokens(derive_device_key(secret.value), ttl_seconds=ttl)
+
+
 def token_issuer(settings: Settings) -> TokenIssuer:
     """HS256 with JWT_SECRET, or the key set AUTHKIT_JWT_KEYS names (ConfigError if unusable)."""
     jwt = settings.jwt
@@ -265,9 +284,11 @@ def _middleware(
                     "Authorization",
                     "Content-Type",
                     "X-Request-ID",
+                    DEVICE_HEADER,
                     *strategies.credential_headers(),
                 ],
-                expose_headers=["X-Request-ID", "Retry-After"],
+                # A single-page app on another origin reads its device token from here.
+                expose_headers=["X-Request-ID", "Retry-After", DEVICE_HEADER],
                 max_age=600,
             )
         )

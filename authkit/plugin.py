@@ -14,7 +14,8 @@ what it exports keeps its name and meaning across minor releases. Everything els
 - OpenAPI: `describe` a route, with `json_response` and `error_responses`.
 - Passwords, for a password-based strategy and its tests: `AuthService` (every password
   check, throttled and timed alike), `PasswordHasher`, `SigninThrottle`, `Limit`,
-  `SignupCredentials`, `TooManyRequests`.
+  `DeviceTokens` (what a client that signed in before presents), `SignupCredentials`,
+  `TooManyRequests`.
 - Storage: `call_database` (a pymongo call off the event loop, errors as 503), `open_client`,
   `DEFAULT_DATABASE`, and the users (`UserStore`, `MongoUserStore`, `User`).
 - Settings (the `authkit.settings` entry points): a section is an attrs class whose fields
@@ -63,6 +64,7 @@ from authkit.http.headers import first_header
 from authkit.http.openapi import describe, error_responses, json_response
 from authkit.http.responses import JSON
 from authkit.ops.metrics import NoMetrics
+from authkit.passwords.devices import DeviceTokens
 from authkit.passwords.dto import SignupCredentials, is_clean_text
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.service import AuthService
@@ -83,6 +85,7 @@ __all__ = [
     "Choice",
     "CommandError",
     "Conflict",
+    "DeviceTokens",
     "Env",
     "Fail",
     "Feature",

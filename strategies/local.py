@@ -6,7 +6,9 @@ credentials"); an unknown user or a wrong password gets "Invalid
 credentials", identical in body and, through a dummy bcrypt check, in time.
 Too many failures for the account or the client address get 429 (see
 authkit.throttle); behind a proxy, run uvicorn with --proxy-headers so the
-address is the client's, not the proxy's.
+address is the client's, not the proxy's. A client that presents a device token
+(the `authkit_device` cookie or `Authkit-Device` header a sign-in gave it) has
+its own allowance instead.
 
 Example:
 
@@ -23,6 +25,7 @@ from starlette.requests import Request
 from authkit.plugin import (
     AuthenticatedUser,
     AuthService,
+    DeviceTokens,
     Fail,
     Outcome,
     StrategyContext,
@@ -60,7 +63,9 @@ class LocalStrategy:
         if not isinstance(username, str) or not username or not is_clean_text(username):
             return _MISSING
         address = request.client.host if request.client else "unknown"
-        user = await self.service.validate_user(username, password, address=address)
+        user = await self.service.validate_user(
+            username, password, address=address, device_token=DeviceTokens.presented(request)
+        )
         if user is None:
             return _INVALID
         # The token version travels to the sign-in route, which puts it in the access token.

@@ -29,6 +29,7 @@ from authkit.http.openapi import (
     openapi_document,
 )
 from authkit.http.responses import JSON
+from authkit.passwords.devices import DEVICE_PARAMETER, DEVICE_RESPONSE_HEADERS
 from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.service import AuthService
 from authkit.sessions.lifecycle import TokenLifecycle
@@ -86,8 +87,9 @@ def auth_routes(
         operation_id="signIn",
         summary="Exchange a username and password for an access token",
         request_body=_CREDENTIALS_BODY,
+        parameters=[DEVICE_PARAMETER],
         responses={
-            201: json_response("Signed in", PAIR_SCHEMA),
+            201: {**json_response("Signed in", PAIR_SCHEMA), "headers": DEVICE_RESPONSE_HEADERS},
             **error_responses(400, 401, 403, 413, 429, 503),
         },
         tags=["auth"],
@@ -103,7 +105,11 @@ def auth_routes(
             token_version=version if isinstance(version, int) else None,
             user_agent=user_agent_of(request),
         )
-        return delivery.response(pair, 201)
+        response = delivery.response(pair, 201)
+        if service.devices is not None:
+            # This client has now signed in: from here on a stranger's guesses leave it be.
+            service.devices.remember(request, response, principal.username)
+        return response
 
     @describe(
         operation_id="getMe",

@@ -3,7 +3,9 @@
 Every password check goes through `validate_user`, so every password-based
 strategy (local today, HTTP Basic tomorrow) gets the same guarantees: an
 unknown user costs the same bcrypt work as a wrong password, failures are
-throttled per account and per address, and each outcome is logged as a
+throttled per account and per address (or per trusted device: a client that
+presents a valid device token, authkit.passwords.devices, is judged by its own
+failures only), and each outcome is logged as a
 security event on the `authkit.security` logger (never with the password).
 A successful check also upgrades a hash made at another bcrypt cost than
 BCRYPT_ROUNDS, when the store can write one (an `AccountStore`).
@@ -15,6 +17,7 @@ Example:
     service = AuthService(users=store, passwords=PasswordHasher(10))
     await service.sign_up(SignupCredentials("alice", "s3cret-pass"))
     user = await service.validate_user("alice", "s3cret-pass", address="203.0.113.9")
+    # from a client that signed in before: ..., device_token=DeviceTokens.presented(request)
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import attrs
 
 from authkit.core.errors import BackendUnavailable, TooManyRequests
 from authkit.ops.metrics import NoMetrics
+from authkit.passwords.devices import DeviceTokens
 from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.throttle import SigninThrottle
@@ -41,6 +45,8 @@ class AuthService:
     passwords: PasswordHasher
     throttle: SigninThrottle | None = None
     metrics: NoMetrics = attrs.field(factory=NoMetrics)
+    # None: no device tokens are issued or honoured; every client is an untrusted source.
+    devices: DeviceTokens | None = None
 
     async def sign_up(self, credentials: SignupCredentials) -> User:
         password_hash = await self.passwords.hash(credentials.password)
@@ -52,20 +58,39 @@ class AuthService:
         return user
 
     async def validate_user(
-        self, username: str, password: str, *, address: str = "unknown"
+        self,
+        username: str,
+        password: str,
+        *,
+        address: str = "unknown",
+        device_token: str | None = None,
     ) -> User | None:
-        """The user when the password is right, None when not; TooManyRequests when throttled."""
-        if self.throttle is None:
-            return await self._check_password(username, password, address)
-        async with self.throttle.slot(username, address):
-            return await self._check_password(username, password, address)
+        """The user when the password is right, None when not; TooManyRequests when throttled.
 
-    async def _check_password(self, username: str, password: str, address: str) -> User | None:
+        `device_token` is what the client presented (`DeviceTokens.presented`): when it is
+        valid for `username`, the attempt counts against that device's limit alone.
+        """
+        device = None if self.devices is None else self.devices.verify(device_token, username)
+        if self.throttle is None:
+            return await self._check_password(username, password, address, device)
+        async with self.throttle.slot(username, address, device):
+            return await self._check_password(username, password, address, device)
+
+    async def _check_password(
+        self, username: str, password: str, address: str, device: str | None
+    ) -> User | None:
         throttle = self.throttle
-        attempt = None if throttle is None else await throttle.begin(username, address)
+        attempt = None if throttle is None else await throttle.begin(username, address, device)
         if attempt is not None and (wait := attempt.check.retry_after) is not None:
             self.metrics.signin("throttled")
-            _signin_event(logging.WARNING, "throttled", username, address, retry_after=wait)
+            _signin_event(
+                logging.WARNING,
+                "throttled",
+                username,
+                address,
+                retry_after=wait,
+                trusted_device=attempt.device is not None,
+            )
             raise TooManyRequests(
                 wait, f"Too many failed sign-in attempts; try again in {wait} seconds"
             )
@@ -76,11 +101,18 @@ class AuthService:
             if throttle is not None and attempt is not None:
                 await throttle.succeeded(attempt)
             self.metrics.signin("succeeded")
-            _signin_event(logging.INFO, "ok", username, address)
+            _signin_event(logging.INFO, "ok", username, address, trusted_device=device is not None)
             return await self._upgrade_hash(user, password)
         self.metrics.signin("failed")
         reason = "unknown_user" if user is None else "wrong_password"
-        _signin_event(logging.WARNING, "failed", username, address, reason=reason)
+        _signin_event(
+            logging.WARNING,
+            "failed",
+            username,
+            address,
+            reason=reason,
+            trusted_device=device is not None,
+        )
         if throttle is not None and attempt is not None:
             await throttle.failed(attempt)  # its record, written before the check, stays
         return None

@@ -1,4 +1,5 @@
-"""Failed sign-ins, counted per account and per client address, over a sliding window.
+"""Failed sign-ins, counted per account and per client address, or per trusted device,
+over a sliding window.
 
 Each failure is one small document in MongoDB (`signin_failures`), so every
 worker and every host sees the same counts, and a TTL index removes it once
@@ -19,6 +20,14 @@ When the check saw no such failures the success removes only its own attempt;
 a failure from the same address recorded during that sign-in's password check
 then stays counted.
 
+A sign-in from a trusted device (one that presented a valid device token for the
+account, authkit.passwords.devices) is counted apart: against its own `per_device` limit
+only, and never against the account's or the address's. So a stranger's guesses, however
+many and from wherever, fill the limits for untrusted sources and cannot lock out a
+client the owner has signed in from before; the owner's own device is stopped by its own
+failures alone. The account and address limits count untrusted attempts only: a device's
+mistakes do not lock out the owner's other clients either.
+
 Why not the `limits` package: its MongoDB storage opens its own client from a
 URI (outside our timeouts and 503 handling, and out of reach of mongomock in
 the unit tests), and it counts hits, where we count only failures and must
@@ -27,8 +36,9 @@ forget some of them on success.
 Example:
 
     throttle = SigninThrottle(db["signin_failures"], per_account=Limit(10, 900),
-                              per_address=Limit(100, 900))
+                              per_address=Limit(100, 900), per_device=Limit(10, 900))
     attempt = await throttle.begin("alice", "203.0.113.9")  # .check.retry_after: None, or s
+    # or, from a trusted device: await throttle.begin("alice", "203.0.113.9", device=dev_id)
     ...  # check the password; if it was right:
     await throttle.succeeded(attempt)
 """
@@ -90,6 +100,8 @@ class Attempt:
     # The attempt's own document, counted as a failure until `succeeded` removes it;
     # None when no limit is set (nothing was written).
     record_id: ObjectId | None = None
+    # The trusted device it came from (its id, from a verified device token), or None.
+    device: str | None = None
 
 
 # An attempt still marked pending this long after it began is taken for a failure: the
@@ -123,10 +135,19 @@ def _either_window(limits: list[tuple[str, str, Limit]], now: float) -> dict[str
     }
 
 
+# The limits for untrusted sources count the attempts that came without a device.
+_UNTRUSTED: dict[str, Any] = {"device": {"$exists": False}}
+
+
+def _scoped(query: dict[str, Any], device: str | None) -> dict[str, Any]:
+    # Beside the query's own fields, not under an $and: the planner keeps its indexes.
+    return query if device is not None else {**query, **_UNTRUSTED}
+
+
 def _newest_failures(
     failures: Collection[dict[str, Any]], query: dict[str, Any], room: int
 ) -> list[dict[str, Any]]:
-    projection = {"_id": 0, "account": 1, "address": 1, "at": 1}
+    projection = {"_id": 0, "account": 1, "address": 1, "device": 1, "at": 1}
     return list(failures.find(query, projection).sort("at", DESCENDING).limit(room))
 
 
@@ -148,22 +169,33 @@ class SigninThrottle:
         *,
         per_account: Limit | None,
         per_address: Limit | None,
+        per_device: Limit | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._failures = collection
         self.per_account = per_account
         self.per_address = per_address
+        # None: no device is trusted, every attempt counts against the other two limits.
+        self.per_device = per_device
         self._clock = clock
         self._indexes_ready = False
         self._slots = AttemptSlots(
             per_account=None if per_account is None else per_account.failures,
             per_address=None if per_address is None else per_address.failures,
+            per_device=None if per_device is None else per_device.failures,
         )
 
-    def slot(self, account: str, address: str) -> contextlib.AbstractAsyncContextManager[None]:
+    def slot(
+        self, account: str, address: str, device: str | None = None
+    ) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold this for the whole attempt, `begin` to `succeeded` or `failed`: attempts of
-        one account beyond a limit's worth wait here, in this process, not in the database."""
-        return self._slots.hold(account, address)
+        one account beyond a limit's worth wait here, in this process, not in the database.
+        A trusted device's attempts wait for that device's only, never behind a stranger's.
+        """
+        return self._slots.hold(account, address, self._trusted(device))
+
+    def _trusted(self, device: str | None) -> str | None:
+        return device if self.per_device is not None and self.enabled else None
 
     @property
     def enabled(self) -> bool:
@@ -178,34 +210,43 @@ class SigninThrottle:
         await call_database(
             self._failures.create_index, [("address", ASCENDING), ("at", DESCENDING)]
         )
+        if self.per_device is not None:
+            await call_database(
+                self._failures.create_index, [("device", ASCENDING), ("at", DESCENDING)]
+            )
         await call_database(self._failures.create_index, "expires", expireAfterSeconds=0)
         self._indexes_ready = True
 
-    async def begin(self, account: str, address: str) -> Attempt:
+    async def begin(self, account: str, address: str, device: str | None = None) -> Attempt:
         """Count an attempt, then check the limits; refused attempts are not counted.
 
         The attempt is written before the check reads, and before any password work:
         requests in flight at once see each other, so however many arrive together, no
         more than a limit's room get past it. The record stays as the failure unless the
         attempt `succeeded`; a refused one (`check.retry_after` set) is taken back.
+        `device`, the id of a verified device token, makes it a trusted device's attempt,
+        checked against that device's limit alone.
         """
+        device = self._trusted(device)
         if not self.enabled:
             return Attempt(account, address, NOT_THROTTLED)
         deadline = time.monotonic() + _WAIT_FOR_IN_FLIGHT
         backoff = 0.05
         while True:
-            record_id = await self._record(account, address, pending=True)
-            check = await self.check(account, address, exclude=record_id)
+            record_id = await self._record(account, address, device, pending=True)
+            check = await self.check(account, address, device=device, exclude=record_id)
             if check.retry_after is None:
-                return Attempt(account, address, check, record_id)
+                return Attempt(account, address, check, record_id, device)
             await call_database(self._failures.delete_one, {"_id": record_id})
             # Over a limit. Failures alone: refused. Attempts in flight fill it (a burst of
             # sign-ins to one account): wait for them, out of their count, and try again.
-            settled = await self.check(account, address, settled_only=True)
+            settled = await self.check(account, address, device=device, settled_only=True)
             if settled.retry_after is not None:
-                return Attempt(account, address, settled)
+                return Attempt(account, address, settled, device=device)
             if time.monotonic() > deadline:
-                return Attempt(account, address, attrs.evolve(settled, retry_after=1))
+                return Attempt(
+                    account, address, attrs.evolve(settled, retry_after=1), device=device
+                )
             # Jittered and growing, so that many waiters (other processes' bursts) thin out.
             await asyncio.sleep(random.uniform(backoff / 2, backoff))  # noqa: S311 - jitter
             backoff = min(backoff * 2, 0.8)
@@ -223,23 +264,26 @@ class SigninThrottle:
             return
         await call_database(self._failures.delete_one, {"_id": attempt.record_id})
         if attempt.check.failures_here:
-            await self.record_success(attempt.account, attempt.address)
+            await self.record_success(attempt.account, attempt.address, attempt.device)
 
     async def check(
         self,
         account: str,
         address: str,
         *,
+        device: str | None = None,
         exclude: ObjectId | None = None,
         settled_only: bool = False,
     ) -> ThrottleCheck:
-        """Whether this account may try now from this address, and what a success must clear.
+        """Whether this account may try now from this address (or this trusted device), and
+        what a success must clear.
 
         `exclude` is the caller's own attempt (`begin`), which counts for the others only;
         `settled_only` leaves out attempts still in flight, to count failures alone.
         """
         now = self._clock()
-        limits = self._limits(account, address)
+        device = self._trusted(device)
+        limits = self._limits(account, address, device)
         if not limits:
             return NOT_THROTTLED
         # One query for both limits: the union of their windows, newest first, at most as many
@@ -247,7 +291,7 @@ class SigninThrottle:
         # limit counts, so both counts are exact (the usual case: no failures, one round trip).
 
         def narrow(query: dict[str, Any]) -> dict[str, Any]:
-            query = _without(query, exclude)
+            query = _scoped(_without(query, exclude), device)
             return _settled(query, now) if settled_only else query
 
         room = min(sum(limit.failures for _, _, limit in limits), _MOST_READ_AT_ONCE)
@@ -264,18 +308,28 @@ class SigninThrottle:
                 for wait, (field, value, limit) in zip(waits, limits, strict=True)
             ]
         longest = max((w for w in waits if w is not None), default=None)
+        here = (
+            [f for f in found if f.get("device") == device]
+            if device is not None
+            else [f for f in found if f.get("account") == account and f.get("address") == address]
+        )
         return ThrottleCheck(
             retry_after=None if longest is None else max(1, math.ceil(longest)),
-            failures_here=any(
-                f.get("account") == account and f.get("address") == address for f in found
-            ),
+            failures_here=bool(here),
         )
 
-    async def retry_after(self, account: str, address: str) -> int | None:
-        """Seconds until this account may try again from this address; None when it may now."""
-        return (await self.check(account, address)).retry_after
+    async def retry_after(
+        self, account: str, address: str, device: str | None = None
+    ) -> int | None:
+        """Seconds until this account may try again from this address (or this trusted
+        device); None when it may now."""
+        return (await self.check(account, address, device=device)).retry_after
 
-    def _limits(self, account: str, address: str) -> list[tuple[str, str, Limit]]:
+    def _limits(
+        self, account: str, address: str, device: str | None
+    ) -> list[tuple[str, str, Limit]]:
+        if device is not None and self.per_device is not None:
+            return [("device", device, self.per_device)]
         return [
             (field, value, limit)
             for field, value, limit in (
@@ -307,28 +361,41 @@ class SigninThrottle:
             return None
         return float(found[0]["at"]) + limit.window_seconds - now
 
-    async def record_failure(self, account: str, address: str) -> None:
+    async def record_failure(self, account: str, address: str, device: str | None = None) -> None:
         if self.enabled:
-            await self._record(account, address)
+            await self._record(account, address, self._trusted(device))
 
-    async def _record(self, account: str, address: str, *, pending: bool = False) -> ObjectId:
+    async def _record(
+        self, account: str, address: str, device: str | None, *, pending: bool = False
+    ) -> ObjectId:
         await self.ensure_indexes()
         now = self._clock()
         longest = max(
-            limit.window_seconds for limit in (self.per_account, self.per_address) if limit
+            limit.window_seconds
+            for limit in (self.per_account, self.per_address, self.per_device)
+            if limit
         )
         expires = datetime.fromtimestamp(now, tz=timezone.utc) + timedelta(seconds=longest)
         record_id = ObjectId()
         doc: dict[str, Any] = {"_id": record_id, "account": account, "address": address, "at": now}
+        if device is not None:
+            doc["device"] = device
         if pending:
             doc["pending"] = True
         await call_database(self._failures.insert_one, {**doc, "expires": expires})
         return record_id
 
-    async def record_success(self, account: str, address: str) -> None:
-        """Forget this account's failures from this address (a caller that checked first can
-        skip this when `ThrottleCheck.failures_here` is False: there is nothing to forget)."""
+    async def record_success(self, account: str, address: str, device: str | None = None) -> None:
+        """Forget this account's failures from this address, or this trusted device's (a
+        caller that checked first can skip this when `ThrottleCheck.failures_here` is False:
+        there is nothing to forget)."""
         if self.enabled:
+            device = self._trusted(device)
+            source = (
+                {"device": device}
+                if device is not None
+                else _scoped({"account": account, "address": address}, None)
+            )
             # Attempts still in flight from there stay: each ends as its own password says.
-            here = _settled({"account": account, "address": address}, self._clock())
+            here = _settled(source, self._clock())
             await call_database(self._failures.delete_many, here)

@@ -157,6 +157,12 @@ def test_two_workers_share_users_tokens_and_throttling(
             me = client.get(base + "/auth/me", headers=bearer(token))
             assert me.status_code == 200
 
+    with httpx.Client() as client:
+        first = client.post(
+            base + "/auth/signin", json=credentials, headers={"Authkit-Device": "new"}
+        )
+    device = {"Authkit-Device": first.headers["authkit-device"]}
+
     wrong = {"username": "shared", "password": "wrong-pass"}
     statuses = []
     for _ in range(8):
@@ -164,3 +170,11 @@ def test_two_workers_share_users_tokens_and_throttling(
             statuses.append(client.post(base + "/auth/signin", json=wrong).status_code)
     # Counted in MongoDB, not per worker: the 7th failure is refused whichever worker gets it.
     assert statuses == [401] * 6 + [429] * 2
+
+    # A client that signed in before is not locked out by those failures, whichever worker
+    # issued its device token and whichever checks it (both derive the key from JWT_SECRET).
+    known = []
+    for _ in range(4):
+        with httpx.Client() as client:
+            known.append(client.post(base + "/auth/signin", json=credentials, headers=device))
+    assert [r.status_code for r in known] == [201] * 4

@@ -9,8 +9,7 @@ can confirm.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import mongomock
 import pytest
@@ -22,14 +21,20 @@ from support.settings import make_settings
 import authkit.passwords.throttle
 from authkit import create_app
 from authkit.core.errors import TooManyRequests
+from authkit.passwords.devices import DeviceTokens
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.service import AuthService
+from authkit.passwords.slots import AttemptSlots
 from authkit.passwords.throttle import Limit, SigninThrottle, ThrottleCheck
 from authkit.settings.converter import parse_limit
 from authkit.settings.model import SigninLimits
 from authkit.users.store import MongoUserStore
 
-MakeThrottle = Callable[[Clock, "Limit | None", "Limit | None"], SigninThrottle]
+
+class MakeThrottle(Protocol):
+    def __call__(
+        self, clock: Clock, account: Limit | None, address: Limit | None, device: Limit | None = ...
+    ) -> SigninThrottle: ...
 
 
 @pytest.fixture(params=["mongomock", pytest.param("real server", marks=pytest.mark.integration)])
@@ -41,8 +46,12 @@ def failures(request: pytest.FixtureRequest) -> Collection[dict[str, Any]]:
 
 @pytest.fixture
 def make_throttle(failures: Collection[dict[str, Any]]) -> MakeThrottle:
-    def make(clock: Clock, account: Limit | None, address: Limit | None) -> SigninThrottle:
-        throttle = SigninThrottle(failures, per_account=account, per_address=address, clock=clock)
+    def make(
+        clock: Clock, account: Limit | None, address: Limit | None, device: Limit | None = None
+    ) -> SigninThrottle:
+        throttle = SigninThrottle(
+            failures, per_account=account, per_address=address, per_device=device, clock=clock
+        )
         run(throttle.ensure_indexes())
         return throttle
 
@@ -268,17 +277,24 @@ class _SlowHasher(PasswordHasher):
 
 
 def sign_in_at_once(
-    throttle: SigninThrottle, failures: Collection[dict[str, Any]], *rounds: list[str]
+    throttle: SigninThrottle,
+    failures: Collection[dict[str, Any]],
+    *rounds: list[str],
+    devices: DeviceTokens | None = None,
 ) -> tuple[list[object], _SlowHasher]:
     """alice (password `right-password`) signed in with each round's passwords all at once,
-    round after round: each outcome is her username, None (wrong) or "throttled"."""
+    round after round: each outcome is her username, None (wrong) or "throttled". With
+    `devices`, every attempt presents one device token of hers."""
     hasher = _SlowHasher()
     users = MongoUserStore(failures.database["users"])
-    service = AuthService(users, hasher, throttle)
+    service = AuthService(users, hasher, throttle, devices=devices)
+    token = None if devices is None else devices.issue("alice")
 
     async def one(password: str) -> object:
         try:
-            user = await service.validate_user("alice", password, address="10.0.0.7")
+            user = await service.validate_user(
+                "alice", password, address="10.0.0.7", device_token=token
+            )
         except TooManyRequests:
             return "throttled"
         return None if user is None else user.username
@@ -363,3 +379,70 @@ def test_attempts_from_many_processes_get_no_more_than_the_limit_past_the_databa
     # At most the limit; under contention this heavy some or all are refused with
     # Retry-After: 1 instead (the limit errs towards refusing).
     assert run(scenario()).count(True) <= 10
+
+
+def test_a_trusted_device_is_counted_apart_from_untrusted_sources(
+    make_throttle: MakeThrottle,
+) -> None:
+    clock = Clock()
+    throttle = make_throttle(clock, Limit(3, 600), Limit(3, 600), Limit(3, 600))
+
+    async def scenario() -> list[int | None]:
+        start = clock.now
+        for _ in range(3):  # a stranger fills both limits for untrusted sources
+            await throttle.record_failure("alice", "10.0.0.66")
+        seen = [
+            await throttle.retry_after("alice", "10.0.0.66"),
+            await throttle.retry_after("alice", "10.0.0.66", device="owner-phone"),
+        ]
+        clock.now = start + 300
+        for _ in range(3):  # the phone's own mistakes, from that same address
+            await throttle.record_failure("alice", "10.0.0.66", device="owner-phone")
+        seen += [
+            await throttle.retry_after("alice", "10.0.0.66", device="owner-phone"),
+            await throttle.retry_after("alice", "10.0.0.66", device="owner-laptop"),
+        ]
+        clock.now = start + 600  # the stranger's failures leave the window; the phone's stay
+        seen.append(await throttle.retry_after("alice", "10.0.0.66"))
+        return seen
+
+    untrusted, phone, phone_after_three, laptop, untrusted_later = run(scenario())
+    assert untrusted == 600
+    assert phone is None  # the stranger's failures are not the phone's
+    assert phone_after_three == 600
+    assert laptop is None  # one device's failures are not another's
+    assert untrusted_later is None  # nor are the phone's the account's or the address's
+
+
+def test_parallel_guesses_with_one_device_token_get_no_more_checks_than_its_limit(
+    make_throttle: MakeThrottle, failures: Collection[dict[str, Any]]
+) -> None:
+    # A stolen device token buys its own limit's worth of guesses, written before each
+    # check reads, as for untrusted sources; not one more.
+    throttle = make_throttle(Clock(), Limit(10, 900), Limit(100, 900), Limit(5, 900))
+    devices = DeviceTokens(b"k" * 32, ttl_seconds=3600)
+    guesses = [f"wrong-{n:02d}-pass" for n in range(40)]
+    outcomes, hasher = sign_in_at_once(throttle, failures, guesses, devices=devices)
+    assert hasher.checked <= 5
+    assert outcomes.count("throttled") >= 35
+    assert failures.count_documents({"device": {"$exists": True}}) == hasher.checked
+    assert failures.count_documents({"device": {"$exists": False}}) == 0
+
+
+def test_a_trusted_device_does_not_wait_behind_a_strangers_attempts_in_flight() -> None:
+    slots = AttemptSlots(per_account=1, per_address=1, per_device=1)
+
+    async def scenario() -> tuple[bool, bool]:
+        async with slots.hold("alice", "10.0.0.66"):  # the stranger's attempt, in flight
+            stranger = asyncio.ensure_future(slots.hold("alice", "10.0.0.67").__aenter__())
+            device = asyncio.ensure_future(
+                slots.hold("alice", "10.0.0.66", "owner-phone").__aenter__()
+            )
+            for _ in range(5):
+                await asyncio.sleep(0)
+            waiting, through = not stranger.done(), device.done()
+            stranger.cancel()
+            device.cancel()
+            return waiting, through
+
+    assert run(scenario()) == (True, True)
