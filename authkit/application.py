@@ -36,7 +36,6 @@ from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
 from authkit.passwords.feature import passwords_feature
-from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.service import AuthService
 from authkit.passwords.throttle import SigninThrottle
 from authkit.sessions.feature import sessions_feature
@@ -74,14 +73,14 @@ def create_app(
         database = client.get_default_database(DEFAULT_DATABASE)
     metrics = Metrics() if settings.observability.metrics else NoMetrics()
     users = MongoUserStore(database["users"])
-    hasher = PasswordHasher(settings.passwords.bcrypt_rounds, metrics)
+    hasher = settings.passwords.hasher(metrics)
     tokens = token_issuer(settings)
     throttle = SigninThrottle(
         database["signin_failures"],
         per_account=settings.signin_limits.per_account,
         per_address=settings.signin_limits.per_address,
     )
-    service = AuthService(users, hasher, throttle, metrics)
+    service = AuthService(users, hasher, throttle, metrics, settings.passwords.policy())
     lifetimes = settings.sessions
     sessions = (
         MongoSessionStore(database["auth_sessions"], database["refresh_tokens"])

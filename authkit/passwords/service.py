@@ -6,7 +6,9 @@ unknown user costs the same bcrypt work as a wrong password, failures are
 throttled per account and per address, and each outcome is logged as a
 security event on the `authkit.security` logger (never with the password).
 A successful check also upgrades a hash made at another bcrypt cost than
-BCRYPT_ROUNDS, when the store can write one (an `AccountStore`).
+BCRYPT_ROUNDS, when the store can write one (an `AccountStore`). A name with
+control characters, or a blank one, is refused before any of that with a 400
+(authkit.users.names.signin_username_problem).
 
 Example:
 
@@ -23,11 +25,13 @@ import logging
 
 import attrs
 
-from authkit.core.errors import BackendUnavailable, TooManyRequests
+from authkit.core.errors import BackendUnavailable, TooManyRequests, ValidationFailed
 from authkit.ops.metrics import NoMetrics
 from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.policy import PasswordPolicy
 from authkit.passwords.throttle import SigninThrottle
+from authkit.users.names import signin_username_problem
 from authkit.users.store import AccountStore, User, UserStore
 
 __all__ = ["AuthService"]
@@ -41,6 +45,8 @@ class AuthService:
     passwords: PasswordHasher
     throttle: SigninThrottle | None = None
     metrics: NoMetrics = attrs.field(factory=NoMetrics)
+    # What signup asks of a new password (its length bounds are settings).
+    policy: PasswordPolicy = attrs.field(factory=PasswordPolicy)
 
     async def sign_up(self, credentials: SignupCredentials) -> User:
         password_hash = await self.passwords.hash(credentials.password)
@@ -54,7 +60,10 @@ class AuthService:
     async def validate_user(
         self, username: str, password: str, *, address: str = "unknown"
     ) -> User | None:
-        """The user when the password is right, None when not; TooManyRequests when throttled."""
+        """The user when the password is right, None when not; TooManyRequests when throttled,
+        ValidationFailed (400) for a name no user can have (control characters, blank)."""
+        if (problem := signin_username_problem(username)) is not None:
+            raise ValidationFailed([problem])
         if self.throttle is None:
             return await self._check_password(username, password, address)
         async with self.throttle.slot(username, address):
@@ -70,28 +79,35 @@ class AuthService:
                 wait, f"Too many failed sign-in attempts; try again in {wait} seconds"
             )
         user = await self.users.find_by_username(username)
+        secret = None
         if user is None:
             await self.passwords.verify_dummy(password)
-        elif await self.passwords.verify(password, user.password_hash):
+        else:
+            legacy = not user.password_nfc
+            secret = await self.passwords.match(password, user.password_hash, legacy=legacy)
+        if user is not None and secret is not None:
             if throttle is not None and attempt is not None:
                 await throttle.succeeded(attempt)
             self.metrics.signin("succeeded")
             _signin_event(logging.INFO, "ok", username, address)
-            return await self._upgrade_hash(user, password)
+            return await self._upgrade_hash(user, secret)
         self.metrics.signin("failed")
         reason = "unknown_user" if user is None else "wrong_password"
+        if user is not None and self.passwords.refused_cost(user.password_hash) is not None:
+            reason = "hash_cost_over_cap"
         _signin_event(logging.WARNING, "failed", username, address, reason=reason)
         if throttle is not None and attempt is not None:
             await throttle.failed(attempt)  # its record, written before the check, stays
         return None
 
-    async def _upgrade_hash(self, user: User, password: str) -> User:
-        """Rehash at BCRYPT_ROUNDS a hash made at another cost; the sign-in succeeds either way."""
+    async def _upgrade_hash(self, user: User, secret: bytes) -> User:
+        """Rehash at BCRYPT_ROUNDS, from the bytes that matched, a hash made at another cost;
+        the sign-in succeeds either way."""
         if not self.passwords.needs_rehash(user.password_hash) or not isinstance(
             self.users, AccountStore
         ):
             return user
-        new_hash = await self.passwords.rehash(password)
+        new_hash = await self.passwords.rehash(secret)
         try:
             stored = await self.users.replace_password_hash(user.id, user.password_hash, new_hash)
         except BackendUnavailable:
