@@ -67,20 +67,22 @@ def create_app(
     `GuardedApp`; their guards are checked at start-up like authkit's. `database`
     replaces the one MONGO_URI names (tests pass mongomock's).
     """
+    metrics = Metrics() if settings.observability.metrics else NoMetrics()
+    # Before the client: settings that contradict each other stop the start with no connection.
+    hasher = settings.passwords.hasher(metrics)
+    policy = settings.passwords.policy()
     client = None
     if database is None:
         client = open_client(settings.mongo.effective_uri)
         database = client.get_default_database(DEFAULT_DATABASE)
-    metrics = Metrics() if settings.observability.metrics else NoMetrics()
     users = MongoUserStore(database["users"])
-    hasher = settings.passwords.hasher(metrics)
     tokens = token_issuer(settings)
     throttle = SigninThrottle(
         database["signin_failures"],
         per_account=settings.signin_limits.per_account,
         per_address=settings.signin_limits.per_address,
     )
-    service = AuthService(users, hasher, throttle, metrics, settings.passwords.policy())
+    service = AuthService(users, hasher, throttle, metrics, policy)
     lifetimes = settings.sessions
     sessions = (
         MongoSessionStore(database["auth_sessions"], database["refresh_tokens"])

@@ -12,9 +12,10 @@ more than 72 bytes: `too_long()` lets signup reject such passwords up front.
 Passwords are hashed in their NFC form (NIST SP 800-63B 5.1.1.2: the NFC and NFD
 spellings of one password are one password). The NestJS app hashed the text as typed,
 so for a hash without authkit's mark (`legacy`) the NFC form is tried, then the text as
-typed when it differs. The number of bcrypt checks depends on the password alone (two
-when its NFC form differs from it, else one), never on which user it is for or whether
-that user exists: missing checks are made against a dummy hash.
+typed and the NFD form where they differ. The number of bcrypt checks depends on the
+password alone (one for ASCII, up to three for text whose spellings differ), never on
+which user it is for or whether that user exists: missing checks are made against a
+dummy hash.
 
 Only a legacy hash is checked against the first 72 bytes of a longer password, as Node
 hashed it; a hash authkit made never matches more than 72 bytes, since signup refuses
@@ -68,9 +69,10 @@ def normalized(password: str) -> str:
 
 
 def _forms(password: str) -> list[str]:
-    """The spellings a hash may have been made from: NFC, then the text as typed if other."""
-    nfc = normalized(password)
-    return [nfc] if nfc == password else [nfc, password]
+    """The spellings a legacy hash may have been made from: NFC, the text as typed, NFD
+    (a user who signed up on a device that types NFD), each once."""
+    spellings = [normalized(password), password, unicodedata.normalize("NFD", password)]
+    return list(dict.fromkeys(spellings))
 
 
 def _candidates(password: str, *, legacy: bool) -> list[bytes | None]:

@@ -26,27 +26,34 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from collections.abc import Iterable
 from importlib import resources
 
+import attrs
 import precis_i18n
 
 __all__ = [
+    "NameReport",
     "UsernameRefused",
     "canonical_username",
     "lookalike_key",
+    "name_report",
     "signin_username_problem",
 ]
 
 _PROFILE = precis_i18n.get_profile("NicknameCaseMapped")
 
+_INVISIBLE = (
+    "username must not contain invisible characters (zero-width, BOM, soft hyphen, bidi controls)"
+)
 # precis-i18n names the rule a character broke as `DISALLOWED/<rule>`.
 _REASONS = {
     "controls": "username must not contain control characters",
     "other": "username must not contain control characters",
-    "precis_ignorable_properties": (
-        "username must not contain invisible characters (zero-width, BOM, soft hyphen, "
-        "bidi controls)"
-    ),
+    "precis_ignorable_properties": _INVISIBLE,
+    # Zero-width joiners and non-joiners outside the scripts that need them (RFC 5892 A.1, A.2).
+    "zero_width_joiner": _INVISIBLE,
+    "zero_width_nonjoiner": _INVISIBLE,
     "empty": "username must not be blank",
 }
 _UNUSABLE = "username contains characters that are not allowed in a username"
@@ -58,6 +65,8 @@ class UsernameRefused(ValueError):
 
 def canonical_username(name: str) -> str:
     """The name's canonical form (lookups and uniqueness use it); UsernameRefused if none."""
+    if not name.strip():
+        raise UsernameRefused(_REASONS["empty"])  # before "control characters" for tabs
     try:
         canonical: str = _PROFILE.enforce(name)
     except UnicodeError as exc:
@@ -100,3 +109,29 @@ def lookalike_key(canonical: str) -> str:
     table = _prototypes()
     mapped = "".join(table.get(c, c) for c in unicodedata.normalize("NFD", canonical))
     return unicodedata.normalize("NFD", mapped)
+
+
+@attrs.frozen
+class NameReport:
+    """Existing names as the canonical rules see them (what `authkit check` prints)."""
+
+    # Names that look alike once canonicalised, each group sorted: all but one of each
+    # group sign in by their exact name only, and none of them can be signed up again.
+    collisions: list[list[str]]
+    # Names with no canonical form (control or invisible characters, blank): found by
+    # their exact spelling only, and no new user can be given one.
+    refused: list[str]
+
+
+def name_report(usernames: Iterable[str]) -> NameReport:
+    groups: dict[str, list[str]] = {}
+    refused = []
+    for name in usernames:
+        try:
+            key = lookalike_key(canonical_username(name))
+        except UsernameRefused:
+            refused.append(name)
+            continue
+        groups.setdefault(key, []).append(name)
+    collisions = sorted(sorted(names) for names in groups.values() if len(names) > 1)
+    return NameReport(collisions, sorted(refused))
