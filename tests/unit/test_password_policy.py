@@ -195,7 +195,8 @@ def test_the_default_cap_refuses_a_cost_15_hash(
     client: TestClient, db: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The review's hash: one check at cost 15 holds a core for seconds. It is never checked.
-    node_user(db, "alice", "$2b$15$" + "N" * 53)
+    cost_4 = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    node_user(db, "alice", cost_4.replace("$04$", "$15$", 1))  # a well-formed cost-15 hash
     with caplog.at_level(logging.WARNING, logger="authkit.passwords"):
         assert sign_in(client, "alice", PASSWORD).status_code == 401
     assert "bcrypt cost 15, above the 14 verified" in caplog.text
