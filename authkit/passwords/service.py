@@ -5,6 +5,7 @@ strategy (local today, HTTP Basic tomorrow) gets the same guarantees: an
 unknown user costs the same bcrypt work as a wrong password, failures are
 throttled per account and per address, and each outcome is logged as a
 security event on the `authkit.security` logger (never with the password).
+The per-account limit counts the canonical name, so spellings of one name share it.
 A successful check also upgrades a hash made at another bcrypt cost than
 BCRYPT_ROUNDS, when the store can write one (an `AccountStore`). A name with
 control characters, or a blank one, is refused before any of that with a 400
@@ -31,7 +32,7 @@ from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.policy import PasswordPolicy
 from authkit.passwords.throttle import SigninThrottle
-from authkit.users.names import signin_username_problem
+from authkit.users.names import UsernameRefused, canonical_username, signin_username_problem
 from authkit.users.store import AccountStore, User, UserStore
 
 __all__ = ["AuthService"]
@@ -66,12 +67,13 @@ class AuthService:
             raise ValidationFailed([problem])
         if self.throttle is None:
             return await self._check_password(username, password, address)
-        async with self.throttle.slot(username, address):
+        async with self.throttle.slot(throttle_account(username), address):
             return await self._check_password(username, password, address)
 
     async def _check_password(self, username: str, password: str, address: str) -> User | None:
         throttle = self.throttle
-        attempt = None if throttle is None else await throttle.begin(username, address)
+        account = throttle_account(username)
+        attempt = None if throttle is None else await throttle.begin(account, address)
         if attempt is not None and (wait := attempt.check.retry_after) is not None:
             self.metrics.signin("throttled")
             _signin_event(logging.WARNING, "throttled", username, address, retry_after=wait)
@@ -122,6 +124,16 @@ class AuthService:
         message = "password hash upgraded" if stored else "password hash upgrade skipped"
         security_log.info(message, extra={"fields": fields})
         return attrs.evolve(user, password_hash=new_hash) if stored else user
+
+
+def throttle_account(username: str) -> str:
+    """The account the sign-in limits count for `username`: its canonical form, so `alice`,
+    `ALICE` and `alice ` share one limit (they find one user); a name with no canonical
+    form (found by exact match only) counts as itself."""
+    try:
+        return canonical_username(username)
+    except UsernameRefused:
+        return username
 
 
 def _signin_event(level: int, outcome: str, user: str, address: str, **more: object) -> None:

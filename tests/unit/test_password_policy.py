@@ -200,3 +200,28 @@ def test_the_default_cap_refuses_a_cost_15_hash(
     with caplog.at_level(logging.WARNING, logger="authkit.passwords"):
         assert sign_in(client, "alice", PASSWORD).status_code == 401
     assert "bcrypt cost 15, above the 14 verified" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("password", "checks"),
+    [
+        ("Wrong-pass1", 1),
+        ("wrong-p\u00e4ss", 2),
+        ("wrong-pa\u0308ss", 2),
+        ("wr\u00f6ng-pa\u0308ss", 3),
+    ],
+)
+def test_the_bcrypt_work_of_a_sign_in_depends_on_the_password_alone(
+    client: TestClient, db: Any, monkeypatch: pytest.MonkeyPatch, password: str, checks: int
+) -> None:
+    # An authkit user (NFC only), a NestJS one (up to three spellings) and nobody: the
+    # same number of bcrypt checks each, so timing tells neither existence nor origin.
+    assert sign_up(client, "alice", PASSWORD).status_code == 201
+    node_user(db, "bobby", bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode())
+    real = bcrypt.checkpw
+    counted: list[int] = []
+    monkeypatch.setattr(bcrypt, "checkpw", lambda *a: counted.append(1) or real(*a))
+    for username in ("alice", "bobby", "nobody"):
+        counted.clear()
+        assert sign_in(client, username, password).status_code == 401
+        assert len(counted) == checks, username

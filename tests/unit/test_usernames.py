@@ -14,9 +14,12 @@ import mongomock
 import pytest
 from bson import ObjectId
 from starlette.testclient import TestClient
+from support.settings import make_settings
 
 import authkit.storage.database
 from authkit.cli.check import _report_database
+from authkit.passwords.settings import SigninLimits
+from authkit.passwords.throttle import Limit
 from authkit.users.names import name_report
 
 PASSWORD = "Passw0rd!x"
@@ -210,3 +213,15 @@ def test_authkit_check_reports_names_that_collide_once_canonicalised(
     assert "    'Bob', 'bob'\n" in out
     assert "    'alice', '\\u0430lice'\n" in out
     assert "names with no canonical form (exact match only): 1\n    'b\\u200bob'\n" in out
+
+
+def test_spellings_of_one_name_share_the_per_account_limit(
+    make_client: Callable[..., TestClient],
+) -> None:
+    limits = SigninLimits(per_account=Limit(3, 900), per_address=None)
+    client = make_client(make_settings(signin_limits=limits))
+    assert sign_up(client, ALICE).status_code == 201
+    for spelling in ("alice", "ALICE", "alice "):
+        assert sign_in(client, spelling, "Wrong-pass1").status_code == 401, spelling
+    throttled = sign_in(client, "\uff41lice", PASSWORD)  # the right password, too late
+    assert throttled.status_code == 429
