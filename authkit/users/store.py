@@ -137,15 +137,28 @@ class MongoUserStore:
         look-alike of their name cannot sign up. Run at start; a user the NestJS app adds
         later gets them at their first sign-in here. Users whose names collide once
         canonicalised keep them only on the first one met: `authkit check` lists the rest.
+
+        One pass in one worker thread, streaming the users without the fields: one update
+        per such user, once (afterwards only colliding names are still without them).
         """
 
-        def without_fields() -> list[dict[str, Any]]:
-            return list(self._users.find({"username_key": {"$exists": False}}, {"username": 1}))
+        def backfill() -> int:
+            collisions = 0
+            for doc in self._users.find({"username_key": {"$exists": False}}, {"username": 1}):
+                fields = (
+                    name_fields(doc["username"]) if isinstance(doc.get("username"), str) else {}
+                )
+                if not fields:
+                    continue
+                try:
+                    self._users.update_one(
+                        {"_id": doc["_id"], "username_key": {"$exists": False}}, {"$set": fields}
+                    )
+                except DuplicateKeyError:
+                    collisions += 1  # another user's name canonicalises the same
+            return collisions
 
-        collisions = 0
-        for doc in await call_database(without_fields):
-            if isinstance(doc.get("username"), str) and not await self._add_name_fields(doc):
-                collisions += 1
+        collisions = await call_database(backfill)
         if collisions:
             logger.warning(
                 "%d user name(s) collide with another once canonicalised; they sign in by "
