@@ -37,7 +37,6 @@ from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
 from authkit.passwords.devices import DEVICE_HEADER, DeviceTokens, derive_device_key
 from authkit.passwords.feature import passwords_feature
-from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.service import AuthService
 from authkit.passwords.throttle import SigninThrottle
 from authkit.sessions.feature import sessions_feature
@@ -69,13 +68,15 @@ def create_app(
     `GuardedApp`; their guards are checked at start-up like authkit's. `database`
     replaces the one MONGO_URI names (tests pass mongomock's).
     """
+    metrics = Metrics() if settings.observability.metrics else NoMetrics()
+    # Before the client: settings that contradict each other stop the start with no connection.
+    hasher = settings.passwords.hasher(metrics)
+    policy = settings.passwords.policy()
     client = None
     if database is None:
         client = open_client(settings.mongo.effective_uri)
         database = client.get_default_database(DEFAULT_DATABASE)
-    metrics = Metrics() if settings.observability.metrics else NoMetrics()
     users = MongoUserStore(database["users"])
-    hasher = PasswordHasher(settings.passwords.bcrypt_rounds, metrics)
     tokens = token_issuer(settings)
     throttle = SigninThrottle(
         database["signin_failures"],
@@ -83,7 +84,7 @@ def create_app(
         per_address=settings.signin_limits.per_address,
         per_device=settings.signin_limits.per_device,
     )
-    service = AuthService(users, hasher, throttle, metrics, device_tokens(settings))
+    service = AuthService(users, hasher, throttle, metrics, policy, device_tokens(settings))
     lifetimes = settings.sessions
     sessions = (
         MongoSessionStore(database["auth_sessions"], database["refresh_tokens"])

@@ -1,5 +1,6 @@
 """`authkit check`: the configuration validated and listed (secrets masked), the signing
-keys, and whether the database answers."""
+keys, whether the database answers, and the users whose names collide once canonicalised
+(authkit.users.names) or have no canonical form."""
 
 from __future__ import annotations
 
@@ -79,6 +80,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _report_database(uri: str, described: str) -> None:
     from authkit.storage.database import describe_uri, open_client
+    from authkit.users.names import name_report
 
     client = open_client(uri)
     try:
@@ -86,6 +88,11 @@ def _report_database(uri: str, described: str) -> None:
         database.command("ping")
         indexes = database["users"].index_information()
         users = database["users"].estimated_document_count()
+        names = [
+            doc["username"]
+            for doc in database["users"].find({}, {"username": 1, "_id": 0})
+            if isinstance(doc.get("username"), str)
+        ]
     except Exception as exc:
         raise CommandError(
             f"database {describe_uri(uri)} is not reachable: {type(exc).__name__}"
@@ -96,3 +103,11 @@ def _report_database(uri: str, described: str) -> None:
     print(f"database: reachable ({described})")
     print(f"  users: {users}")
     print(f"  unique username index: {index}")
+    report = name_report(names)
+    print(f"  names that collide once canonicalised: {len(report.collisions)} group(s)")
+    for group in report.collisions:
+        # repr: a name may hold invisible or look-alike characters the reader must see.
+        print("    " + ", ".join(ascii(name) for name in group))
+    print(f"  names with no canonical form (exact match only): {len(report.refused)}")
+    for name in report.refused:
+        print(f"    {name!a}")

@@ -47,13 +47,13 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def _create_user(args: argparse.Namespace) -> int:
     from authkit.passwords.dto import SignupCredentials
-    from authkit.passwords.hasher import PasswordHasher
     from authkit.users.store import MongoUserStore
 
     settings = load_settings_for(args)
     try:
         credentials = SignupCredentials.from_body(
-            {"username": args.username, "password": _read_password(args)}
+            {"username": args.username, "password": _read_password(args)},
+            settings.passwords.policy(),
         )
     except ValidationFailed as exc:
         raise CommandError("; ".join(exc.message)) from None
@@ -64,7 +64,7 @@ def _create_user(args: argparse.Namespace) -> int:
         client = open_client(uri)
         try:
             store = MongoUserStore(client.get_default_database("authkit")["users"])
-            hasher = PasswordHasher(settings.passwords.bcrypt_rounds)
+            hasher = settings.passwords.hasher()
             user = await store.create(credentials.username, await hasher.hash(credentials.password))
             return user.id
         finally:

@@ -8,11 +8,18 @@ The NestJS DTO is
 
 and class-validator reports a field's failures in reverse decorator order
 (max, min, string). A value that is not a string fails all three. Lengths
-count code points, as class-validator does.
+count code points, as class-validator does (of a password's NFC form, so its
+NFC and NFD spellings get one answer); the password's bounds are settings
+(PasswordPolicy) whose defaults are the DTO's.
 
-One rule is ours: bcrypt hashes only 72 bytes, and 20 characters can be 80
-bytes in UTF-8, so a password over 72 bytes is refused at signup instead of
-being truncated silently.
+The rules after those are ours, each checked once the lengths are right:
+
+- a username must have a canonical form (authkit.users.names): no control or
+  invisible characters, not blank; the canonical form too has at least 4
+  characters, so `"  ab  "` is not a way round the minimum;
+- bcrypt hashes only 72 bytes, and 20 characters can be 80 bytes in UTF-8, so
+  a password over 72 bytes is refused instead of being truncated silently;
+- PasswordPolicy: not whitespace only, not the username, not a common password.
 
 Example:
 
@@ -27,7 +34,9 @@ from typing import Any
 import attrs
 
 from authkit.core.errors import ValidationFailed
-from authkit.passwords.hasher import BCRYPT_MAX_BYTES, PasswordHasher
+from authkit.passwords.hasher import BCRYPT_MAX_BYTES, PasswordHasher, normalized
+from authkit.passwords.policy import PasswordPolicy
+from authkit.users.names import UsernameRefused, canonical_username
 
 __all__ = ["SignupCredentials", "is_clean_text"]
 
@@ -57,13 +66,27 @@ _USERNAME = _LengthRule(
     too_short="username must be longer than or equal to 4 characters",
     too_long="username must be shorter than or equal to 20 characters",
 )
-_PASSWORD = _LengthRule(
-    "password",
-    8,
-    20,
-    too_short="Password is too short (8 characters min)",
-    too_long="Password is too long (20 characters max)",
-)
+_DEFAULT_POLICY = PasswordPolicy()
+
+
+def _password_rule(policy: PasswordPolicy) -> _LengthRule:
+    return _LengthRule(
+        "password",
+        policy.min_length,
+        policy.max_length,
+        too_short=policy.too_short,
+        too_long=policy.too_long,
+    )
+
+
+def _username_problems(username: str) -> list[str]:
+    if not is_clean_text(username):
+        return ["username must be valid Unicode text"]
+    try:
+        canonical = canonical_username(username)
+    except UsernameRefused as refused:
+        return [str(refused)]
+    return [] if len(canonical) >= _USERNAME.minimum else [_USERNAME.too_short]
 
 
 def is_clean_text(value: str) -> bool:
@@ -81,18 +104,25 @@ class SignupCredentials:
     password: str = attrs.field(repr=False)
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> SignupCredentials:
+    def from_body(
+        cls, body: Mapping[str, Any], policy: PasswordPolicy = _DEFAULT_POLICY
+    ) -> SignupCredentials:
         username, password = body.get("username"), body.get("password")
-        username_errors, password_errors = _USERNAME.check(username), _PASSWORD.check(password)
-        if isinstance(username, str) and not username_errors and not is_clean_text(username):
-            username_errors.append("username must be valid Unicode text")
+        username_errors = _USERNAME.check(username)
+        if isinstance(username, str) and not username_errors:
+            username_errors = _username_problems(username)
+        clean = isinstance(password, str) and is_clean_text(password)
+        measured = normalized(password) if clean and isinstance(password, str) else password
+        password_errors = _password_rule(policy).check(measured)
         if isinstance(password, str) and not password_errors:
-            if not is_clean_text(password):
+            if not clean:
                 password_errors.append("password must be valid Unicode text")
             elif PasswordHasher.too_long(password):
                 password_errors.append(
                     f"Password is too long ({BCRYPT_MAX_BYTES} bytes max in UTF-8, bcrypt's limit)"
                 )
+            else:
+                password_errors = policy.problems(password, username=username)
         errors = username_errors + password_errors
         if errors or not isinstance(username, str) or not isinstance(password, str):
             raise ValidationFailed(errors)

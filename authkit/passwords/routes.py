@@ -31,26 +31,30 @@ from authkit.http.openapi import (
 from authkit.http.responses import JSON
 from authkit.passwords.devices import DEVICE_PARAMETER, DEVICE_RESPONSE_HEADERS
 from authkit.passwords.dto import SignupCredentials
-from authkit.passwords.service import AuthService
+from authkit.passwords.policy import PasswordPolicy
+from authkit.passwords.service import AuthService, throttle_account
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
 
 __all__ = ["auth_routes"]
 
-_CREDENTIALS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["username", "password"],
-    "properties": {
-        "username": {"type": "string", "minLength": 4, "maxLength": 20},
-        "password": {
-            "type": "string",
-            "minLength": 8,
-            "maxLength": 20,
-            "description": "at most 72 bytes in UTF-8 (bcrypt's limit)",
+
+def _credentials_body(policy: PasswordPolicy) -> dict[str, Any]:
+    schema = {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {
+            "username": {"type": "string", "minLength": 4, "maxLength": 20},
+            "password": {
+                "type": "string",
+                "minLength": policy.min_length,
+                "maxLength": policy.max_length,
+                "description": "at most 72 bytes in UTF-8 (bcrypt's limit); at signup not "
+                "whitespace only, not the username, not a common password",
+            },
         },
-    },
-}
-_CREDENTIALS_BODY = fields_body(_CREDENTIALS_SCHEMA, required=True)
+    }
+    return fields_body(schema, required=True)
 
 
 def _json_object(description: str, **properties: Any) -> dict[str, Any]:
@@ -67,11 +71,12 @@ def auth_routes(
     """The seed's routes. With a `lifecycle`, sign-in also starts a session and hands out a
     refresh token the way `delivery` says (authkit.token_routes)."""
     delivery = delivery or RefreshDelivery()
+    credentials_body = _credentials_body(service.policy)
 
     @describe(
         operation_id="signUp",
         summary="Create a user",
-        request_body=_CREDENTIALS_BODY,
+        request_body=credentials_body,
         responses={
             201: {"description": "Created; the body is empty"},
             **error_responses(400, 409, 413, 503),
@@ -79,14 +84,16 @@ def auth_routes(
         tags=["auth"],
     )
     async def sign_up(request: Request) -> Response:
-        credentials = SignupCredentials.from_body(await read_fields(request, max_body_bytes))
+        credentials = SignupCredentials.from_body(
+            await read_fields(request, max_body_bytes), service.policy
+        )
         await service.sign_up(credentials)
         return Response(status_code=201)
 
     @describe(
         operation_id="signIn",
         summary="Exchange a username and password for an access token",
-        request_body=_CREDENTIALS_BODY,
+        request_body=credentials_body,
         parameters=[DEVICE_PARAMETER],
         responses={
             201: {**json_response("Signed in", PAIR_SCHEMA), "headers": DEVICE_RESPONSE_HEADERS},
@@ -108,7 +115,7 @@ def auth_routes(
         response = delivery.response(pair, 201)
         if service.devices is not None:
             # This client has now signed in: from here on a stranger's guesses leave it be.
-            service.devices.remember(request, response, principal.username)
+            service.devices.remember(request, response, throttle_account(principal.username))
         return response
 
     @describe(

@@ -1,4 +1,5 @@
-"""The passwords settings sections: bcrypt's cost and the sign-in limits."""
+"""The passwords settings sections: bcrypt's cost, what a new password must be, and the
+sign-in limits."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from typing import Annotated
 
 import attrs
 
+from authkit.core.errors import ConfigError
 from authkit.core.values import Env, Range, Secret
+from authkit.ops.metrics import NoMetrics
+from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.policy import PasswordPolicy
 from authkit.passwords.throttle import Limit
 
 __all__ = ["PasswordSettings", "SigninLimits"]
@@ -24,6 +29,49 @@ class PasswordSettings:
             "its owner's next sign-in",
         ),
     ] = 10
+    bcrypt_max_cost: Annotated[
+        int,
+        Range(4, 31),
+        Env(
+            "AUTHKIT_BCRYPT_MAX_COST",
+            "highest bcrypt cost of a stored hash that sign-in checks; a hash above it is "
+            "not checked (each guess would hold a core for seconds), the sign-in is denied "
+            "and logged. At least BCRYPT_ROUNDS",
+        ),
+    ] = 14
+    min_length: Annotated[
+        int,
+        Range(1, 72),
+        Env(
+            "AUTHKIT_PASSWORD_MIN_LENGTH",
+            "fewest characters (code points, NFC) a new password may have",
+        ),
+    ] = 8
+    max_length: Annotated[
+        int,
+        Range(1, 72),
+        Env(
+            "AUTHKIT_PASSWORD_MAX_LENGTH",
+            "most characters a new password may have; NIST SP 800-63B asks for at least 64. "
+            "bcrypt's 72 bytes in UTF-8 stay a limit too",
+        ),
+    ] = 20
+
+    def policy(self) -> PasswordPolicy:
+        """What signup asks of a new password; ConfigError when the bounds contradict."""
+        try:
+            return PasswordPolicy(self.min_length, self.max_length)
+        except ValueError as exc:
+            raise ConfigError(
+                f"AUTHKIT_PASSWORD_MIN_LENGTH / AUTHKIT_PASSWORD_MAX_LENGTH: {exc}"
+            ) from None
+
+    def hasher(self, metrics: NoMetrics | None = None) -> PasswordHasher:
+        """The hasher these settings ask for; ConfigError when the costs contradict."""
+        try:
+            return PasswordHasher(self.bcrypt_rounds, metrics, max_cost=self.bcrypt_max_cost)
+        except ValueError as exc:
+            raise ConfigError(f"BCRYPT_ROUNDS / AUTHKIT_BCRYPT_MAX_COST: {exc}") from None
 
 
 _TEN_PER_QUARTER_HOUR = Limit(10, 15 * 60)

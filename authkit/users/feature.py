@@ -1,5 +1,5 @@
-"""The users capability as a Feature: the unique username index, and the database check
-`/readyz` answers with."""
+"""The users capability as a Feature: the unique username indexes, the canonical names
+given at start to users that lack them, and the database check `/readyz` answers with."""
 
 from __future__ import annotations
 
@@ -11,5 +11,7 @@ __all__ = ["users_feature"]
 
 def users_feature(users: MongoUserStore) -> Feature:
     return Feature(
-        "users", indexes=[users.ensure_indexes], readiness={"database": users.ensure_ready}
+        "users",
+        indexes=[users.ensure_indexes, users.backfill_names],
+        readiness={"database": users.ensure_ready},
     )

@@ -2,9 +2,21 @@
 
 The collection layout is the NestJS app's (mongoose): `{_id: ObjectId,
 username, password: <bcrypt hash>, __v: 0}` with a unique index on
-`username`, so authkit and that app can share a database. One field of ours
-may appear: `token_version`, a counter that `signout-all` raises (absent
-means 0); mongoose ignores fields its schema does not name.
+`username`, so authkit and that app can share a database. Fields of ours
+may appear; mongoose ignores fields its schema does not name:
+
+- `token_version`, a counter that `signout-all` raises (absent means 0);
+- `username_canonical` and `username_key`: the name's canonical form and its
+  look-alike key (authkit.users.names), each uniquely indexed (sparse: the
+  NestJS app's documents have neither until `backfill_names` gives them theirs);
+- `password_nfc: true`: the hash was made by authkit from the NFC form of the
+  password; without it the hash may be the NestJS app's, of the text as typed.
+
+A name is looked up exactly as stored first, then by its canonical form: a user
+the NestJS app made keeps signing in by the name as written even when another
+one's name canonicalises the same (`authkit check` lists such pairs), and
+`Alice`, fullwidth `ALICE` or `alice ` all find the user who signed up as `alice`.
+A sign-up whose look-alike key is taken is refused as a duplicate (409).
 
 Every pymongo call blocks, so each runs in a worker thread through
 `authkit.database.call_database`, which also turns connection trouble into
@@ -21,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,8 +45,12 @@ from pymongo.errors import DuplicateKeyError
 
 from authkit.core.errors import UserAlreadyExists
 from authkit.storage.database import call_database
+from authkit.users.names import UsernameRefused, canonical_username, lookalike_key
 
-__all__ = ["AccountStore", "MongoUserStore", "User", "UserStore"]
+__all__ = ["AccountStore", "MongoUserStore", "User", "UserStore", "name_fields"]
+
+logger = logging.getLogger("authkit.users")
+_NAME_FIELDS = ("username_canonical", "username_key")
 
 
 @attrs.frozen
@@ -43,6 +60,8 @@ class User:
     password_hash: str = attrs.field(repr=False)
     # Raised by signout-all; access tokens carry the value they were issued under.
     token_version: int = 0
+    # The hash is of the password's NFC form, as authkit hashes (see PasswordHasher).
+    password_nfc: bool = False
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> User:
@@ -51,6 +70,7 @@ class User:
             username=doc["username"],
             password_hash=doc["password"],
             token_version=_token_version(doc),
+            password_nfc=doc.get("password_nfc") is True,
         )
 
 
@@ -81,6 +101,16 @@ class AccountStore(UserStore, Protocol):
     async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool: ...
 
 
+def name_fields(username: str) -> dict[str, str]:
+    """The canonical-name fields of a document for `username`; none when it has no
+    canonical form (a NestJS-made name with a zero-width space: found exactly only)."""
+    try:
+        canonical = canonical_username(username)
+    except UsernameRefused:
+        return {}
+    return {"username_canonical": canonical, "username_key": lookalike_key(canonical)}
+
+
 def _object_id(user_id: str) -> ObjectId | None:
     """The `_id` a user id names; None for text that cannot be one (a forged `sub`)."""
     return ObjectId(user_id) if isinstance(user_id, str) and ObjectId.is_valid(user_id) else None
@@ -91,30 +121,94 @@ class MongoUserStore:
         self._users = collection
 
     async def ensure_indexes(self) -> None:
-        """Create the unique `username` index (what mongoose's autoIndex makes: `username_1`).
+        """Create the unique `username` index (what mongoose's autoIndex makes: `username_1`)
+        and the unique sparse indexes on the canonical name and its look-alike key.
 
         Asked of the server every time, not remembered: createIndexes on an existing
         index is a cheap no-op, and a collection dropped while we run (a reset, an
         in-memory server restarted) gets its index back before the next insert.
         """
         await call_database(self._users.create_index, "username", unique=True)
+        for field in _NAME_FIELDS:
+            await call_database(self._users.create_index, field, unique=True, sparse=True)
+
+    async def backfill_names(self) -> None:
+        """Give every user without them (the NestJS app's) the canonical-name fields, so a
+        look-alike of their name cannot sign up. Run at start; a user the NestJS app adds
+        later gets them at their first sign-in here. Users whose names collide once
+        canonicalised keep them only on the first one met: `authkit check` lists the rest.
+
+        One pass in one worker thread, streaming the users without the fields: one update
+        per such user, once (afterwards only colliding names are still without them).
+        """
+
+        def backfill() -> int:
+            collisions = 0
+            for doc in self._users.find({"username_key": {"$exists": False}}, {"username": 1}):
+                fields = (
+                    name_fields(doc["username"]) if isinstance(doc.get("username"), str) else {}
+                )
+                if not fields:
+                    continue
+                try:
+                    self._users.update_one(
+                        {"_id": doc["_id"], "username_key": {"$exists": False}}, {"$set": fields}
+                    )
+                except DuplicateKeyError:
+                    collisions += 1  # another user's name canonicalises the same
+            return collisions
+
+        collisions = await call_database(backfill)
+        if collisions:
+            logger.warning(
+                "%d user name(s) collide with another once canonicalised; they sign in by "
+                "their exact name only (`authkit check` lists them)",
+                collisions,
+            )
+
+    async def _add_name_fields(self, doc: Mapping[str, Any]) -> bool:
+        """Store the canonical-name fields on `doc`'s user; False when another user has them."""
+        fields = name_fields(doc["username"])
+        if not fields:
+            return True
+        try:
+            await call_database(
+                self._users.update_one,
+                {"_id": doc["_id"], "username_key": {"$exists": False}},
+                {"$set": fields},
+            )
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def find_by_username(self, username: str) -> User | None:
-        # The filter is built here from a str, never from client-supplied mappings,
+        # The filters are built here from a str, never from client-supplied mappings,
         # so no client value can reach MongoDB as an operator.
-        doc = await call_database(self._users.find_one, {"username": str(username)})
+        name = str(username)
+        doc = await call_database(self._users.find_one, {"username": name})
+        if doc is not None and "username_key" not in doc and isinstance(doc["username"], str):
+            await self._add_name_fields(doc)  # a user the NestJS app made since we started
+        if doc is None and (fields := name_fields(name)):
+            query = {"username_canonical": fields["username_canonical"]}
+            doc = await call_database(self._users.find_one, query)
         if doc is None or not isinstance(doc.get("password"), str):
             return None
         return User.from_document(doc)
 
     async def create(self, username: str, password_hash: str) -> User:
-        # Without the unique index in place, two racing sign-ups could both get in.
+        """A new user; UserAlreadyExists when the name, or one that looks like it, is taken.
+
+        `password_hash` must come from PasswordHasher.hash, which hashes the NFC form.
+        """
+        # Without the unique indexes in place, two racing sign-ups could both get in.
         await self.ensure_indexes()
         doc: dict[str, Any] = {
             "_id": ObjectId(),
             "username": str(username),
             "password": password_hash,
             "__v": 0,
+            **name_fields(str(username)),
+            "password_nfc": True,
         }
         try:
             await call_database(self._users.insert_one, doc)
@@ -167,10 +261,11 @@ class MongoUserStore:
         return result.modified_count == 1
 
     async def ensure_ready(self) -> None:
-        """Raise BackendUnavailable unless the database answers and the unique index exists.
+        """Raise BackendUnavailable unless the database answers and the unique indexes exist.
 
-        The index is looked up, not remembered: one dropped behind our back is made again.
+        They are looked up, not remembered: one dropped behind our back is made again.
         """
         indexes = await call_database(self._users.index_information)
-        if not indexes.get("username_1", {}).get("unique"):
+        names = ("username_1", *(f"{field}_1" for field in _NAME_FIELDS))
+        if not all(indexes.get(name, {}).get("unique") for name in names):
             await self.ensure_indexes()

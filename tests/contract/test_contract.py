@@ -49,6 +49,17 @@ REQUIRED_DEVIATIONS = frozenset(
         f"- me_no_exp_claim: body: ref={ME_OK} new={UNAUTHORIZED}",
         "- me_hs512_same_secret: status: ref=200 new=401",
         f"- me_hs512_same_secret: body: ref={ME_OK} new={UNAUTHORIZED}",
+        # Issue #16: the upper-case spelling of a taken name is that name (one account) ...
+        "- signup_duplicate_other_case: status: ref=201 new=409",
+        f'- signup_duplicate_other_case: resp_content_type: ref= new="{JSON_CT}"',
+        "- signup_duplicate_other_case: body: ref=(empty) "
+        'new={"message":"User already exists","error":"Conflict","statusCode":409}',
+        # ... and the probe's boundary password, Abcdefg1, is on the breached-passwords list.
+        "- signup_boundary_min_4_8: status: ref=201 new=400",
+        f'- signup_boundary_min_4_8: resp_content_type: ref= new="{JSON_CT}"',
+        "- signup_boundary_min_4_8: body: ref=(empty) "
+        'new={"message":["Password is too common: it is on a list of breached passwords"],'
+        '"error":"Bad Request","statusCode":400}',
         # May differ; authkit's choices: /auth/me/ redirects to /auth/me (307, empty body) ...
         "- me_trailing_slash: status: ref=200 new=307",
         f'- me_trailing_slash: resp_content_type: ref="{JSON_CT}" new=',

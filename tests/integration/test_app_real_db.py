@@ -77,7 +77,15 @@ def test_signup_signin_me_round_trip(
 
     doc = mongo_db["users"].find_one({"username": "alice"})
     assert doc is not None
-    assert sorted(doc) == ["__v", "_id", "password", "username"]
+    assert sorted(doc) == [
+        "__v",
+        "_id",
+        "password",
+        "password_nfc",
+        "username",
+        "username_canonical",
+        "username_key",
+    ]
     assert doc["__v"] == 0 and doc["password"].startswith("$2b$04$")
     assert mongo_db["users"].index_information()["username_1"].get("unique") is True
 

@@ -193,7 +193,16 @@ def test_token_versions_and_hash_upgrades_keep_the_mongoose_layout(
     assert run(users.replace_password_hash(alice.id, HASH, new_hash))
     doc = mongo_db["users"].find_one({"username": "alice"})
     assert doc is not None
-    assert sorted(doc) == ["__v", "_id", "password", "token_version", "username"]
+    assert sorted(doc) == [
+        "__v",
+        "_id",
+        "password",
+        "password_nfc",
+        "token_version",
+        "username",
+        "username_canonical",
+        "username_key",
+    ]
     assert (doc["password"], doc["token_version"], doc["__v"]) == (new_hash, 2, 0)
 
     for unknown in ("6650c0ffee0123456789abcd", "not-an-id"):

@@ -77,7 +77,17 @@ def test_create_then_find_returns_the_same_user_in_the_mongoose_layout(
     assert found is not None and found.password_hash == HASH
     doc = users.find_one({"username": "alice"})
     assert doc is not None
-    assert sorted(doc) == ["__v", "_id", "password", "username"]
+    # mongoose's fields and authkit's own (the canonical name, the NFC mark): mongoose
+    # ignores fields its schema does not name.
+    assert sorted(doc) == [
+        "__v",
+        "_id",
+        "password",
+        "password_nfc",
+        "username",
+        "username_canonical",
+        "username_key",
+    ]
     assert isinstance(doc["_id"], ObjectId) and str(doc["_id"]) == created.id
     assert doc["password"] == HASH and doc["__v"] == 0
 
@@ -95,11 +105,32 @@ def test_duplicate_username_raises_user_already_exists(
     assert users.count_documents({"username": "alice"}) == 1
 
 
-def test_usernames_differing_in_case_are_different_users(store: MongoUserStore) -> None:
-    run(store.create("alice", HASH))
-    bob = run(store.create("ALICE", HASH))
+def test_usernames_differing_in_case_or_lookalikes_are_one_user(store: MongoUserStore) -> None:
+    alice = run(store.create("alice", HASH))
+    for spelling in ("ALICE", "\u0430lice", "alice "):
+        with pytest.raises(UserAlreadyExists):
+            run(store.create(spelling, HASH))
+    assert run(store.find_by_username("ALICE")) == alice
 
-    assert run(store.find_by_username("ALICE")) == bob
+
+def test_node_users_get_canonical_names_and_keep_their_own_when_they_collide(
+    store: MongoUserStore, users: Collection[dict[str, Any]]
+) -> None:
+    users.create_index("username", unique=True)  # as mongoose's autoIndex left it
+    ids = {name: ObjectId() for name in ("Carol", "carol", "c\u200barol")}
+    users.insert_many(
+        [{"_id": oid, "username": name, "password": HASH, "__v": 0} for name, oid in ids.items()]
+    )
+    run(store.ensure_indexes())  # sparse: documents without the fields do not collide
+    run(store.backfill_names())
+
+    with_fields = users.count_documents({"username_key": {"$exists": True}})
+    assert with_fields == 1  # one of Carol and carol; c<ZWSP>arol has no canonical form
+    for name, oid in ids.items():
+        found = run(store.find_by_username(name))
+        assert found is not None and found.id == str(oid), repr(name)
+    with pytest.raises(UserAlreadyExists):
+        run(store.create("CAROL", HASH))
 
 
 def test_reads_documents_written_by_the_nestjs_app(

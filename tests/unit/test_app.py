@@ -343,6 +343,22 @@ MUST_DIFFER: dict[str, tuple[int, str | None, Any]] = {
     "signin_password_number": (401, JSON_UTF8, BARE_401),
     "me_no_exp_claim": (401, JSON_UTF8, BARE_401),
     "me_hs512_same_secret": (401, JSON_UTF8, BARE_401),
+    # Issue #16: ALICE after alice is the same name (canonical forms), not a second account.
+    "signup_duplicate_other_case": (
+        409,
+        JSON_UTF8,
+        {"message": "User already exists", "error": "Conflict", "statusCode": 409},
+    ),
+    # Issue #16: the probe's password, Abcdefg1, is on the list of breached passwords.
+    "signup_boundary_min_4_8": (
+        400,
+        JSON_UTF8,
+        {
+            "message": ["Password is too common: it is on a list of breached passwords"],
+            "error": "Bad Request",
+            "statusCode": 400,
+        },
+    ),
 }
 # "May differ": what authkit chose, among the answers allowed.
 MAY_DIFFER: dict[str, tuple[int, str | None, Any]] = {
@@ -416,11 +432,25 @@ def test_signup_stores_a_mongoose_shaped_document(app_client: Client, db: Any) -
     documents = list(db["users"].find())
     assert len(documents) == 1
     doc = documents[0]
-    assert list(doc) == ["_id", "username", "password", "__v"]
+    # mongoose's four fields, then authkit's own (mongoose ignores those).
+    assert list(doc) == [
+        "_id",
+        "username",
+        "password",
+        "__v",
+        "username_canonical",
+        "username_key",
+        "password_nfc",
+    ]
     assert isinstance(doc["_id"], ObjectId)
     assert doc["username"] == "alice"
     assert doc["password"].startswith("$2b$04$")
     assert doc["__v"] == 0
+    assert (doc["username_canonical"], doc["username_key"], doc["password_nfc"]) == (
+        "alice",
+        "alice",
+        True,
+    )
     assert db["users"].index_information()["username_1"]["unique"] is True
 
 

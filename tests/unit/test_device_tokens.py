@@ -262,3 +262,20 @@ def test_with_a_key_set_and_no_device_key_no_client_is_trusted_and_the_log_says_
         signed_in = client.post("/auth/signin", json=RIGHT)
     assert "authkit_device" not in signed_in.headers.get("set-cookie", "")
     assert "no device tokens: AUTHKIT_DEVICE_KEY is not set" in caplog.text
+
+
+def test_a_device_stays_trusted_whichever_spelling_of_the_name_it_signs_in_with() -> None:
+    # The token is bound to the account's canonical name, as the limits count it: a browser
+    # that signed in as `Carol` keeps its allowance when it next types `carol`.
+    carol = {"username": "Carol", "password": "right-password"}
+    with _client(_limits()) as browser:
+        assert browser.post("/auth/signup", json=carol).status_code == 201
+        assert browser.post("/auth/signin", json=carol).status_code == 201
+        stranger = _elsewhere(browser)
+        guesses = [
+            stranger.post("/auth/signin", json={**carol, "password": "wrong-password"}).status_code
+            for _ in range(5)
+        ]
+        assert guesses[-1] == 429
+        again = browser.post("/auth/signin", json={**carol, "username": "carol"})
+        assert again.status_code == 201

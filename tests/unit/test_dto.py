@@ -93,7 +93,7 @@ def test_validation_failure_is_a_400_bad_request() -> None:
 @pytest.mark.parametrize(
     ("username", "password"),
     [
-        ("abcd", "Abcdefg1"),  # signup_boundary_min_4_8
+        ("abcd", "Qbcdefg1"),  # signup_boundary_min_4_8 with a password not on the list
         ("u" * 20, "B" * 20),  # signup_boundary_max_20_20
         ("ñü漢字user", GOOD_PASS),  # signup_unicode_username
     ],

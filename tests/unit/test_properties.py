@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from authkit.core.errors import BadRequest, InvalidToken, PayloadTooLarge, ValidationFailed
 from authkit.http.body import read_fields
 from authkit.passwords.dto import SignupCredentials
 from authkit.tokens.issuer import TokenIssuer
+from authkit.users.names import UsernameRefused, canonical_username
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
@@ -33,23 +36,50 @@ KNOWN_MESSAGES = {
     "Password is too long (72 bytes max in UTF-8, bcrypt's limit)",
     "password must be a string",
     "password must be valid Unicode text",
+    "username must not contain control characters",
+    "username must not contain invisible characters (zero-width, BOM, soft hyphen, bidi controls)",
+    "username must not be blank",
+    "username contains characters that are not allowed in a username",
+    "Password must not be only whitespace",
+    "Password must not be the username",
+    "Password is too common: it is on a list of breached passwords",
 }
 
 
 def _acceptable(value: object, low: int, high: int) -> bool:
-    if not isinstance(value, str) or not low <= len(value) <= high:
+    if not isinstance(value, str) or not low <= len(unicodedata.normalize("NFC", value)) <= high:
         return False
     try:
-        return len(value.encode("utf-8")) <= 72
+        return len(unicodedata.normalize("NFC", value).encode("utf-8")) <= 72
     except UnicodeEncodeError:
         return False
+
+
+def _acceptable_name(value: object) -> bool:
+    if not _acceptable(value, 4, 20) or not isinstance(value, str):
+        return False
+    try:
+        return len(canonical_username(value)) >= 4
+    except UsernameRefused:
+        return False
+
+
+def _acceptable_password(value: object, username: object) -> bool:
+    if not _acceptable(value, 8, 20) or not isinstance(value, str) or not value.strip():
+        return False
+    folded = " ".join(unicodedata.normalize("NFKC", value).casefold().split())
+    if folded in FREQUENCY_LISTS["passwords"]:
+        return False
+    return not isinstance(username, str) or folded != " ".join(
+        unicodedata.normalize("NFKC", username).casefold().split()
+    )
 
 
 @given(username=json_values, password=json_values)
 def test_signup_validation_accepts_exactly_the_valid_credentials(
     username: object, password: object
 ) -> None:
-    should_pass = _acceptable(username, 4, 20) and _acceptable(password, 8, 20)
+    should_pass = _acceptable_name(username) and _acceptable_password(password, username)
     try:
         creds = SignupCredentials.from_body({"username": username, "password": password})
     except ValidationFailed as exc:

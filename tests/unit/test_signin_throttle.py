@@ -266,10 +266,10 @@ class _SlowHasher(PasswordHasher):
         super().__init__(4)
         self.checked = 0
 
-    async def verify(self, password: str, password_hash: str) -> bool:
+    async def match(self, password: str, password_hash: str, *, legacy: bool) -> bytes | None:
         self.checked += 1
         await asyncio.sleep(0.05)
-        return await super().verify(password, password_hash)
+        return await super().match(password, password_hash, legacy=legacy)
 
     async def verify_dummy(self, password: str) -> None:
         self.checked += 1

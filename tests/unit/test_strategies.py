@@ -130,12 +130,18 @@ async def test_local_wrong_password(
     )
 
 
-async def test_local_username_is_case_sensitive(
+async def test_local_username_is_found_by_its_canonical_form(
     local: LocalStrategy, make_request: RequestFactory, alice_id: str
 ) -> None:
+    # ALICE, fullwidth ALICE and `alice ` are alice (RFC 8266 case and width mapping).
+    for spelling in ("ALICE", "\uff21\uff2c\uff29\uff23\uff25", " alice "):
+        outcome = await local.authenticate(
+            json_request(make_request, {"username": spelling, "password": PASSWORD})
+        )
+        assert isinstance(outcome, Success) and outcome.user.id == alice_id, spelling
     assert_invalid_credentials(
         await local.authenticate(
-            json_request(make_request, {"username": "ALICE", "password": PASSWORD})
+            json_request(make_request, {"username": "ALICE", "password": PASSWORD + "x"})
         )
     )
 
