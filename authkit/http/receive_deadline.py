@@ -16,7 +16,10 @@ way to name a protocol class, so bare uvicorn runs without it (docs/deployment.m
 
 Example:
 
-    uvicorn.run(app, http=receive_deadline_protocol(10))
+    import uvicorn
+
+    config = uvicorn.Config("authkit.asgi:app", http=receive_deadline_protocol(10))
+    # uvicorn.Server(config).run() would serve it
 """
 
 from __future__ import annotations
