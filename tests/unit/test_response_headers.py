@@ -9,7 +9,7 @@ import mongomock
 import pytest
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 from support.settings import make_settings
 
@@ -59,4 +59,23 @@ def test_a_404_that_quotes_the_path_is_json_and_says_so(client: Any) -> None:
     answer = client.get("/<img src=x onerror=alert(1)>")
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/json; charset=utf-8"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("headers", [None, (), ((b"content-type", b"text/plain"),)])
+def test_a_raw_asgi_app_that_omits_headers_or_gives_a_tuple_still_answers(
+    headers: Any,
+) -> None:
+    async def raw(scope: Any, receive: Any, send: Any) -> None:
+        start: dict[str, Any] = {"type": "http.response.start", "status": 200}
+        if headers is not None:
+            start["headers"] = headers
+        await send(start)
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    database = mongomock.MongoClient().db
+    app = create_app(make_settings(), database=database, routes=[Mount("/raw", raw)])
+    with TestClient(app) as client:
+        answer = client.get("/raw/")
+    assert (answer.status_code, answer.text) == (200, "ok")
     assert answer.headers["x-content-type-options"] == "nosniff"
