@@ -31,6 +31,7 @@ from authkit.core.guard import GuardedApp, StrategyRegistryMiddleware, guards_in
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
 from authkit.http.paths import NewlinePathsNotFound
+from authkit.http.response_headers import ResponseHeaders
 from authkit.http.responses import exception_handlers, http_error_handler
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
@@ -265,7 +266,9 @@ def _middleware(
     routes: list[BaseRoute],
     strategies: StrategyRegistry,
 ) -> list[Middleware]:
-    stack = []
+    # Outermost of ours: nosniff and relative own-origin redirects on every answer, a 500
+    # the observer renders and a CORS preflight's included.
+    stack = [Middleware(ResponseHeaders)]
     cors = settings.cors
     if cors.origins:
         if cors.allow_credentials and "*" in cors.origins:

@@ -9,8 +9,10 @@ what it exports keeps its name and meaning across minor releases. Everything els
   `Feature`, what a strategy's `feature()` returns to add routes, indexes and readiness
   checks to the application.
 - HTTP: `read_fields` (a JSON or form body, size-capped, with the contract's 400s), `JSON`
-  (a response), `first_header`, and the error tree to raise (`ValidationFailed`, `Conflict`,
-  `Forbidden`, `NotFound`, `BackendUnavailable`, ...): one handler renders them all.
+  (a response), `first_header`, `client_ip` and `throttle_key` (where a request comes
+  from, as a parsed IP and as the bucket a per-address limit counts), and the error tree
+  to raise (`ValidationFailed`, `Conflict`, `Forbidden`, `NotFound`, `BackendUnavailable`,
+  ...): one handler renders them all.
 - OpenAPI: `describe` a route, with `json_response` and `error_responses`.
 - Passwords, for a password-based strategy and its tests: `AuthService` (every password
   check, throttled and timed alike), `PasswordHasher`, `SigninThrottle`, `Limit`,
@@ -60,6 +62,7 @@ from authkit.core.strategy import (
 )
 from authkit.core.values import Choice, Env, Range, Secret
 from authkit.http.body import read_fields
+from authkit.http.client_address import client_ip, throttle_key
 from authkit.http.headers import first_header
 from authkit.http.openapi import describe, error_responses, json_response
 from authkit.http.responses import JSON
@@ -114,6 +117,7 @@ __all__ = [
     "ValidationFailed",
     "add_common_options",
     "call_database",
+    "client_ip",
     "database_uri_for",
     "describe",
     "error_responses",
@@ -124,4 +128,5 @@ __all__ = [
     "load_settings_for",
     "open_client",
     "read_fields",
+    "throttle_key",
 ]

@@ -4,11 +4,11 @@ What a failure looks like follows the contract: missing or non-string
 credentials get a bare 401 "Unauthorized" (passport-local's "Missing
 credentials"); an unknown user or a wrong password gets "Invalid
 credentials", identical in body and, through a dummy bcrypt check, in time.
-Too many failures for the account or the client address get 429 (see
-authkit.throttle); behind a proxy, run uvicorn with --proxy-headers so the
-address is the client's, not the proxy's. A client that presents a device token
-(the `authkit_device` cookie or `Authkit-Device` header a sign-in gave it) has
-its own allowance instead.
+Too many failures for the account or the client address (an IPv6 client's
+/64) get 429 (see authkit.passwords.throttle); behind a proxy, name it in
+AUTHKIT_TRUSTED_PROXIES so the address is the client's, not the proxy's. A
+client that presents a device token (the `authkit_device` cookie or
+`Authkit-Device` header a sign-in gave it) has its own allowance instead.
 
 Example:
 
@@ -32,6 +32,7 @@ from authkit.plugin import (
     Success,
     is_clean_text,
     read_fields,
+    throttle_key,
 )
 
 __all__ = ["LocalStrategy"]
@@ -62,7 +63,7 @@ class LocalStrategy:
             username = str(username)
         if not isinstance(username, str) or not username or not is_clean_text(username):
             return _MISSING
-        address = request.client.host if request.client else "unknown"
+        address = throttle_key(request.scope)
         user = await self.service.validate_user(
             username, password, address=address, device_token=DeviceTokens.presented(request)
         )

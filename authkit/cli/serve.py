@@ -17,6 +17,11 @@ __all__ = ["SERVICE_APP", "add_serve_command"]
 
 SERVICE_APP = "authkit.asgi:app"
 
+_FLAG_SETTINGS = {
+    "trusted_proxies": "AUTHKIT_TRUSTED_PROXIES",
+    "receive_timeout": "AUTHKIT_RECEIVE_TIMEOUT",
+}
+
 
 def add_serve_command(commands: Any) -> None:
     serve = commands.add_parser(
@@ -42,6 +47,19 @@ def add_serve_command(commands: Any) -> None:
         help="seconds to let requests in flight finish after SIGTERM (default: 30)",
     )
     serve.add_argument(
+        "--trusted-proxies",
+        metavar="ADDRESSES",
+        help="comma-separated addresses or CIDR networks of the proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto to believe (default: AUTHKIT_TRUSTED_PROXIES, or none)",
+    )
+    serve.add_argument(
+        "--receive-timeout",
+        type=int,
+        metavar="SECONDS",
+        help="seconds a client has to send a whole request before its connection is closed "
+        "(default: AUTHKIT_RECEIVE_TIMEOUT, or 10)",
+    )
+    serve.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     add_common_options(serve)
@@ -51,6 +69,7 @@ def add_serve_command(commands: Any) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from authkit.http.receive_deadline import receive_deadline_protocol
     from authkit.settings.catalog import catalog
     from authkit.settings.loader import ensure_local_secret, read_env_file
     from authkit.settings.plugins import plugin_sections
@@ -62,6 +81,10 @@ def _serve(args: argparse.Namespace) -> int:
             "(mode 0600). Keep that file private; tokens signed with it stop working if it "
             "changes."
         )
+    # The flags are the settings they name, checked as those are, and seen by the workers.
+    for flag, variable in _FLAG_SETTINGS.items():
+        if getattr(args, flag) is not None:
+            os.environ[variable] = str(getattr(args, flag))
     settings = load_settings_for(args)
     # Workers are fresh processes that read only the environment and ./.env: hand them
     # what this process read, whichever env file it was, plugins' settings included.
@@ -72,6 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ.setdefault(key, value)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
+    proxies = settings.server.trusted_proxies
     with contextlib.ExitStack() as stack:
         uri = settings.mongo.uri
         if uri is None:
@@ -98,6 +122,11 @@ def _serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             access_log=False,  # authkit writes its own access line, with the request id
             timeout_graceful_shutdown=args.graceful_timeout,
+            # uvicorn believes X-Forwarded-* from 127.0.0.1 unless told otherwise: any local
+            # process could then pick its own address. Only the proxies named are believed.
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=[str(network) for network in proxies] or None,
+            http=receive_deadline_protocol(settings.server.receive_timeout),
         )
     return 0
 

@@ -1,4 +1,5 @@
-"""The HTTP settings sections: where the server listens, body size, CORS."""
+"""The HTTP settings sections: where the server listens, which proxies it trusts, how long a
+client may take to send a request, body size, CORS."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 import attrs
 
 from authkit.core.values import Env, Range
+from authkit.http.client_address import ProxyNetworks
 
 __all__ = ["CORSSettings", "ServerSettings"]
 
@@ -26,6 +28,25 @@ class ServerSettings:
         Range(1, 65535),
         Env("PORT", "port `authkit serve` listens on; bare uvicorn takes `--port`"),
     ] = 3000
+    trusted_proxies: Annotated[
+        ProxyNetworks,
+        Env(
+            "AUTHKIT_TRUSTED_PROXIES",
+            "comma-separated addresses or CIDR networks of the proxies whose "
+            "`X-Forwarded-For`/`-Proto` `authkit serve` believes; bare uvicorn takes "
+            "`--forwarded-allow-ips`",
+            "(none: the TCP peer is the client)",
+        ),
+    ] = ()
+    receive_timeout: Annotated[
+        int,
+        Range(1, 300),
+        Env(
+            "AUTHKIT_RECEIVE_TIMEOUT",
+            "seconds `authkit serve` gives a client to send a whole request (headers and "
+            "body) once it connects or starts one; then it closes the connection",
+        ),
+    ] = 10
     max_body_bytes: Annotated[
         int,
         Range(256, 64 * 1024 * 1024),

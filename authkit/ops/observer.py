@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from authkit.http.client_address import client_ip
 from authkit.http.headers import first_header
 from authkit.http.responses import unexpected_error_response
 from authkit.ops.logs import JSONFormatter, json_string, repr_of_round2, sole_json_handler
@@ -106,8 +107,8 @@ class RequestObserver:
         method, path = scope["method"], scope["path"]
         user = scope.get("user")
         user_id = user.identity if user is not None and user.is_authenticated else None
-        client = scope.get("client")
-        address = client[0] if client else None
+        ip = client_ip(scope)
+        address = None if ip is None else str(ip)
         # As shipped, the line's only destination is authkit's own JSON handler on stderr:
         # handing it the line skips the LogRecord, the handler chain and the general encoder,
         # and the handler writes a loop turn's lines together. Any other logging set-up gets

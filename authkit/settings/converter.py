@@ -13,6 +13,7 @@ from typing import Annotated, Any, get_args, get_origin
 
 import cattrs
 
+from authkit.http.client_address import ProxyNetworks, parse_networks
 from authkit.passwords.throttle import Limit
 from authkit.settings.model import Choice, Range, Secret
 
@@ -182,6 +183,9 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(Path, _structure_path)
     converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook_func(lambda tp: tp == tuple[str, ...], _structure_words)
+    converter.register_structure_hook_func(
+        lambda tp: tp == ProxyNetworks, lambda v, _: parse_networks(v)
+    )
     converter.register_structure_hook_func(_is_bounded_int, _structure_bounded_int)
     converter.register_structure_hook_func(_is_choice, _structure_choice)
     converter.register_structure_hook_func(

@@ -46,7 +46,7 @@ import attrs
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from authkit.storage.embedded import EmbeddedMongo, EmbeddedMongoError
+from authkit.storage.embedded import EmbeddedMongo, EmbeddedMongoError, make_private_dir
 
 __all__ = [
     "LOCK_NAME",
@@ -268,7 +268,7 @@ def embedded_database(
 
 def _try_lock(lock: DataDirLock) -> bool:
     try:
-        lock.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(lock.path.parent)
         return lock.try_acquire()
     except OSError as exc:
         raise EmbeddedMongoError(

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import socket
@@ -27,7 +28,7 @@ from types import TracebackType
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-__all__ = ["EmbeddedMongo", "EmbeddedMongoError", "free_port"]
+__all__ = ["EmbeddedMongo", "EmbeddedMongoError", "free_port", "make_private_dir"]
 
 
 class EmbeddedMongoError(RuntimeError):
@@ -45,6 +46,31 @@ _STOP_WITH_PARENT = (
     "    sys.exit(1)\n"
     "os.execv(sys.executable, [sys.executable, '-m', 'secantus', *sys.argv[2:]])\n"
 )
+
+
+def make_private_dir(path: Path) -> None:
+    """`path` as a directory only its owner can enter: created 0700 (missing parents too),
+    or tightened to 0700 when it is ours already, which hides the files an older version
+    left readable inside it. Someone else's directory is left as it is."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+    info = path.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def _private_log(path: Path) -> int:
+    """`path` opened for appending, created 0600: the database may log what it stores."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with contextlib.suppress(PermissionError):  # one an older version left 0644
+        os.fchmod(fd, 0o600)
+    return fd
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -94,8 +120,8 @@ class EmbeddedMongo:
     def start(self, timeout: float = 30.0) -> None:
         storage = ":memory:" if self.data_dir is None else str(self.data_dir)
         if self.data_dir is not None:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self._log_file, "ab") if self._log_file else subprocess.DEVNULL  # noqa: SIM115
+            make_private_dir(self.data_dir)
+        log = _private_log(self._log_file) if self._log_file else subprocess.DEVNULL
         launcher = (
             ["-c", _STOP_WITH_PARENT, str(os.getpid())]
             if self._stop_with_parent
@@ -119,10 +145,13 @@ class EmbeddedMongo:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 pass_fds=self._pass_fds,
+                # The database creates its files readable by this user only: they hold
+                # every user's password hash and session.
+                umask=0o077,
             )
         finally:
             if log is not subprocess.DEVNULL:
-                log.close()  # type: ignore[union-attr]
+                os.close(log)
         self._wait_until_ready(timeout)
 
     def _wait_until_ready(self, timeout: float) -> None:

@@ -66,6 +66,7 @@ def test_sign_up_sign_in_and_me_through_the_docs_page(base_url: str) -> None:
     artifacts = Path(os.environ.get("AUTHKIT_ARTIFACTS", ROOT / ".artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
     requests_elsewhere: list[str] = []
+    console_errors: list[str] = []
 
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -74,6 +75,8 @@ def test_sign_up_sign_in_and_me_through_the_docs_page(base_url: str) -> None:
             "request",
             lambda r: None if r.url.startswith(base_url) else requests_elsewhere.append(r.url),
         )
+        # A script, style or image the page's Content-Security-Policy blocks shows up here.
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
         page.goto(base_url + "/docs")
         page.locator("#operations-auth-signUp").wait_for(timeout=15000)
 
@@ -99,3 +102,4 @@ def test_sign_up_sign_in_and_me_through_the_docs_page(base_url: str) -> None:
     assert (signup_status, signin_status, me_status) == ("201", "201", "200")
     assert '"username": "browser-user"' in me_body
     assert requests_elsewhere == []  # the page works offline: nothing fetched from elsewhere
+    assert console_errors == []

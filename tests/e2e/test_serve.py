@@ -96,6 +96,13 @@ def test_first_run_in_an_empty_directory(
     token = sign_up_and_in(server.base_url)
     assert signed_with(token, secret)  # the secret in .env is the one in use
     assert data_dir.is_dir() and any(data_dir.iterdir())
+    # Every user's password hash is in there: nobody but this user may read any of it.
+    readable = [
+        f"{oct(stat.S_IMODE(path.stat().st_mode))} {path.relative_to(project)}"
+        for path in [project / ".authkit", *(project / ".authkit").rglob("*")]
+        if stat.S_IMODE(path.stat().st_mode) & 0o077
+    ]
+    assert readable == []
 
     code = stop_with(server, signal.SIGTERM)
     problems = []

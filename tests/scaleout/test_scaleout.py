@@ -134,7 +134,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "AUTHKIT_SIGNIN_LIMIT_ADDRESS": "100000/15m",
                 "AUTHKIT_ACCESS_LOG": "false",
                 # nginx reaches the hosts from the root namespace's address.
-                "FORWARDED_ALLOW_IPS": lan.root_address,
+                "AUTHKIT_TRUSTED_PROXIES": lan.root_address,
             }
         )
         database = [

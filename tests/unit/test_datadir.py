@@ -24,6 +24,7 @@ from authkit.storage.datadir import (
     live_record,
     record_path,
 )
+from authkit.storage.embedded import make_private_dir
 
 URI = "mongodb://127.0.0.1:1/authkit"
 
@@ -153,3 +154,21 @@ def test_the_cli_says_in_one_line_that_the_data_dir_is_taken(
     assert code == 1
     assert err.startswith("authkit: the embedded database's data in ") and err.count("\n") == 1
     assert os.listdir(data_dir) == ["authkit.lock"]  # no second database was started
+
+
+def test_the_data_dir_is_made_private_and_an_older_readable_one_is_tightened(
+    tmp_path: Path,
+) -> None:
+    fresh = tmp_path / "project" / ".authkit" / "db"
+    make_private_dir(fresh)
+    for made in (fresh, fresh.parent, fresh.parent.parent):
+        assert stat.S_IMODE(made.stat().st_mode) == 0o700, made
+
+    older = tmp_path / "older" / "db"  # as an earlier authkit left it: 0755, files 0644
+    older.mkdir(parents=True)
+    for folder in (older, older.parent):
+        folder.chmod(0o755)
+    (older / "collection.wt").write_bytes(b"hashes")
+    make_private_dir(older)
+    assert stat.S_IMODE(older.stat().st_mode) == 0o700  # its files are out of others' reach
+    assert stat.S_IMODE(older.parent.stat().st_mode) == 0o755  # not ours to decide

@@ -3,6 +3,8 @@ tests/browser/test_docs_page_browser.py."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from typing import Any
 
@@ -58,3 +60,37 @@ def test_the_document_it_renders_names_each_operation(client: Any) -> None:
         assert document["paths"][path]["post"]["security"] == [{"jwt": []}]
     assert "security" not in document["paths"]["/auth/refresh"]["post"]
     assert document["components"]["securitySchemes"]["jwt"]["scheme"] == "bearer"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "index.html",  # Swagger UI's stock page: it loads the petstore demo from the internet
+        "swagger-initializer.js",
+        "oauth2-redirect.html",
+        "swagger-ui.js",
+        "swagger-ui-bundle.js.map",
+        "index.j2",
+    ],
+)
+def test_nothing_of_the_bundle_but_what_the_page_uses_is_served(client: Any, name: str) -> None:
+    answer = client.get(f"/docs/static/{name}")
+    assert answer.status_code == 404
+    assert answer.json()["message"] == f"Cannot GET /docs/static/{name}"
+
+
+def test_the_page_runs_only_its_own_scripts_and_cannot_be_framed(client: Any) -> None:
+    page = client.get("/docs")
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in page.headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert policy["connect-src"] == "'self'"
+    # The one inline script (Swagger UI's set-up) is allowed by its hash, and no other.
+    (inline,) = re.findall(r"<script>(.*?)</script>", page.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+    assert policy["script-src"] == f"'self' 'sha256-{digest}'"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"

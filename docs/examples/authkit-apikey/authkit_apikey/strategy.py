@@ -34,6 +34,7 @@ from authkit.plugin import (
     StrategyContext,
     Success,
     UserStore,
+    client_ip,
 )
 from pymongo.database import Database
 from starlette.requests import Request
@@ -113,7 +114,7 @@ class APIKeyStrategy:
         fields: dict[str, Any] = {
             "event": "apikey_refused",
             "reason": reason,
-            "address": request.client.host if request.client else "unknown",
+            "address": str(client_ip(request.scope) or "unknown"),
         }
         if prefix is not None:
             fields["key_prefix"] = prefix

@@ -28,7 +28,15 @@ import unicodedata
 from typing import ClassVar
 
 import attrs
-from authkit.plugin import AuthenticatedUser, AuthService, Fail, Outcome, StrategyContext, Success
+from authkit.plugin import (
+    AuthenticatedUser,
+    AuthService,
+    Fail,
+    Outcome,
+    StrategyContext,
+    Success,
+    throttle_key,
+)
 from starlette.requests import Request
 
 __all__ = ["CHALLENGE", "BasicStrategy", "parse_basic"]
@@ -84,7 +92,7 @@ class BasicStrategy:
         username, password = credentials
         if not username or not password:
             return _MISSING  # as the sign-in route treats empty fields: not even an attempt
-        address = request.client.host if request.client else "unknown"
+        address = throttle_key(request.scope)  # the parsed IP (an IPv6 client's /64)
         # Raises TooManyRequests (429) when this account or address is throttled.
         user = await self.service.validate_user(username, password, address=address)
         if user is None:
