@@ -27,11 +27,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 
 from authkit.core.errors import ConfigError, HTTPError, RegistryError
-from authkit.core.guard import GuardedApp, StrategyRegistryMiddleware, guards_in
+from authkit.core.guard import GuardedApp, guards_in
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
-from authkit.http.paths import NewlinePathsNotFound
-from authkit.http.response_headers import ResponseHeaders
+from authkit.http.front import Front
 from authkit.http.responses import exception_handlers, http_error_handler
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
@@ -268,7 +267,7 @@ def _middleware(
 ) -> list[Middleware]:
     # Outermost of ours: nosniff and relative own-origin redirects on every answer, a 500
     # the observer renders and a CORS preflight's included.
-    stack = [Middleware(ResponseHeaders)]
+    stack = [Middleware(Front, registry=strategies)]
     cors = settings.cors
     if cors.origins:
         if cors.allow_credentials and "*" in cors.origins:
@@ -304,7 +303,4 @@ def _middleware(
             access_log=settings.observability.access_log,
         )
     )
-    stack.append(Middleware(StrategyRegistryMiddleware, registry=strategies))
-    # Starlette's route patterns would also match a path with a newline after it.
-    stack.append(Middleware(NewlinePathsNotFound))
     return stack

@@ -64,7 +64,7 @@ from starlette.requests import Request
 
 from authkit.application import check_guards, render_authkit_errors
 from authkit.core.feature import DescribesSecurity
-from authkit.core.guard import _GUARD_ATTRIBUTE, _REGISTRY_KEY
+from authkit.core.guard import _GUARD_ATTRIBUTE, REGISTRY_SCOPE_KEY
 from authkit.core.guard import Guard as _Rule
 from authkit.core.registry import ENTRY_POINT_GROUP, StrategyRegistry
 
@@ -138,7 +138,7 @@ class Guard:
         return f"Guard({names}{scopes})"
 
     async def __call__(self, request: Request, **schemes: Any) -> BaseUser:
-        if _REGISTRY_KEY not in request.scope and not hasattr(request.app.state, "strategies"):
+        if REGISTRY_SCOPE_KEY not in request.scope and not hasattr(request.app.state, "strategies"):
             raise RuntimeError(
                 f"{self!r} found no strategy registry: mount the FastAPI app in authkit's "
                 "create_app(settings, routes=[Mount(...)]) or call authkit.fastapi.install()"

@@ -21,7 +21,7 @@ Examples:
     Mount("/admin", app=GuardedApp(admin_app, "jwt", scopes=["admin"]))   # a whole app
 
 The registry comes from the request's scope, where the application puts it
-(`StrategyRegistryMiddleware`). Every guard is recorded, so the application
+(`authkit.http.front.Front`). Every guard is recorded, so the application
 checks its names at start-up and the OpenAPI document lists its schemes.
 
 FastAPI path operations take a dependency instead, `Depends(authkit.fastapi.Guard(...))`:
@@ -48,9 +48,9 @@ from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import Fail, Success
 
 __all__ = [
+    "REGISTRY_SCOPE_KEY",
     "Guard",
     "GuardedApp",
-    "StrategyRegistryMiddleware",
     "authenticate",
     "guard",
     "guarded_by",
@@ -59,7 +59,8 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Response]])
 _GUARD_ATTRIBUTE = "__authkit_guard__"
-_REGISTRY_KEY = "authkit.strategies"
+# Where the application puts its registry in each scope (authkit.http.front).
+REGISTRY_SCOPE_KEY = "authkit.strategies"
 _HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _ON_FASTAPI = (
     "@guard cannot protect a FastAPI path operation (FastAPI passes it keyword arguments, "
@@ -87,7 +88,7 @@ async def authenticate(
 
 
 def _registry_of(connection: HTTPConnection) -> StrategyRegistry:
-    registry = connection.scope.get(_REGISTRY_KEY)
+    registry = connection.scope.get(REGISTRY_SCOPE_KEY)
     if registry is None:
         registry = connection.app.state.strategies
     return registry  # type: ignore[no-any-return]
@@ -160,18 +161,6 @@ class GuardedApp:
                 else:
                     await send({"type": "websocket.close", "code": 1008})
                 return
-        await self.app(scope, receive, send)
-
-
-class StrategyRegistryMiddleware:
-    """Put the registry where every guard finds it, mounted sub-applications included."""
-
-    def __init__(self, app: ASGIApp, registry: StrategyRegistry) -> None:
-        self.app = app
-        self.registry = registry
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope[_REGISTRY_KEY] = self.registry
         await self.app(scope, receive, send)
 
 

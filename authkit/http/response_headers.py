@@ -9,37 +9,34 @@
   cache in front would hand that to everyone. A path resolves against whatever host the
   browser really asked. Redirects elsewhere are left as they are.
 
+The front layer (authkit.http.front) applies them to each response's start message.
+
 Example:
 
-    Starlette(routes=routes, middleware=[Middleware(ResponseHeaders)])
+    message = {"type": "http.response.start", "status": 200, "headers": []}
+    keep_response_rules(message, {"type": "http", "scheme": "http", "headers": []})
+    assert (b"x-content-type-options", b"nosniff") in message["headers"]
 """
 
 from __future__ import annotations
 
 from starlette.datastructures import URL, MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
 
-__all__ = ["ResponseHeaders"]
+__all__ = ["keep_response_rules"]
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
-class ResponseHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["x-content-type-options"] = "nosniff"
-                if 300 <= message["status"] < 400 and "location" in headers:
-                    headers["location"] = _relative_if_own(headers["location"], scope)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def keep_response_rules(message: Message, scope: Scope) -> None:
+    """Apply both rules to `message`, an `http.response.start` for `scope`'s request."""
+    status = message["status"]
+    if 300 <= status < 400:
+        headers = MutableHeaders(scope=message)
+        if "location" in headers:
+            headers["location"] = _relative_if_own(headers["location"], scope)
+    # A list of our own: the app's may be a tuple, or shared with another response.
+    message["headers"] = [*message.get("headers", ()), _NOSNIFF]
 
 
 def _relative_if_own(location: str, scope: Scope) -> str:

@@ -2,7 +2,9 @@
 
 It also answers any exception nothing else handled with NestJS's 500, logged
 without its message (see authkit.responses); Starlette's own last-resort handler
-would re-raise it and let the server log the message.
+would re-raise it and let the server log the message. And it answers a path that
+ends in a newline with the 404 of an unknown path (authkit.http.paths says why):
+here, in the layer that already wraps every request, rather than in one more.
 
 The request id is the client's `X-Request-ID` when it is a sane token (at most
 128 characters of letters, digits and `._:-`), otherwise a new random one; it is
@@ -31,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authkit.http.client_address import client_ip
 from authkit.http.headers import first_header
+from authkit.http.paths import ends_in_newline, not_found
 from authkit.http.responses import unexpected_error_response
 from authkit.ops.logs import JSONFormatter, json_string, repr_of_round2, sole_json_handler
 from authkit.ops.metrics import NoMetrics
@@ -70,7 +73,7 @@ class RequestObserver:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await (not_found if ends_in_newline(scope) else self.app)(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or f"{_ids.getrandbits(128):032x}"
         scope.setdefault("state", {})["request_id"] = request_id
@@ -87,7 +90,7 @@ class RequestObserver:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await (not_found if ends_in_newline(scope) else self.app)(scope, receive, send_with_id)
         except Exception as exc:
             if status is not None:
                 raise  # too late to answer; the server closes the connection
