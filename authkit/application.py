@@ -105,6 +105,7 @@ def create_app(
         int(lifetimes.refresh_ttl.total_seconds()),
         lifetimes.cookie_samesite,
         trusted_origins=settings.cors.origins,
+        host_prefix=lifetimes.cookie_host_prefix,
     )
     ctx = StrategyContext(
         users=users,

@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -56,6 +58,27 @@ def _json_object(description: str, **properties: Any) -> dict[str, Any]:
     return json_response(description, schema)
 
 
+def _refusing_cross_site(
+    delivery: RefreshDelivery,
+) -> Callable[[Callable[[Request], Awaitable[Response]]], Callable[[Request], Awaitable[Response]]]:
+    """Refuse another site's sign-in (cookie mode) before the guard runs: a refused request
+    costs no bcrypt work and records no failure against the account it names."""
+
+    def decorate(
+        endpoint: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        # functools.wraps copies the guard's marker too: start-up checks and /openapi.json
+        # still see the route as guarded.
+        @functools.wraps(endpoint)
+        async def refusing(request: Request) -> Response:
+            delivery.refuse_cross_site(request)
+            return await endpoint(request)
+
+        return refusing
+
+    return decorate
+
+
 def auth_routes(
     service: AuthService,
     max_body_bytes: int,
@@ -91,10 +114,10 @@ def auth_routes(
         },
         tags=["auth"],
     )
+    @_refusing_cross_site(delivery)
     @guard("local")
     async def sign_in(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
-        delivery.refuse_cross_site(request)
         version = principal.claims.get("token_version")
         pair = await lifecycle.sign_in(
             principal.id,
