@@ -35,9 +35,11 @@ from authkit.http.responses import exception_handlers, http_error_handler
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
+from authkit.passwords.cpu_pool import CPUPool
 from authkit.passwords.feature import passwords_feature
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.service import AuthService
+from authkit.passwords.signup_limit import SignupLimit
 from authkit.passwords.throttle import SigninThrottle
 from authkit.sessions.feature import sessions_feature
 from authkit.sessions.lifecycle import TokenLifecycle
@@ -74,14 +76,18 @@ def create_app(
         database = client.get_default_database(DEFAULT_DATABASE)
     metrics = Metrics() if settings.observability.metrics else NoMetrics()
     users = MongoUserStore(database["users"])
-    hasher = PasswordHasher(settings.passwords.bcrypt_rounds, metrics)
+    load = settings.password_load
+    pool = CPUPool()
+    pool.max_waiting = pool.threads * load.queue_per_thread
+    hasher = PasswordHasher(settings.passwords.bcrypt_rounds, metrics, pool)
     tokens = token_issuer(settings)
     throttle = SigninThrottle(
         database["signin_failures"],
         per_account=settings.signin_limits.per_account,
         per_address=settings.signin_limits.per_address,
     )
-    service = AuthService(users, hasher, throttle, metrics)
+    signup_limit = SignupLimit(database["signup_attempts"], load.signup_per_address)
+    service = AuthService(users, hasher, throttle, metrics, signup_limit)
     lifetimes = settings.sessions
     sessions = (
         MongoSessionStore(database["auth_sessions"], database["refresh_tokens"])
@@ -124,7 +130,9 @@ def create_app(
     max_body = settings.server.max_body_bytes
     features = [
         users_feature(users),
-        passwords_feature(service, hasher, throttle, lifecycle, delivery, max_body_bytes=max_body),
+        passwords_feature(
+            service, hasher, throttle, lifecycle, delivery, signup_limit, max_body_bytes=max_body
+        ),
         sessions_feature(
             lifecycle,
             delivery,

@@ -59,6 +59,7 @@ from authkit.core.strategy import (
 )
 from authkit.core.values import Choice, Env, Range, Secret
 from authkit.http.body import read_fields
+from authkit.http.disconnect import ClientConnection
 from authkit.http.headers import first_header
 from authkit.http.openapi import describe, error_responses, json_response
 from authkit.http.responses import JSON
@@ -81,6 +82,7 @@ __all__ = [
     "BackendUnavailable",
     "BadRequest",
     "Choice",
+    "ClientConnection",
     "CommandError",
     "Conflict",
     "Env",

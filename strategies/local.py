@@ -23,6 +23,7 @@ from starlette.requests import Request
 from authkit.plugin import (
     AuthenticatedUser,
     AuthService,
+    ClientConnection,
     Fail,
     Outcome,
     StrategyContext,
@@ -60,7 +61,9 @@ class LocalStrategy:
         if not isinstance(username, str) or not username or not is_clean_text(username):
             return _MISSING
         address = request.client.host if request.client else "unknown"
-        user = await self.service.validate_user(username, password, address=address)
+        user = await self.service.validate_user(
+            username, password, address=address, client=ClientConnection(request)
+        )
         if user is None:
             return _INVALID
         # The token version travels to the sign-in route, which puts it in the access token.

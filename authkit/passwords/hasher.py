@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import bcrypt
@@ -39,6 +39,8 @@ __all__ = ["BCRYPT_MAX_BYTES", "PasswordHasher"]
 BCRYPT_MAX_BYTES = 72
 logger = logging.getLogger("authkit.passwords")
 T = TypeVar("T")
+# Returns when the request's client has gone away (`request_gone`).
+Gone = Callable[[], Awaitable[object]]
 _COST = re.compile(r"^\$2[abxy]\$(\d\d)\$")
 
 
@@ -64,11 +66,15 @@ class PasswordHasher:
     def too_long(password: str) -> bool:
         return len(password.encode("utf-8")) > BCRYPT_MAX_BYTES
 
-    async def hash(self, password: str) -> str:
+    async def hash(self, password: str, *, unless: Gone | None = None) -> str:
+        """A new hash. `unless` returns when the client went away: then ClientGone, and no
+        hash if it had not started (see CPUPool.run); Overloaded when the queue is full."""
         if self.too_long(password):
             raise ValueError(f"password exceeds bcrypt's {BCRYPT_MAX_BYTES}-byte limit")
         salt = bcrypt.gensalt(self.rounds)
-        hashed = await self._timed("hash", bcrypt.hashpw, password.encode("utf-8"), salt)
+        hashed = await self._timed(
+            "hash", bcrypt.hashpw, password.encode("utf-8"), salt, unless=unless
+        )
         return hashed.decode("ascii")
 
     def needs_rehash(self, stored_hash: str) -> bool:
@@ -82,19 +88,25 @@ class PasswordHasher:
         hashed = await self._timed("hash", bcrypt.hashpw, _secret_bytes(password), salt)
         return hashed.decode("ascii")
 
-    async def verify(self, password: str, stored_hash: str) -> bool:
-        return await self._timed("verify", self._check, _secret_bytes(password), stored_hash)
+    async def verify(self, password: str, stored_hash: str, *, unless: Gone | None = None) -> bool:
+        return await self._timed(
+            "verify", self._check, _secret_bytes(password), stored_hash, unless=unless
+        )
 
-    async def verify_dummy(self, password: str) -> None:
-        await self._timed("verify", bcrypt.checkpw, _secret_bytes(password), self._dummy_hash)
+    async def verify_dummy(self, password: str, *, unless: Gone | None = None) -> None:
+        await self._timed(
+            "verify", bcrypt.checkpw, _secret_bytes(password), self._dummy_hash, unless=unless
+        )
 
-    async def _timed(self, operation: str, fn: Callable[..., T], *args: object) -> T:
+    async def _timed(
+        self, operation: str, fn: Callable[..., T], *args: object, unless: Gone | None = None
+    ) -> T:
         def timed() -> tuple[T, float]:
             # Timed inside the worker thread: bcrypt's own cost, not the wait for a thread.
             started = time.perf_counter()
             return fn(*args), time.perf_counter() - started
 
-        result, seconds = await self.pool.run(timed)
+        result, seconds = await self.pool.run(timed, unless=unless)
         self._metrics.bcrypt(operation, seconds)
         return result
 

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from authkit.core.guard import guard
 from authkit.core.strategy import AuthenticatedUser
 from authkit.http.body import read_fields
+from authkit.http.disconnect import ClientConnection
 from authkit.http.openapi import (
     describe,
     error_responses,
@@ -56,6 +57,11 @@ _CREDENTIALS_BODY = fields_body(_CREDENTIALS_SCHEMA, required=True)
 def _json_object(description: str, **properties: Any) -> dict[str, Any]:
     schema = {"type": "object", "required": list(properties), "properties": properties}
     return json_response(description, schema)
+
+
+def _client_address(request: Request) -> str:
+    # As strategies/local.py takes it for the sign-in throttle: one key for both limits.
+    return request.client.host if request.client else "unknown"
 
 
 def _refusing_cross_site(
@@ -95,13 +101,15 @@ def auth_routes(
         request_body=_CREDENTIALS_BODY,
         responses={
             201: {"description": "Created; the body is empty"},
-            **error_responses(400, 409, 413, 503),
+            **error_responses(400, 409, 413, 429, 503),
         },
         tags=["auth"],
     )
     async def sign_up(request: Request) -> Response:
         credentials = SignupCredentials.from_body(await read_fields(request, max_body_bytes))
-        await service.sign_up(credentials)
+        await service.sign_up(
+            credentials, address=_client_address(request), client=ClientConnection(request)
+        )
         return Response(status_code=201)
 
     @describe(

@@ -20,13 +20,15 @@ Example:
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import attrs
 
-from authkit.core.errors import BackendUnavailable, TooManyRequests
+from authkit.core.errors import BackendUnavailable, ClientGone, Overloaded, TooManyRequests
 from authkit.ops.metrics import NoMetrics
 from authkit.passwords.dto import SignupCredentials
-from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.hasher import Gone, PasswordHasher
+from authkit.passwords.signup_limit import SignupLimit
 from authkit.passwords.throttle import SigninThrottle
 from authkit.users.store import AccountStore, User, UserStore
 
@@ -35,16 +37,50 @@ __all__ = ["AuthService"]
 security_log = logging.getLogger("authkit.security")
 
 
+class Client(Protocol):
+    """The client a request came from (authkit.http.disconnect.ClientConnection)."""
+
+    async def gone(self) -> None:
+        """Return once the client has gone away."""
+
+    async def has_gone(self) -> bool:
+        """Whether it has gone away already."""
+
+
 @attrs.frozen
 class AuthService:
     users: UserStore
     passwords: PasswordHasher
     throttle: SigninThrottle | None = None
     metrics: NoMetrics = attrs.field(factory=NoMetrics)
+    signup_limit: SignupLimit | None = None
 
-    async def sign_up(self, credentials: SignupCredentials) -> User:
-        password_hash = await self.passwords.hash(credentials.password)
-        user = await self.users.create(credentials.username, password_hash)
+    async def sign_up(
+        self,
+        credentials: SignupCredentials,
+        *,
+        address: str = "unknown",
+        client: Client | None = None,
+    ) -> User:
+        """Hash and store a new user. Overloaded (503) when too much password work waits,
+        TooManyRequests past the address's sign-up limit, ClientGone when `client` left
+        before the account was written: then no account, and no hash if it had not begun."""
+        # A place in the password queue first: a shed sign-up has written nothing.
+        with self.passwords.pool.reserve():
+            if client is not None and await client.has_gone():
+                raise ClientGone()
+            limit = self.signup_limit
+            record = None if limit is None else await limit.begin(address)
+            try:
+                unless: dict[str, Gone] = {} if client is None else {"unless": client.gone}
+                password_hash = await self.passwords.hash(credentials.password, **unless)
+                if client is not None and await client.has_gone():
+                    raise ClientGone()
+            except ClientGone:
+                if limit is not None:
+                    await limit.take_back(record)
+                raise
+            user = await self.users.create(credentials.username, password_hash)
         security_log.info(
             "signup",
             extra={"fields": {"event": "signup", "user": user.username, "user_id": user.id}},
@@ -52,16 +88,41 @@ class AuthService:
         return user
 
     async def validate_user(
-        self, username: str, password: str, *, address: str = "unknown"
+        self,
+        username: str,
+        password: str,
+        *,
+        address: str = "unknown",
+        client: Client | None = None,
     ) -> User | None:
-        """The user when the password is right, None when not; TooManyRequests when throttled."""
+        """The user when the password is right, None when not; TooManyRequests when throttled,
+        Overloaded when too much password work waits, ClientGone when `client` left first."""
         if self.throttle is None:
-            return await self._check_password(username, password, address)
+            return await self._reserved_check(username, password, address, client)
         async with self.throttle.slot(username, address):
-            return await self._check_password(username, password, address)
+            return await self._reserved_check(username, password, address, client)
 
-    async def _check_password(self, username: str, password: str, address: str) -> User | None:
+    async def _reserved_check(
+        self, username: str, password: str, address: str, client: Client | None
+    ) -> User | None:
+        # The place in the password queue comes before the throttle counts the attempt: a
+        # shed sign-in leaves no attempt behind to be taken for a failure.
+        try:
+            with self.passwords.pool.reserve():
+                if client is not None and await client.has_gone():
+                    raise ClientGone()
+                return await self._check_password(username, password, address, client)
+        except Overloaded:
+            self.metrics.signin("shed")
+            _signin_event(logging.WARNING, "shed", username, address)
+            raise
+
+    async def _check_password(
+        self, username: str, password: str, address: str, client: Client | None
+    ) -> User | None:
         throttle = self.throttle
+        # Only with a client: a hasher of one's own (a test's, a plugin's) may not take it.
+        unless: dict[str, Gone] = {} if client is None else {"unless": client.gone}
         attempt = None if throttle is None else await throttle.begin(username, address)
         if attempt is not None and (wait := attempt.check.retry_after) is not None:
             self.metrics.signin("throttled")
@@ -71,8 +132,8 @@ class AuthService:
             )
         user = await self.users.find_by_username(username)
         if user is None:
-            await self.passwords.verify_dummy(password)
-        elif await self.passwords.verify(password, user.password_hash):
+            await self.passwords.verify_dummy(password, **unless)
+        elif await self.passwords.verify(password, user.password_hash, **unless):
             if throttle is not None and attempt is not None:
                 await throttle.succeeded(attempt)
             self.metrics.signin("succeeded")

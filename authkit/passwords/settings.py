@@ -9,7 +9,7 @@ import attrs
 from authkit.core.values import Env, Range
 from authkit.passwords.throttle import Limit
 
-__all__ = ["PasswordSettings", "SigninLimits"]
+__all__ = ["PasswordLoad", "PasswordSettings", "SigninLimits"]
 
 
 @attrs.frozen
@@ -51,3 +51,36 @@ class SigninLimits:
         Limit | None,
         Env("AUTHKIT_SIGNIN_LIMIT_ADDRESS", "the same per client address", none_is_off=True),
     ] = _HUNDRED_PER_QUARTER_HOUR
+
+
+_THIRTY_PER_HOUR = Limit(30, 60 * 60)
+
+
+@attrs.frozen
+class PasswordLoad:
+    """How much password work one client, and all of them together, may ask for.
+
+    Sign-ups per address: 30 an hour leaves room for a classroom behind one NAT, and
+    stops one machine from making accounts (and bcrypt work) by the hundred. The queue:
+    with every bcrypt thread busy, 16 requests per thread may wait, a wait of about 16
+    hashes; the next one is answered 503 with `Retry-After` at once instead of joining
+    a queue whose end its client would not live to see.
+    """
+
+    signup_per_address: Annotated[
+        Limit | None,
+        Env(
+            "AUTHKIT_SIGNUP_LIMIT_ADDRESS",
+            "sign-ups allowed per client address in a sliding window, then 429 (`off` to disable)",
+            none_is_off=True,
+        ),
+    ] = _THIRTY_PER_HOUR
+    queue_per_thread: Annotated[
+        int,
+        Range(1, 10_000),
+        Env(
+            "AUTHKIT_PASSWORD_QUEUE",
+            "sign-ins and sign-ups that may wait for a bcrypt thread, per thread; beyond "
+            "that, 503 with Retry-After at once",
+        ),
+    ] = 16
