@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -47,6 +48,7 @@ from authkit.sessions.revocation import MongoDenylist, RevocationChecker
 from authkit.sessions.routes import RefreshDelivery
 from authkit.sessions.store import MongoSessionStore
 from authkit.settings.model import Settings
+from authkit.storage.breaker import BreakerMiddleware, DatabaseBreaker, HeartbeatWatch
 from authkit.storage.database import DEFAULT_DATABASE, describe_uri, open_client
 from authkit.tokens.issuer import TokenIssuer
 from authkit.tokens.keys import KeyRing, KeySetError
@@ -71,10 +73,14 @@ def create_app(
     replaces the one MONGO_URI names (tests pass mongomock's).
     """
     client = None
+    heartbeats = HeartbeatWatch()
     if database is None:
-        client = open_client(settings.mongo.effective_uri)
+        client = open_client(settings.mongo.effective_uri, listeners=[heartbeats])
         database = client.get_default_database(DEFAULT_DATABASE)
     metrics = Metrics() if settings.observability.metrics else NoMetrics()
+    # Once the database is known down, 503 at once; a probe finds out when it is back.
+    breaker = DatabaseBreaker(functools.partial(database.command, "ping"))
+    heartbeats.breaker = breaker
     users = MongoUserStore(database["users"])
     load = settings.password_load
     pool = CPUPool()
@@ -166,6 +172,7 @@ def create_app(
             for feature in features:
                 for stop in feature.on_shutdown:
                     stop()
+            breaker.close()
             if client is not None:
                 client.close()
 
@@ -174,7 +181,7 @@ def create_app(
     # its 405, and authkit's handler for HTTPException answers both with Express's 404.
     app = Starlette(
         routes=all_routes,
-        middleware=_middleware(settings, metrics, all_routes, strategies),
+        middleware=_middleware(settings, metrics, all_routes, strategies, breaker),
         exception_handlers=dict(exception_handlers),
         lifespan=lifespan,
     )
@@ -182,6 +189,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.strategies = strategies
     app.state.users = users
+    app.state.database_breaker = breaker
     return app
 
 
@@ -253,6 +261,7 @@ def _middleware(
     metrics: NoMetrics,
     routes: list[BaseRoute],
     strategies: StrategyRegistry,
+    breaker: DatabaseBreaker,
 ) -> list[Middleware]:
     stack = []
     cors = settings.cors
@@ -289,6 +298,7 @@ def _middleware(
         )
     )
     stack.append(Middleware(StrategyRegistryMiddleware, registry=strategies))
+    stack.append(Middleware(BreakerMiddleware, breaker=breaker))
     # Starlette's route patterns would also match a path with a newline after it.
     stack.append(Middleware(NewlinePathsNotFound))
     return stack
