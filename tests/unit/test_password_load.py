@@ -234,10 +234,14 @@ async def places_held(pool: CPUPool, count: int) -> AsyncIterator[None]:
 
 
 async def call(
-    app: Any, body: dict[str, str], receive_after_body: Callable[[], Any]
+    app: Any,
+    body: dict[str, str] | None,
+    receive_after_body: Callable[[], Any],
+    path: str = "/auth/signup",
 ) -> list[Message]:
-    """POST /auth/signup as a raw ASGI call; after the body, `receive` is `receive_after_body`."""
-    sent_body = False
+    """POST `path` as a raw ASGI call; after the body (None: none is sent, as if the client
+    hung up before it), `receive` is `receive_after_body`."""
+    sent_body = body is None
 
     async def receive() -> Message:
         nonlocal sent_body
@@ -260,10 +264,14 @@ async def call(
         "server": ("testserver", 80),
         "client": ("203.0.113.60", 50000),
         "root_path": "",
-        "path": "/auth/signup",
-        "raw_path": b"/auth/signup",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"host", b"testserver")],
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"48"),
+            (b"host", b"testserver"),
+        ],
     }
     await app(scope, receive, send)
     return answers
@@ -284,6 +292,21 @@ async def test_a_signup_whose_client_hung_up_costs_no_hash_and_writes_nothing(
     assert gate.calls == 0
     assert db.users.count_documents({}) == 0
     assert db.signup_attempts.count_documents({}) == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["/auth/signup", "/auth/signin"])
+async def test_a_client_that_hangs_up_before_its_body_is_in_is_no_server_error(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(make_settings(), database=mongomock.MongoClient().db)
+
+    async def hung_up() -> Message:
+        return {"type": "http.disconnect"}
+
+    answers = await call(app, None, hung_up, path=path)
+    assert answers[0]["status"] == 499  # what nginx logs for it; nobody reads it
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
 
 
 @pytest.mark.anyio
