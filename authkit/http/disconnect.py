@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+
 import attrs
 from starlette.requests import Request
 
@@ -31,5 +33,8 @@ class ClientConnection:
             pass  # a body chunk nobody read: the client is still there
 
     async def has_gone(self) -> bool:
-        """Whether the client closed its connection already; never waits."""
+        """Whether the client closed its connection already; never waits for it."""
+        # One turn of the event loop first: a client that sent its request and hung up at
+        # once has its hang-up read by the server in that turn, not after work has begun.
+        await asyncio.sleep(0)
         return await self.request.is_disconnected()

@@ -94,10 +94,12 @@ class CPUPool:
         return self._places_taken
 
     @contextlib.contextmanager
-    def reserve(self) -> Iterator[None]:
+    def reserve(self, share: float = 1.0) -> Iterator[None]:
         """Hold a place for the work of this request, or raise Overloaded when none is left.
 
-        Work run while it is held (in this task) takes no place of its own.
+        `share` of the places at most may be taken when this one is asked for: work given a
+        smaller share (sign-ups) cannot fill the places the rest (sign-ins) may use. Work run
+        while a place is held (in this task) takes no place of its own.
         """
         key = id(self)
         if key in _reserved_here.get():
@@ -105,7 +107,7 @@ class CPUPool:
             return
         with self._lock:
             capacity = self.capacity
-            if capacity is not None and self._places_taken >= capacity:
+            if capacity is not None and self._places_taken >= max(1, int(capacity * share)):
                 raise Overloaded()
             self._places_taken += 1
         token = _reserved_here.set((*_reserved_here.get(), key))

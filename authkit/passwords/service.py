@@ -35,6 +35,8 @@ from authkit.users.store import AccountStore, User, UserStore
 __all__ = ["AuthService"]
 
 security_log = logging.getLogger("authkit.security")
+# The part of the password queue sign-ups may hold at once; the rest is sign-ins' alone.
+SIGNUP_SHARE = 0.5
 
 
 class Client(Protocol):
@@ -65,8 +67,9 @@ class AuthService:
         """Hash and store a new user. Overloaded (503) when too much password work waits,
         TooManyRequests past the address's sign-up limit, ClientGone when `client` left
         before the account was written: then no account, and no hash if it had not begun."""
-        # A place in the password queue first: a shed sign-up has written nothing.
-        with self.passwords.pool.reserve():
+        # A place in the password queue first: a shed sign-up has written nothing. Sign-ups
+        # may fill only part of it: a flood of them leaves room for people signing in.
+        with self.passwords.pool.reserve(share=SIGNUP_SHARE):
             if client is not None and await client.has_gone():
                 raise ClientGone()
             limit = self.signup_limit

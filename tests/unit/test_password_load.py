@@ -30,7 +30,7 @@ from authkit.core.errors import ClientGone, Overloaded, TooManyRequests
 from authkit.passwords.cpu_pool import CPUPool
 from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.hasher import PasswordHasher
-from authkit.passwords.service import AuthService
+from authkit.passwords.service import SIGNUP_SHARE, AuthService
 from authkit.passwords.signup_limit import SignupLimit
 from authkit.passwords.throttle import Limit, SigninThrottle
 from authkit.settings.model import PasswordLoad
@@ -147,7 +147,8 @@ async def test_password_work_beyond_the_queue_is_shed_at_once_with_503(gate: Gat
         password_load=PasswordLoad(signup_per_address=None, queue_per_thread=1)
     )
     app = create_app(settings, database=db)
-    capacity = 2 * CPUPool().threads  # one hashing and one waiting per thread
+    # One place hashing and one waiting per thread, of which sign-ups may hold half.
+    capacity = max(1, int(2 * CPUPool().threads * SIGNUP_SHARE))
     extra = 3
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
@@ -190,6 +191,20 @@ async def test_a_shed_signin_leaves_no_attempt_behind_to_count_as_a_failure() ->
     assert db.signin_failures.count_documents({}) == 0
     # The place is free again: the next attempt is checked as usual.
     assert await service.validate_user("alice", PASSWORD, address="10.0.0.9") is not None
+
+
+@pytest.mark.anyio
+async def test_a_flood_of_signups_leaves_room_in_the_queue_for_signins() -> None:
+    db = mongomock.MongoClient().db
+    hasher = PasswordHasher(4, pool=CPUPool(threads=1, max_waiting=3))  # four places
+    service = AuthService(MongoUserStore(db.users), hasher)
+    await service.sign_up(SignupCredentials("alice", PASSWORD))
+
+    async with places_held(hasher.pool, 2):  # two sign-ups in the queue: their half
+        with pytest.raises(Overloaded):
+            await service.sign_up(SignupCredentials("flood", PASSWORD))
+        assert await service.validate_user("alice", PASSWORD) is not None
+    assert db.users.count_documents({"username": "flood"}) == 0
 
 
 @pytest.mark.anyio
