@@ -36,19 +36,22 @@ import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import TypeVar
 
 from authkit.core.errors import ClientGone, Overloaded
+from authkit.passwords.priority_executor import PriorityExecutor
 
 __all__ = ["CPUPool", "usable_cpus"]
 
 T = TypeVar("T")
 # Linux's CFS gives a nice-10 thread about a tenth of the weight of a nice-0 one.
 _BACKGROUND_NICENESS = 10
-# The pools whose places the running request holds (`CPUPool.reserve`).
-_reserved_here: ContextVar[tuple[int, ...]] = ContextVar("authkit_cpu_reserved", default=())
+# The pools whose places the running request holds (`CPUPool.reserve`), with the priority
+# its work runs at in each.
+_reserved_here: ContextVar[tuple[tuple[int, int], ...]] = ContextVar(
+    "authkit_cpu_reserved", default=()
+)
 
 
 def usable_cpus() -> int:
@@ -80,7 +83,7 @@ class CPUPool:
         # None: unbounded (a pool of one's own, tests); the app passes AUTHKIT_PASSWORD_QUEUE.
         self.max_waiting = max_waiting
         self._niceness = niceness
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: PriorityExecutor | None = None
         self._lock = threading.Lock()
         self._places_taken = 0
 
@@ -94,15 +97,16 @@ class CPUPool:
         return self._places_taken
 
     @contextlib.contextmanager
-    def reserve(self, share: float = 1.0) -> Iterator[None]:
+    def reserve(self, share: float = 1.0, *, priority: int = 0) -> Iterator[None]:
         """Hold a place for the work of this request, or raise Overloaded when none is left.
 
         `share` of the places at most may be taken when this one is asked for: work given a
         smaller share (sign-ups) cannot fill the places the rest (sign-ins) may use. Work run
-        while a place is held (in this task) takes no place of its own.
+        while a place is held (in this task) takes no place of its own, and waits for a
+        thread behind all work of a lower `priority` number (sign-ins: 0, sign-ups: 1).
         """
         key = id(self)
-        if key in _reserved_here.get():
+        if any(held == key for held, _ in _reserved_here.get()):
             yield
             return
         with self._lock:
@@ -110,7 +114,7 @@ class CPUPool:
             if capacity is not None and self._places_taken >= max(1, int(capacity * share)):
                 raise Overloaded()
             self._places_taken += 1
-        token = _reserved_here.set((*_reserved_here.get(), key))
+        token = _reserved_here.set((*_reserved_here.get(), (key, priority)))
         try:
             yield
         finally:
@@ -118,18 +122,22 @@ class CPUPool:
             with self._lock:
                 self._places_taken -= 1
 
-    def _started(self) -> ThreadPoolExecutor:
+    def _started(self) -> PriorityExecutor:
         # Made on first use, and again after close(): an application can be started twice
         # (tests run its lifespan more than once).
         with self._lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    max_workers=self.threads,
-                    thread_name_prefix="authkit-cpu",
+                self._executor = PriorityExecutor(
+                    self.threads,
+                    "authkit-cpu",
                     initializer=_lower_this_threads_priority,
                     initargs=(self._niceness,),
                 )
             return self._executor
+
+    def _priority_here(self) -> int:
+        key = id(self)
+        return next((priority for held, priority in _reserved_here.get() if held == key), 0)
 
     async def run(
         self,
@@ -140,7 +148,9 @@ class CPUPool:
         """`fn(*args)` in a pool thread. `unless` returns when the client has gone away: work
         still waiting for a thread then never starts (ClientGone); work already running ends."""
         with self.reserve():
-            job = (self._executor or self._started()).submit(functools.partial(fn, *args))
+            job = (self._executor or self._started()).submit(
+                functools.partial(fn, *args), priority=self._priority_here()
+            )
             work = asyncio.wrap_future(job)
             if unless is not None:
                 gone = asyncio.ensure_future(unless())
@@ -159,4 +169,4 @@ class CPUPool:
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown()

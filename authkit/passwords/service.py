@@ -37,6 +37,9 @@ __all__ = ["AuthService"]
 security_log = logging.getLogger("authkit.security")
 # The part of the password queue sign-ups may hold at once; the rest is sign-ins' alone.
 SIGNUP_SHARE = 0.5
+# Sign-ups wait for a bcrypt thread behind every sign-in (priority 0): a flood of them
+# does not make a person signing in wait.
+SIGNUP_PRIORITY = 1
 
 
 class Client(Protocol):
@@ -68,8 +71,9 @@ class AuthService:
         TooManyRequests past the address's sign-up limit, ClientGone when `client` left
         before the account was written: then no account, and no hash if it had not begun."""
         # A place in the password queue first: a shed sign-up has written nothing. Sign-ups
-        # may fill only part of it: a flood of them leaves room for people signing in.
-        with self.passwords.pool.reserve(share=SIGNUP_SHARE):
+        # may fill only part of it, and go after sign-ins: a flood of them leaves room for,
+        # and does not delay, people signing in.
+        with self.passwords.pool.reserve(share=SIGNUP_SHARE, priority=SIGNUP_PRIORITY):
             if client is not None and await client.has_gone():
                 raise ClientGone()
             limit = self.signup_limit
