@@ -6,8 +6,6 @@ sign-in answer 503 without trying it, a background probe finds out when it is ba
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import mongomock
@@ -16,20 +14,13 @@ from pymongo import monitoring
 from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 from starlette.testclient import TestClient
 from support.jwt import bearer
+from support.processes import eventually
 from support.settings import make_settings
 
 from authkit import create_app
 from authkit.storage.breaker import DatabaseBreaker, HeartbeatWatch
 
 ALICE = {"username": "alice", "password": "Passw0rd!x"}
-
-
-def eventually(condition: Callable[[], bool], what: str) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"never: {what}")
 
 
 class Database:
@@ -52,16 +43,16 @@ def test_a_failed_call_opens_the_breaker_only_when_a_ping_fails_too() -> None:
     breaker = DatabaseBreaker(db.ping, interval=0.01)
     try:
         breaker.suspect()  # a blip: the ping that follows it succeeds
-        eventually(lambda: db.pings == 1 and not breaker.probing, "the probe ended")
+        eventually(lambda: db.pings == 1 and not breaker.probing, what="the probe ended")
         assert not breaker.is_open
 
         db.down = True
         breaker.suspect()
-        eventually(lambda: breaker.is_open, "the breaker opened")
+        eventually(lambda: breaker.is_open, what="the breaker opened")
         pings = db.pings
-        eventually(lambda: db.pings > pings + 2, "the probe kept trying")
+        eventually(lambda: db.pings > pings + 2, what="the probe kept trying")
         db.down = False
-        eventually(lambda: not breaker.is_open, "the breaker closed once a ping succeeded")
+        eventually(lambda: not breaker.is_open, what="the breaker closed once a ping succeeded")
     finally:
         breaker.close()
 
@@ -112,7 +103,7 @@ def test_once_the_database_is_known_down_nothing_tries_it_until_a_probe_reaches_
         first = client.post("/auth/signin", json=ALICE)
         assert first.status_code == 503 and tried, "the first call found the outage"
         breaker = app.state.database_breaker
-        eventually(lambda: breaker.is_open, "the probe confirmed the outage")
+        eventually(lambda: breaker.is_open, what="the probe confirmed the outage")
 
         tried.clear()
         answers = [
@@ -127,7 +118,7 @@ def test_once_the_database_is_known_down_nothing_tries_it_until_a_probe_reaches_
         assert (me.status_code, me.json()["username"]) == (200, "alice")
 
         db.down = False
-        eventually(lambda: not breaker.is_open, "the probe found the database back")
+        eventually(lambda: not breaker.is_open, what="the probe found the database back")
         assert client.post("/auth/signin", json=ALICE).status_code == 201
     assert not breaker.is_open
 
@@ -144,6 +135,6 @@ def test_the_drivers_failed_heartbeat_starts_the_probe() -> None:
         watch.succeeded(monitoring.ServerHeartbeatSucceededEvent(0.01, {}, ("db", 27017)))
         assert not breaker.probing
         watch.failed(monitoring.ServerHeartbeatFailedEvent(0.01, OSError("gone"), ("db", 27017)))
-        eventually(lambda: breaker.is_open, "the breaker opened")
+        eventually(lambda: breaker.is_open, what="the breaker opened")
     finally:
         breaker.close()
