@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -35,9 +36,11 @@ from authkit.http.responses import exception_handlers, http_error_handler
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
+from authkit.passwords.cpu_pool import CPUPool
 from authkit.passwords.devices import DEVICE_HEADER, DeviceTokens, derive_device_key
 from authkit.passwords.feature import passwords_feature
 from authkit.passwords.service import AuthService
+from authkit.passwords.signup_limit import SignupLimit
 from authkit.passwords.throttle import SigninThrottle
 from authkit.sessions.feature import sessions_feature
 from authkit.sessions.lifecycle import TokenLifecycle
@@ -45,6 +48,7 @@ from authkit.sessions.revocation import MongoDenylist, RevocationChecker
 from authkit.sessions.routes import RefreshDelivery
 from authkit.sessions.store import MongoSessionStore
 from authkit.settings.model import Settings
+from authkit.storage.breaker import DatabaseBreaker, HeartbeatWatch
 from authkit.storage.database import DEFAULT_DATABASE, describe_uri, open_client
 from authkit.tokens.issuer import TokenIssuer
 from authkit.tokens.keys import KeyRing, KeySetError
@@ -70,12 +74,18 @@ def create_app(
     """
     metrics = Metrics() if settings.observability.metrics else NoMetrics()
     # Before the client: settings that contradict each other stop the start with no connection.
-    hasher = settings.passwords.hasher(metrics)
+    pool = CPUPool()
+    pool.max_waiting = pool.threads * settings.password_load.queue_per_thread
+    hasher = settings.passwords.hasher(metrics, pool)
     policy = settings.passwords.policy()
     client = None
+    heartbeats = HeartbeatWatch()
     if database is None:
-        client = open_client(settings.mongo.effective_uri)
+        client = open_client(settings.mongo.effective_uri, listeners=[heartbeats])
         database = client.get_default_database(DEFAULT_DATABASE)
+    # Once the database is known down, 503 at once; a probe finds out when it is back.
+    breaker = DatabaseBreaker(functools.partial(database.command, "ping"))
+    heartbeats.breaker = breaker
     users = MongoUserStore(database["users"])
     tokens = token_issuer(settings)
     throttle = SigninThrottle(
@@ -84,7 +94,12 @@ def create_app(
         per_address=settings.signin_limits.per_address,
         per_device=settings.signin_limits.per_device,
     )
-    service = AuthService(users, hasher, throttle, metrics, policy, device_tokens(settings))
+    signup_limit = SignupLimit(
+        database["signup_attempts"], settings.password_load.signup_per_address
+    )
+    service = AuthService(
+        users, hasher, throttle, metrics, signup_limit, policy, device_tokens(settings)
+    )
     lifetimes = settings.sessions
     sessions = (
         MongoSessionStore(database["auth_sessions"], database["refresh_tokens"])
@@ -108,6 +123,7 @@ def create_app(
         int(lifetimes.refresh_ttl.total_seconds()),
         lifetimes.cookie_samesite,
         trusted_origins=settings.cors.origins,
+        host_prefix=lifetimes.cookie_host_prefix,
     )
     ctx = StrategyContext(
         users=users,
@@ -126,7 +142,9 @@ def create_app(
     max_body = settings.server.max_body_bytes
     features = [
         users_feature(users),
-        passwords_feature(service, hasher, throttle, lifecycle, delivery, max_body_bytes=max_body),
+        passwords_feature(
+            service, hasher, throttle, lifecycle, delivery, signup_limit, max_body_bytes=max_body
+        ),
         sessions_feature(
             lifecycle,
             delivery,
@@ -160,6 +178,7 @@ def create_app(
             for feature in features:
                 for stop in feature.on_shutdown:
                     stop()
+            breaker.close()
             if client is not None:
                 client.close()
 
@@ -168,7 +187,7 @@ def create_app(
     # its 405, and authkit's handler for HTTPException answers both with Express's 404.
     app = Starlette(
         routes=all_routes,
-        middleware=_middleware(settings, metrics, all_routes, strategies),
+        middleware=_middleware(settings, metrics, all_routes, strategies, breaker),
         exception_handlers=dict(exception_handlers),
         lifespan=lifespan,
     )
@@ -176,6 +195,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.strategies = strategies
     app.state.users = users
+    app.state.database_breaker = breaker
     return app
 
 
@@ -264,10 +284,11 @@ def _middleware(
     metrics: NoMetrics,
     routes: list[BaseRoute],
     strategies: StrategyRegistry,
+    breaker: DatabaseBreaker,
 ) -> list[Middleware]:
     # Outermost of ours: nosniff and relative own-origin redirects on every answer, a 500
     # the observer renders and a CORS preflight's included.
-    stack = [Middleware(Front, registry=strategies)]
+    stack = [Middleware(Front, registry=strategies, breaker=breaker)]
     cors = settings.cors
     if cors.origins:
         if cors.allow_credentials and "*" in cors.origins:

@@ -63,6 +63,7 @@ from authkit.core.strategy import (
 from authkit.core.values import Choice, Env, Range, Secret
 from authkit.http.body import read_fields
 from authkit.http.client_address import client_ip, throttle_key
+from authkit.http.disconnect import ClientConnection
 from authkit.http.headers import first_header
 from authkit.http.openapi import describe, error_responses, json_response
 from authkit.http.responses import JSON
@@ -86,6 +87,7 @@ __all__ = [
     "BackendUnavailable",
     "BadRequest",
     "Choice",
+    "ClientConnection",
     "CommandError",
     "Conflict",
     "DeviceTokens",

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from authkit.plugin import (
     AuthenticatedUser,
     AuthService,
+    ClientConnection,
     DeviceTokens,
     Fail,
     Outcome,
@@ -65,7 +66,11 @@ class LocalStrategy:
             return _MISSING
         address = throttle_key(request.scope)
         user = await self.service.validate_user(
-            username, password, address=address, device_token=DeviceTokens.presented(request)
+            username,
+            password,
+            address=address,
+            device_token=DeviceTokens.presented(request),
+            client=ClientConnection(request),
         )
         if user is None:
             return _INVALID

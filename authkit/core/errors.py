@@ -19,7 +19,9 @@ AuthkitError
     │   └── UserAlreadyExists
     ├── PayloadTooLarge (413)
     ├── TooManyRequests (429)
-    └── BackendUnavailable (503)
+    ├── ClientGone (499)         the client hung up; nobody reads the answer
+    ├── BackendUnavailable (503)
+    └── Overloaded (503)         too much password work waiting: shed at once
 ```
 
 An `HTTPError` carries what the response says, in the NestJS shape
@@ -38,6 +40,7 @@ __all__ = [
     "AuthkitError",
     "BackendUnavailable",
     "BadRequest",
+    "ClientGone",
     "ConfigError",
     "Conflict",
     "DuplicateStrategyError",
@@ -47,6 +50,7 @@ __all__ = [
     "InvalidRefreshToken",
     "InvalidToken",
     "NotFound",
+    "Overloaded",
     "PayloadTooLarge",
     "RegistryError",
     "TooManyRequests",
@@ -243,3 +247,30 @@ class BackendUnavailable(HTTPError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "5"}
+
+
+class ClientGone(HTTPError):
+    """The client closed its connection before the work it asked for began: it is skipped.
+
+    Nobody reads the answer; 499 is what nginx logs for it, so access logs say what happened.
+    """
+
+    status_code = 499
+    error = "Client Closed Request"
+    default_message = "The client closed the connection"
+
+
+class Overloaded(HTTPError):
+    """More password work is waiting than the bound allows: answered at once, not queued."""
+
+    status_code = 503
+    error = "Service Unavailable"
+    default_message = "Too many sign-ins and sign-ups are waiting; try again shortly"
+
+    def __init__(self, retry_after: int = 1, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

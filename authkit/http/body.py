@@ -22,9 +22,9 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from authkit.core.errors import BadRequest, PayloadTooLarge
+from authkit.core.errors import BadRequest, ClientGone, PayloadTooLarge
 
 __all__ = ["read_fields"]
 
@@ -42,11 +42,15 @@ async def _read_capped(request: Request, max_bytes: int) -> bytes:
         raise PayloadTooLarge(f"Request body is larger than {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"Request body is larger than {max_bytes} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise PayloadTooLarge(f"Request body is larger than {max_bytes} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client hung up before its body was in: nothing to answer, nothing to log.
+        raise ClientGone() from None
     return b"".join(chunks)
 
 

@@ -29,7 +29,7 @@ from prometheus_client.utils import floatToGoString
 __all__ = ["CONTENT_TYPE", "HTTPRequestStats", "Metrics", "NoMetrics", "SigninResult"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-SigninResult = Literal["succeeded", "failed", "throttled"]
+SigninResult = Literal["succeeded", "failed", "throttled", "shed"]
 
 # Methods a route can answer; any other (h11 accepts any token as a method) is counted as
 # "other", so a client cannot mint new label values and grow our memory without bound.
@@ -135,7 +135,7 @@ class Metrics(NoMetrics):
             "Database calls that failed for want of a database",
             registry=r,
         )
-        for result in ("succeeded", "failed", "throttled"):
+        for result in ("succeeded", "failed", "throttled", "shed"):
             self._signins.labels(result)  # export zeros, so rate() works from the first scrape
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:

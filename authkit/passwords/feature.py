@@ -1,5 +1,5 @@
 """The passwords capability as a Feature: signup, signin and /auth/me, the sign-in
-throttle's indexes, and the bcrypt worker pool closed at shutdown."""
+throttle's and the sign-up limit's indexes, and the bcrypt worker pool closed at shutdown."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from authkit.core.feature import Feature
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.routes import auth_routes
 from authkit.passwords.service import AuthService
+from authkit.passwords.signup_limit import SignupLimit
 from authkit.passwords.throttle import SigninThrottle
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import RefreshDelivery
@@ -20,12 +21,14 @@ def passwords_feature(
     throttle: SigninThrottle,
     lifecycle: TokenLifecycle,
     delivery: RefreshDelivery,
+    signup_limit: SignupLimit | None = None,
     *,
     max_body_bytes: int,
 ) -> Feature:
     return Feature(
         "passwords",
         routes=auth_routes(service, max_body_bytes, lifecycle, delivery),
-        indexes=[throttle.ensure_indexes],
+        indexes=[throttle.ensure_indexes]
+        + ([] if signup_limit is None else [signup_limit.ensure_indexes]),
         on_shutdown=[hasher.pool.close],
     )

@@ -43,7 +43,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import bcrypt
@@ -56,6 +56,8 @@ __all__ = ["BCRYPT_MAX_BYTES", "PasswordHasher"]
 BCRYPT_MAX_BYTES = 72
 logger = logging.getLogger("authkit.passwords")
 T = TypeVar("T")
+# Returns when the request's client has gone away (`request_gone`).
+Gone = Callable[[], Awaitable[object]]
 _COST = re.compile(r"^\$2[abxy]\$(\d\d)\$")
 
 
@@ -114,13 +116,15 @@ class PasswordHasher:
         """True when the password's NFC form is over bcrypt's 72 bytes in UTF-8."""
         return len(normalized(password).encode("utf-8")) > BCRYPT_MAX_BYTES
 
-    async def hash(self, password: str) -> str:
-        """A new hash of the password's NFC form (what `verify(..., legacy=False)` checks)."""
+    async def hash(self, password: str, *, unless: Gone | None = None) -> str:
+        """A new hash of the password's NFC form (what `verify(..., legacy=False)` checks).
+        `unless` returns when the client went away: then ClientGone, and no hash if it had
+        not started (see CPUPool.run); Overloaded when the queue is full."""
         if self.too_long(password):
             raise ValueError(f"password exceeds bcrypt's {BCRYPT_MAX_BYTES}-byte limit")
         salt = bcrypt.gensalt(self.rounds)
         secret = normalized(password).encode("utf-8")
-        hashed = await self._timed("hash", bcrypt.hashpw, secret, salt)
+        hashed = await self._timed("hash", bcrypt.hashpw, secret, salt, unless=unless)
         return hashed.decode("ascii")
 
     def needs_rehash(self, stored_hash: str) -> bool:
@@ -136,12 +140,16 @@ class PasswordHasher:
         hashed = await self._timed("hash", bcrypt.hashpw, secret, salt)
         return hashed.decode("ascii")
 
-    async def verify(self, password: str, stored_hash: str, *, legacy: bool = True) -> bool:
+    async def verify(
+        self, password: str, stored_hash: str, *, legacy: bool = True, unless: Gone | None = None
+    ) -> bool:
         """True when `password` matches `stored_hash`. `legacy`: the hash may be the NestJS
         app's (of the text as typed, the first 72 bytes); False for a hash `hash()` made."""
-        return await self.match(password, stored_hash, legacy=legacy) is not None
+        return await self.match(password, stored_hash, legacy=legacy, unless=unless) is not None
 
-    async def match(self, password: str, stored_hash: str, *, legacy: bool) -> bytes | None:
+    async def match(
+        self, password: str, stored_hash: str, *, legacy: bool, unless: Gone | None = None
+    ) -> bytes | None:
         """The bytes of `password` that match `stored_hash`, or None."""
         candidates = _candidates(password, legacy=legacy)
         if self._over_cost_cap(stored_hash):
@@ -150,15 +158,17 @@ class PasswordHasher:
         for secret in candidates:
             if secret is None or found is not None:
                 # The same bcrypt work as a real check, so the time taken tells nothing.
-                await self._timed("verify", bcrypt.checkpw, b"", self._dummy_hash)
-            elif await self._timed("verify", self._check, secret, stored_hash):
+                await self._timed("verify", bcrypt.checkpw, b"", self._dummy_hash, unless=unless)
+            elif await self._timed("verify", self._check, secret, stored_hash, unless=unless):
                 found = secret
         return found
 
-    async def verify_dummy(self, password: str) -> None:
+    async def verify_dummy(self, password: str, *, unless: Gone | None = None) -> None:
         """The bcrypt work a check of `password` costs, for a user that does not exist."""
         for secret in _candidates(password, legacy=True):
-            await self._timed("verify", bcrypt.checkpw, secret or b"", self._dummy_hash)
+            await self._timed(
+                "verify", bcrypt.checkpw, secret or b"", self._dummy_hash, unless=unless
+            )
 
     def refused_cost(self, stored_hash: str) -> int | None:
         """The hash's bcrypt cost when it is above `max_cost` (not checked), else None."""
@@ -179,13 +189,15 @@ class PasswordHasher:
         )
         return True
 
-    async def _timed(self, operation: str, fn: Callable[..., T], *args: object) -> T:
+    async def _timed(
+        self, operation: str, fn: Callable[..., T], *args: object, unless: Gone | None = None
+    ) -> T:
         def timed() -> tuple[T, float]:
             # Timed inside the worker thread: bcrypt's own cost, not the wait for a thread.
             started = time.perf_counter()
             return fn(*args), time.perf_counter() - started
 
-        result, seconds = await self.pool.run(timed)
+        result, seconds = await self.pool.run(timed, unless=unless)
         self._metrics.bcrypt(operation, seconds)
         return result
 

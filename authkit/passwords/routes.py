@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -20,6 +22,8 @@ from starlette.routing import Route
 from authkit.core.guard import guard
 from authkit.core.strategy import AuthenticatedUser
 from authkit.http.body import read_fields
+from authkit.http.client_address import throttle_key
+from authkit.http.disconnect import ClientConnection
 from authkit.http.endpoint import Endpoint
 from authkit.http.openapi import (
     describe,
@@ -62,6 +66,27 @@ def _json_object(description: str, **properties: Any) -> dict[str, Any]:
     return json_response(description, schema)
 
 
+def _refusing_cross_site(
+    delivery: RefreshDelivery,
+) -> Callable[[Callable[[Request], Awaitable[Response]]], Callable[[Request], Awaitable[Response]]]:
+    """Refuse another site's sign-in (cookie mode) before the guard runs: a refused request
+    costs no bcrypt work and records no failure against the account it names."""
+
+    def decorate(
+        endpoint: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        # functools.wraps copies the guard's marker too: start-up checks and /openapi.json
+        # still see the route as guarded.
+        @functools.wraps(endpoint)
+        async def refusing(request: Request) -> Response:
+            delivery.refuse_cross_site(request)
+            return await endpoint(request)
+
+        return refusing
+
+    return decorate
+
+
 def auth_routes(
     service: AuthService,
     max_body_bytes: int,
@@ -79,7 +104,7 @@ def auth_routes(
         request_body=credentials_body,
         responses={
             201: {"description": "Created; the body is empty"},
-            **error_responses(400, 409, 413, 503),
+            **error_responses(400, 409, 413, 429, 503),
         },
         tags=["auth"],
     )
@@ -87,7 +112,9 @@ def auth_routes(
         credentials = SignupCredentials.from_body(
             await read_fields(request, max_body_bytes), service.policy
         )
-        await service.sign_up(credentials)
+        await service.sign_up(
+            credentials, address=throttle_key(request.scope), client=ClientConnection(request)
+        )
         return Response(status_code=201)
 
     @describe(
@@ -101,10 +128,10 @@ def auth_routes(
         },
         tags=["auth"],
     )
+    @_refusing_cross_site(delivery)
     @guard("local")
     async def sign_in(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
-        delivery.refuse_cross_site(request)
         version = principal.claims.get("token_version")
         pair = await lifecycle.sign_in(
             principal.id,

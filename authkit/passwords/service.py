@@ -26,15 +26,23 @@ Example:
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import attrs
 
-from authkit.core.errors import BackendUnavailable, TooManyRequests, ValidationFailed
+from authkit.core.errors import (
+    BackendUnavailable,
+    ClientGone,
+    Overloaded,
+    TooManyRequests,
+    ValidationFailed,
+)
 from authkit.ops.metrics import NoMetrics
 from authkit.passwords.devices import DeviceTokens
 from authkit.passwords.dto import SignupCredentials
-from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.hasher import Gone, PasswordHasher
 from authkit.passwords.policy import PasswordPolicy
+from authkit.passwords.signup_limit import SignupLimit
 from authkit.passwords.throttle import SigninThrottle
 from authkit.users.names import UsernameRefused, canonical_username, signin_username_problem
 from authkit.users.store import AccountStore, User, UserStore
@@ -42,6 +50,21 @@ from authkit.users.store import AccountStore, User, UserStore
 __all__ = ["AuthService"]
 
 security_log = logging.getLogger("authkit.security")
+# The part of the password queue sign-ups may hold at once; the rest is sign-ins' alone.
+SIGNUP_SHARE = 0.5
+# Sign-ups wait for a bcrypt thread behind every sign-in (priority 0): a flood of them
+# does not make a person signing in wait.
+SIGNUP_PRIORITY = 1
+
+
+class Client(Protocol):
+    """The client a request came from (authkit.http.disconnect.ClientConnection)."""
+
+    async def gone(self) -> None:
+        """Return once the client has gone away."""
+
+    async def has_gone(self) -> bool:
+        """Whether it has gone away already."""
 
 
 @attrs.frozen
@@ -50,14 +73,40 @@ class AuthService:
     passwords: PasswordHasher
     throttle: SigninThrottle | None = None
     metrics: NoMetrics = attrs.field(factory=NoMetrics)
+    signup_limit: SignupLimit | None = None
     # What signup asks of a new password (its length bounds are settings).
     policy: PasswordPolicy = attrs.field(factory=PasswordPolicy)
     # None: no device tokens are issued or honoured; every client is an untrusted source.
     devices: DeviceTokens | None = None
 
-    async def sign_up(self, credentials: SignupCredentials) -> User:
-        password_hash = await self.passwords.hash(credentials.password)
-        user = await self.users.create(credentials.username, password_hash)
+    async def sign_up(
+        self,
+        credentials: SignupCredentials,
+        *,
+        address: str = "unknown",
+        client: Client | None = None,
+    ) -> User:
+        """Hash and store a new user. Overloaded (503) when too much password work waits,
+        TooManyRequests past the address's sign-up limit, ClientGone when `client` left
+        before the account was written: then no account, and no hash if it had not begun."""
+        # A place in the password queue first: a shed sign-up has written nothing. Sign-ups
+        # may fill only part of it, and go after sign-ins: a flood of them leaves room for,
+        # and does not delay, people signing in.
+        with self.passwords.pool.reserve(share=SIGNUP_SHARE, priority=SIGNUP_PRIORITY):
+            if client is not None and await client.has_gone():
+                raise ClientGone()
+            limit = self.signup_limit
+            record = None if limit is None else await limit.begin(address)
+            try:
+                unless: dict[str, Gone] = {} if client is None else {"unless": client.gone}
+                password_hash = await self.passwords.hash(credentials.password, **unless)
+                if client is not None and await client.has_gone():
+                    raise ClientGone()
+            except ClientGone:
+                if limit is not None:
+                    await limit.take_back(record)
+                raise
+            user = await self.users.create(credentials.username, password_hash)
         security_log.info(
             "signup",
             extra={"fields": {"event": "signup", "user": user.username, "user_id": user.id}},
@@ -71,9 +120,11 @@ class AuthService:
         *,
         address: str = "unknown",
         device_token: str | None = None,
+        client: Client | None = None,
     ) -> User | None:
         """The user when the password is right, None when not; TooManyRequests when throttled,
-        ValidationFailed (400) for a name no user can have (control characters, blank).
+        ValidationFailed (400) for a name no user can have (control characters, blank),
+        Overloaded when too much password work waits, ClientGone when `client` left first.
 
         `device_token` is what the client presented (`DeviceTokens.presented`): when it is
         valid for the account, the attempt counts against that device's limit alone.
@@ -83,14 +134,41 @@ class AuthService:
         account = throttle_account(username)
         device = None if self.devices is None else self.devices.verify(device_token, account)
         if self.throttle is None:
-            return await self._check_password(username, password, address, device)
+            return await self._reserved_check(username, password, address, device, client)
         async with self.throttle.slot(account, address, device):
-            return await self._check_password(username, password, address, device)
+            return await self._reserved_check(username, password, address, device, client)
+
+    async def _reserved_check(
+        self,
+        username: str,
+        password: str,
+        address: str,
+        device: str | None,
+        client: Client | None,
+    ) -> User | None:
+        # The place in the password queue comes before the throttle counts the attempt: a
+        # shed sign-in leaves no attempt behind to be taken for a failure.
+        try:
+            with self.passwords.pool.reserve():
+                if client is not None and await client.has_gone():
+                    raise ClientGone()
+                return await self._check_password(username, password, address, device, client)
+        except Overloaded:
+            self.metrics.signin("shed")
+            _signin_event(logging.WARNING, "shed", username, address)
+            raise
 
     async def _check_password(
-        self, username: str, password: str, address: str, device: str | None
+        self,
+        username: str,
+        password: str,
+        address: str,
+        device: str | None,
+        client: Client | None,
     ) -> User | None:
         throttle = self.throttle
+        # Only with a client: a hasher of one's own (a test's, a plugin's) may not take it.
+        unless: dict[str, Gone] = {} if client is None else {"unless": client.gone}
         account = throttle_account(username)
         attempt = None if throttle is None else await throttle.begin(account, address, device)
         if attempt is not None and (wait := attempt.check.retry_after) is not None:
@@ -109,10 +187,12 @@ class AuthService:
         user = await self.users.find_by_username(username)
         secret = None
         if user is None:
-            await self.passwords.verify_dummy(password)
+            await self.passwords.verify_dummy(password, **unless)
         else:
             legacy = not user.password_nfc
-            secret = await self.passwords.match(password, user.password_hash, legacy=legacy)
+            secret = await self.passwords.match(
+                password, user.password_hash, legacy=legacy, **unless
+            )
         if user is not None and secret is not None:
             if throttle is not None and attempt is not None:
                 await throttle.succeeded(attempt)

@@ -11,11 +11,12 @@ import attrs
 from authkit.core.errors import ConfigError
 from authkit.core.values import Env, Range, Secret
 from authkit.ops.metrics import NoMetrics
+from authkit.passwords.cpu_pool import CPUPool
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.policy import PasswordPolicy
 from authkit.passwords.throttle import Limit
 
-__all__ = ["PasswordSettings", "SigninLimits"]
+__all__ = ["PasswordLoad", "PasswordSettings", "SigninLimits"]
 
 
 @attrs.frozen
@@ -66,10 +67,12 @@ class PasswordSettings:
                 f"AUTHKIT_PASSWORD_MIN_LENGTH / AUTHKIT_PASSWORD_MAX_LENGTH: {exc}"
             ) from None
 
-    def hasher(self, metrics: NoMetrics | None = None) -> PasswordHasher:
+    def hasher(
+        self, metrics: NoMetrics | None = None, pool: CPUPool | None = None
+    ) -> PasswordHasher:
         """The hasher these settings ask for; ConfigError when the costs contradict."""
         try:
-            return PasswordHasher(self.bcrypt_rounds, metrics, max_cost=self.bcrypt_max_cost)
+            return PasswordHasher(self.bcrypt_rounds, metrics, pool, max_cost=self.bcrypt_max_cost)
         except ValueError as exc:
             raise ConfigError(f"BCRYPT_ROUNDS / AUTHKIT_BCRYPT_MAX_COST: {exc}") from None
 
@@ -135,3 +138,36 @@ class SigninLimits:
             "no device is trusted)",
         ),
     ] = None
+
+
+_THIRTY_PER_HOUR = Limit(30, 60 * 60)
+
+
+@attrs.frozen
+class PasswordLoad:
+    """How much password work one client, and all of them together, may ask for.
+
+    Sign-ups per address: 30 an hour leaves room for a classroom behind one NAT, and
+    stops one machine from making accounts (and bcrypt work) by the hundred. The queue:
+    with every bcrypt thread busy, 16 requests per thread may wait, a wait of about 16
+    hashes; the next one is answered 503 with `Retry-After` at once instead of joining
+    a queue whose end its client would not live to see.
+    """
+
+    signup_per_address: Annotated[
+        Limit | None,
+        Env(
+            "AUTHKIT_SIGNUP_LIMIT_ADDRESS",
+            "sign-ups allowed per client address in a sliding window, then 429 (`off` to disable)",
+            none_is_off=True,
+        ),
+    ] = _THIRTY_PER_HOUR
+    queue_per_thread: Annotated[
+        int,
+        Range(1, 10_000),
+        Env(
+            "AUTHKIT_PASSWORD_QUEUE",
+            "sign-ins and sign-ups that may wait for a bcrypt thread, per thread; beyond "
+            "that, 503 with Retry-After at once",
+        ),
+    ] = 16

@@ -39,9 +39,18 @@ from authkit.http.responses import JSON
 from authkit.sessions.lifecycle import TokenLifecycle, TokenPair
 from authkit.sessions.store import Session
 
-__all__ = ["REFRESH_COOKIE", "RefreshDelivery", "token_routes", "user_agent_of"]
+__all__ = [
+    "HOST_PREFIXED_REFRESH_COOKIE",
+    "REFRESH_COOKIE",
+    "RefreshDelivery",
+    "token_routes",
+    "user_agent_of",
+]
 
 REFRESH_COOKIE = "authkit_refresh"
+# RFC 6265bis 4.1.3.2: a browser keeps a `__Host-` cookie only when it is Secure, has
+# Path=/ and no Domain, so no sibling subdomain (or plain-HTTP page) can plant or shadow it.
+HOST_PREFIXED_REFRESH_COOKIE = "__Host-" + REFRESH_COOKIE
 _COOKIE_PATH = "/auth"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MAX_USER_AGENT = 256
@@ -58,6 +67,17 @@ class RefreshDelivery:
     samesite: str = "strict"
     # Other origins whose pages may sign in and refresh (AUTHKIT_CORS_ORIGINS).
     trusted_origins: tuple[str, ...] = ()
+    # The `__Host-` prefix (AUTHKIT_REFRESH_COOKIE_HOST_PREFIX): the browser itself then
+    # refuses the cookie from a subdomain; the price is Path=/ (sent to every route).
+    host_prefix: bool = False
+
+    @property
+    def cookie_name(self) -> str:
+        return HOST_PREFIXED_REFRESH_COOKIE if self.host_prefix else REFRESH_COOKIE
+
+    @property
+    def cookie_path(self) -> str:
+        return "/" if self.host_prefix else _COOKIE_PATH
 
     def refuse_cross_site(self, request: Request) -> None:
         """In cookie mode, refuse to set the refresh cookie for another site's page.
@@ -89,14 +109,14 @@ class RefreshDelivery:
         response = JSON(body, status_code=status_code, headers=_NO_STORE)
         if self.mode == "cookie" and pair.refresh_token is not None:
             response.set_cookie(
-                REFRESH_COOKIE,
+                self.cookie_name,
                 pair.refresh_token,
                 max_age=(
                     self.max_age_seconds
                     if pair.refresh_expires_in is None
                     else min(pair.refresh_expires_in, self.max_age_seconds)
                 ),
-                path=_COOKIE_PATH,
+                path=self.cookie_path,
                 secure=True,
                 httponly=True,
                 samesite=self.samesite,  # type: ignore[arg-type]
@@ -106,19 +126,18 @@ class RefreshDelivery:
     def forget(self, response: Response) -> Response:
         if self.mode == "cookie":
             response.delete_cookie(
-                REFRESH_COOKIE,
-                path=_COOKIE_PATH,
+                self.cookie_name,
+                path=self.cookie_path,
                 secure=True,
                 httponly=True,
                 samesite=self.samesite,  # type: ignore[arg-type]
             )
         return response
 
-    @staticmethod
-    def presented(request: Request, fields: dict[str, Any]) -> str | None:
+    def presented(self, request: Request, fields: dict[str, Any]) -> str | None:
         """The refresh token the request carries: the body's `refreshToken`, else the cookie."""
         if "refreshToken" not in fields:
-            return request.cookies.get(REFRESH_COOKIE)
+            return request.cookies.get(self.cookie_name)
         value = fields["refreshToken"]
         if not isinstance(value, str):  # null, a number, a list, {"$ne": ...}
             raise ValidationFailed(["refreshToken must be a string"])
@@ -207,7 +226,10 @@ def token_routes(
         )
         if token is None:
             raise ValidationFailed(
-                [f"refreshToken is missing: send it in the body or the {REFRESH_COOKIE} cookie"]
+                [
+                    "refreshToken is missing: send it in the body or the "
+                    f"{delivery.cookie_name} cookie"
+                ]
             )
         pair = await lifecycle.refresh(token, user_agent=user_agent_of(request))
         return delivery.response(pair, 200)

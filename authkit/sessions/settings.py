@@ -66,6 +66,14 @@ class SessionSettings:
         Choice(("strict", "lax", "none")),
         Env("AUTHKIT_REFRESH_COOKIE_SAMESITE", "`strict`, `lax` or `none`"),
     ] = "strict"
+    cookie_host_prefix: Annotated[
+        bool,
+        Env(
+            "AUTHKIT_REFRESH_COOKIE_HOST_PREFIX",
+            "name the refresh cookie `__Host-authkit_refresh` (Path=/): browsers then refuse it "
+            "from subdomains and plain HTTP",
+        ),
+    ] = False
     revocation_checks: Annotated[
         bool,
         Env(

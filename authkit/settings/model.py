@@ -18,7 +18,7 @@ from authkit.core.settings import PluginSettings
 from authkit.core.values import Choice, Range, Secret
 from authkit.http.settings import CORSSettings, ServerSettings
 from authkit.ops.settings import ObservabilitySettings
-from authkit.passwords.settings import PasswordSettings, SigninLimits
+from authkit.passwords.settings import PasswordLoad, PasswordSettings, SigninLimits
 from authkit.sessions.settings import SessionSettings
 from authkit.storage.settings import DEFAULT_MONGO_URI, MongoSettings
 from authkit.tokens.settings import JWTSettings
@@ -30,6 +30,7 @@ __all__ = [
     "JWTSettings",
     "MongoSettings",
     "ObservabilitySettings",
+    "PasswordLoad",
     "PasswordSettings",
     "PluginSettings",
     "Range",
@@ -50,6 +51,7 @@ class Settings:
     sessions: SessionSettings = attrs.Factory(SessionSettings)
     passwords: PasswordSettings = attrs.Factory(PasswordSettings)
     signin_limits: SigninLimits = attrs.Factory(SigninLimits)
+    password_load: PasswordLoad = attrs.Factory(PasswordLoad)
     server: ServerSettings = attrs.Factory(ServerSettings)
     observability: ObservabilitySettings = attrs.Factory(ObservabilitySettings)
     cors: CORSSettings = attrs.Factory(CORSSettings)

@@ -1,6 +1,7 @@
 """The MongoDB boundary: a client whose timeouts turn an outage into a quick 503, not a
 hang, and `call_database`, which runs a blocking pymongo call in a worker thread
-and turns connection trouble into `BackendUnavailable`.
+and turns connection trouble into `BackendUnavailable` (at once, without trying, while
+the request's `DatabaseBreaker` knows the database is down).
 
 Example:
 
@@ -12,15 +13,16 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from pymongo import MongoClient
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo import MongoClient, monitoring
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 from pymongo.uri_parser import parse_uri
 from starlette.concurrency import run_in_threadpool
 
 from authkit.core.errors import BackendUnavailable
+from authkit.storage.breaker import current_breaker
 
 __all__ = ["DEFAULT_DATABASE", "call_database", "describe_uri", "open_client"]
 
@@ -38,10 +40,13 @@ _TIMEOUTS_MS = {
 }
 
 
-def open_client(uri: str) -> MongoClient[dict[str, Any]]:
+def open_client(
+    uri: str, listeners: Sequence[monitoring.ServerHeartbeatListener] = ()
+) -> MongoClient[dict[str, Any]]:
+    """A client on `uri` with authkit's timeouts; `listeners` are pymongo event listeners."""
     given = {key.lower() for key in parse_uri(uri)["options"]}
     defaults: dict[str, Any] = {k: v for k, v in _TIMEOUTS_MS.items() if k.lower() not in given}
-    return MongoClient(uri, appname="authkit", **defaults)
+    return MongoClient(uri, appname="authkit", event_listeners=list(listeners), **defaults)
 
 
 def describe_uri(uri: str) -> str:
@@ -54,12 +59,18 @@ def describe_uri(uri: str) -> str:
 async def call_database(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a blocking pymongo call off the event loop; outages become BackendUnavailable (503).
 
-    DuplicateKeyError passes through: it is an answer about the data, not an outage.
+    DuplicateKeyError passes through: it is an answer about the data, not an outage. While
+    the request's breaker is open (the database is known down) nothing is tried.
     """
+    breaker = current_breaker()
+    if breaker is not None and breaker.is_open:
+        raise BackendUnavailable()
     try:
         return await run_in_threadpool(fn, *args, **kwargs)
     except DuplicateKeyError:
         raise
     except PyMongoError as exc:
         logger.error("database call %s failed: %s", getattr(fn, "__name__", fn), type(exc).__name__)
+        if breaker is not None and isinstance(exc, ConnectionFailure):
+            breaker.suspect()
         raise BackendUnavailable() from exc

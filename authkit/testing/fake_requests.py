@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
+import anyio
 from starlette.authentication import BaseUser
 from starlette.requests import Request
 from starlette.types import Message
@@ -48,6 +49,7 @@ def make_request(
     body: bytes | None = None,
     content_type: str | None = None,
     client: tuple[str, int] | None = ("203.0.113.7", 50000),
+    disconnected: bool = False,
 ) -> Request:
     """A Starlette Request as an ASGI server hands it over; its body arrives through `receive`.
 
@@ -55,6 +57,8 @@ def make_request(
     `content_type` replaces the default one; a content-type in `headers` wins over both.
     Header values may be bytes (anything a client can send); text that is not Latin-1 is
     sent as UTF-8, as clients do. `path` may carry `?query`; `client=None` means no peer.
+    Once the body is read the client stays connected, as a real one waiting for its answer
+    does; `disconnected=True` makes it one that hung up (`http.disconnect`) after sending it.
 
         make_request("POST", "/auth/signin", json={"username": "alice", "password": "pw"})
         make_request(headers=[("authorization", b"Bearer \\xff")], client=None)
@@ -79,6 +83,8 @@ def make_request(
         if chunks:
             chunk = chunks.pop(0)
             return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+        if not disconnected:
+            await anyio.sleep_forever()  # as a server does until the client goes
         return {"type": "http.disconnect"}
 
     path, _, query = path.partition("?")

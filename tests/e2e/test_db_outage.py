@@ -138,3 +138,64 @@ def test_users_collection_dropped_while_running_still_refuses_duplicates(
     assert first.status_code == 201, first.text
     assert second.status_code == 409, "a second user named alice was created"
     assert mongo_db["users"].count_documents({"username": "alice"}) == 1
+
+
+KNOWN_DOWN_AFTER = 2.5  # seconds after the database dies: the breaker knows by then
+KNOWN_DOWN_ANSWER = 1.0  # seconds: a 503 once the breaker knows the database is down
+BACK_WITHIN = 2.0  # seconds from the database's return to the first request served again
+
+
+def test_once_known_down_503s_are_at_once_and_service_resumes_within_two_seconds(
+    start_uvicorn: Callable[..., AppProcess],
+    databases: list[EmbeddedMongo],
+    jwt_secret: str,
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "db"
+    db = start_db(databases, data_dir=data_dir, log_file=tmp_path / "db.log")
+    env = {"MONGO_URI": db.uri, "JWT_SECRET": jwt_secret, "BCRYPT_ROUNDS": "4"}
+    server = start_uvicorn(env)
+
+    def timed(http: httpx.Client, path: str, body: dict[str, str]) -> tuple[int, float]:
+        started = time.monotonic()
+        status = http.post(path, json=body).status_code
+        return status, time.monotonic() - started
+
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        assert http.post("/auth/signup", json=ALICE).status_code == 201
+        token = http.post("/auth/signin", json=ALICE).json()["accessToken"]
+        db.stop()
+        # Usually no request has to find the outage: the driver's heartbeat loses the
+        # server at once, and the breaker's probe confirms it within its one-second timeout.
+        # Failing that, the first request to find it pays the driver's timeouts.
+        time.sleep(KNOWN_DOWN_AFTER)
+        for _ in range(5):
+            status, first = timed(http, "/auth/signin", ALICE)
+            if first < KNOWN_DOWN_ANSWER:
+                break
+        answers = [
+            timed(http, path, body)
+            for path, body in [("/auth/signin", ALICE), ("/auth/signup", BOB)] * 5
+        ]
+        assert [status for status, _ in answers] == [503] * 10
+        slowest = max(elapsed for _, elapsed in answers)
+        assert slowest < KNOWN_DOWN_ANSWER, f"503s took {[round(e, 2) for _, e in answers]} s"
+        me = http.get("/auth/me", headers=bearer(token))
+        assert (me.status_code, me.json()["username"]) == (200, "alice")
+
+        start_db(databases, data_dir=data_dir, port=db.port, log_file=tmp_path / "db.log")
+        back = time.monotonic()
+        for _ in range(100):
+            status, _ = timed(http, "/auth/signin", ALICE)
+            if status != 503:
+                break
+            time.sleep(0.05)
+        resumed = time.monotonic() - back
+        assert status == 201
+        assert resumed < BACK_WITHIN, f"served again {resumed:.2f} s after the database returned"
+        print(
+            f"{KNOWN_DOWN_AFTER} s after the kill, the first 503 took {first:.3f} s; "
+            f"once known down, slowest 503 {slowest:.3f} s; "
+            f"served again {resumed:.2f} s after the database returned"
+        )
+    assert server.process.poll() is None

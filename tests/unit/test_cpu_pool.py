@@ -59,3 +59,63 @@ async def test_a_closed_pool_starts_again_when_used() -> None:
     hasher.pool.close()
     assert await hasher.verify("correct horse", stored)
     hasher.pool.close()
+
+
+@pytest.mark.anyio
+async def test_work_of_a_lower_priority_waits_behind_work_that_came_after_it() -> None:
+    # Sign-ups (priority 1) queued first, a sign-in (0) after them: the sign-in goes first.
+    pool = CPUPool(threads=1)
+    gate, started = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def hold() -> bool:
+        started.set()
+        return gate.wait(5)
+
+    busy = asyncio.ensure_future(pool.run(hold))
+    for _ in range(500):  # until the pool's thread holds it
+        if started.wait(0.01):
+            break
+        await asyncio.sleep(0)
+
+    async def queued(name: str, priority: int) -> None:
+        with pool.reserve(priority=priority):
+            await pool.run(order.append, name)
+
+    tasks = []
+    for name, priority in [("sign-up 1", 1), ("sign-up 2", 1), ("sign-in", 0)]:
+        tasks.append(asyncio.ensure_future(queued(name, priority)))
+        for _ in range(3):
+            await asyncio.sleep(0)  # submitted before the next one is
+    gate.set()
+    try:
+        await asyncio.gather(busy, *tasks)
+    finally:
+        pool.close()
+    assert order == ["sign-in", "sign-up 1", "sign-up 2"]
+
+
+@pytest.mark.anyio
+async def test_closing_drops_the_work_still_waiting() -> None:
+    pool = CPUPool(threads=1)
+    gate, started = threading.Event(), threading.Event()
+
+    def hold() -> bool:
+        started.set()
+        return gate.wait(5)
+
+    busy = asyncio.ensure_future(pool.run(hold))
+    for _ in range(500):  # until the pool's thread holds it
+        if started.wait(0.01):
+            break
+        await asyncio.sleep(0)
+    waiting = asyncio.ensure_future(pool.run(int, "1"))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    pool.close()
+    gate.set()
+    assert await busy is True
+    await asyncio.wait([waiting])
+    assert waiting.cancelled()
+    assert await pool.run(int, "2") == 2  # and a closed pool starts again when used
+    pool.close()

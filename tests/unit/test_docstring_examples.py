@@ -328,7 +328,9 @@ def example_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
             monkeypatch.delenv(name)
     monkeypatch.setenv("JWT_SECRET", SECRET)
     monkeypatch.setenv("BCRYPT_ROUNDS", "4")
-    monkeypatch.setattr(authkit.application, "open_client", lambda uri: mongomock.MongoClient())
+    monkeypatch.setattr(
+        authkit.application, "open_client", lambda uri, **_: mongomock.MongoClient()
+    )
     logger = logging.getLogger("authkit")
     saved = (list(logger.handlers), logger.level, logger.propagate)
     try:

@@ -150,12 +150,16 @@ def test_refresh_with_an_unknown_token_is_a_401(app: Callable[..., Client]) -> N
 # ---------------------------------------------------------------- cookie mode and off
 
 
-def cookie_of(response: Any) -> Any:
+def cookies_of(response: Any) -> SimpleCookie:
     # One Set-Cookie header each: a sign-in sets the device cookie beside the refresh one.
-    jar = SimpleCookie()
+    jar: SimpleCookie = SimpleCookie()
     for header in response.headers.get_list("set-cookie"):
         jar.load(header)
-    return jar["authkit_refresh"]
+    return jar
+
+
+def cookie_of(response: Any) -> Any:
+    return cookies_of(response)["authkit_refresh"]
 
 
 def test_cookie_mode_keeps_the_reference_body_and_sets_a_locked_down_cookie(
@@ -227,6 +231,72 @@ def test_cookie_mode_refuses_another_sites_page_login_csrf(
     trusted = {"Origin": "https://app.example", "Sec-Fetch-Site": "cross-site"}
     response = sign_up_and_in(trusting, "trudy", **trusted)
     assert response.status_code == 201 and cookie_of(response).value
+
+
+def test_cookie_mode_refuses_a_cross_site_signin_before_any_password_work(
+    make_client: Callable[..., Client], db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client(settings_with(refresh_tokens="cookie"))
+    sign_up_and_in(client, "victim")
+    failures_before = db["signin_failures"].count_documents({})
+    checks: list[bytes] = []
+    real_checkpw = bcrypt.checkpw
+
+    def counted(password: bytes, hashed: bytes) -> bool:
+        checks.append(password)
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", counted)
+    # Another site's form guessing at the victim's password, and one naming nobody: both
+    # refused for where they come from, before bcrypt and before the throttle counts them.
+    for username in ("victim", "nobody-at-all"):
+        refused = client.post(
+            "/auth/signin",
+            data={"username": username, "password": "a-wrong-guess"},
+            headers=CROSS_SITE_FORM,
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["message"].startswith("Cross-site request refused")
+    assert checks == []
+    assert db["signin_failures"].count_documents({}) == failures_before
+
+
+def test_host_prefixed_refresh_cookie_is_locked_to_this_host(
+    app: Callable[..., Client],
+) -> None:
+    client = app(refresh_tokens="cookie", cookie_host_prefix=True)
+    signin = sign_up_and_in(client)
+    jar = cookies_of(signin)
+    assert sorted(jar) == ["__Host-authkit_refresh", "authkit_device"]
+    cookie = jar["__Host-authkit_refresh"]
+    # What a browser demands of a __Host- cookie before it keeps it (RFC 6265bis 4.1.3.2).
+    assert cookie["path"] == "/" and cookie["secure"] and not cookie["domain"]
+    assert cookie["httponly"] and cookie["samesite"].lower() == "strict"
+
+    refreshed = client.post(
+        "/auth/refresh", headers={"Cookie": f"__Host-authkit_refresh={cookie.value}"}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    rotated = SimpleCookie()
+    rotated.load(refreshed.headers["set-cookie"])
+    # The unprefixed name is not read: a cookie planted by a sibling subdomain is ignored.
+    planted = client.post(
+        "/auth/refresh",
+        headers={"Cookie": f"authkit_refresh={rotated['__Host-authkit_refresh'].value}"},
+    )
+    assert planted.status_code == 400
+    assert "__Host-authkit_refresh cookie" in planted.json()["message"][0]
+    signout = client.post(
+        "/auth/signout",
+        headers={
+            **bearer(refreshed.json()["accessToken"]),
+            "Cookie": f"__Host-authkit_refresh={rotated['__Host-authkit_refresh'].value}",
+        },
+    )
+    cleared = SimpleCookie()
+    cleared.load(signout.headers["set-cookie"])
+    assert cleared["__Host-authkit_refresh"]["path"] == "/"
+    assert cleared["__Host-authkit_refresh"]["max-age"] == "0"
 
 
 def test_body_mode_sets_no_cookie_so_other_origins_are_not_refused(
