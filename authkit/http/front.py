@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from authkit.core.guard import REGISTRY_SCOPE_KEY
 from authkit.core.registry import StrategyRegistry
 from authkit.http.response_headers import keep_response_rules
-from authkit.storage.breaker import DatabaseBreaker, using_breaker
+from authkit.storage.breaker import REQUEST_BREAKER, DatabaseBreaker
 
 __all__ = ["Front"]
 
@@ -47,15 +47,17 @@ class Front:
             await self.app(scope, receive, send)
             return
         scope[REGISTRY_SCOPE_KEY] = self.registry
-        if scope["type"] != "http":
-            with using_breaker(self.breaker):
+        token = REQUEST_BREAKER.set(self.breaker)
+        try:
+            if scope["type"] != "http":
                 await self.app(scope, receive, send)
-            return
+                return
 
-        async def send_keeping_rules(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                keep_response_rules(message, scope)
-            await send(message)
+            async def send_keeping_rules(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    keep_response_rules(message, scope)
+                await send(message)
 
-        with using_breaker(self.breaker):
             await self.app(scope, receive, send_keeping_rules)
+        finally:
+            REQUEST_BREAKER.reset(token)

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from authkit.http.client_address import client_ip
+from authkit.http.client_address import client_ip_text
 from authkit.http.headers import first_header
 from authkit.http.paths import ends_in_newline, not_found
 from authkit.http.responses import unexpected_error_response
@@ -110,8 +110,7 @@ class RequestObserver:
         method, path = scope["method"], scope["path"]
         user = scope.get("user")
         user_id = user.identity if user is not None and user.is_authenticated else None
-        ip = client_ip(scope)
-        address = None if ip is None else str(ip)
+        address = client_ip_text(scope)
         # As shipped, the line's only destination is authkit's own JSON handler on stderr:
         # handing it the line skips the LogRecord, the handler chain and the general encoder,
         # and the handler writes a loop turn's lines together. Any other logging set-up gets

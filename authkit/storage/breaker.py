@@ -13,15 +13,16 @@ survives (a dropped connection, a replica-set election) never opens it. The driv
 own monitor suspects it too (`HeartbeatWatch`): when its heartbeat to the server
 fails, the probe starts, and the outage is known before a request pays a timeout.
 
-The breaker of the running request is in a context variable (`using_breaker`,
+The breaker of the running request is in a context variable (`REQUEST_BREAKER`,
 set by authkit.http.front around each request), so each application has its own and work outside a
 request (start-up, commands) goes straight to the database.
 
 Example:
 
     breaker = DatabaseBreaker(lambda: db.command("ping"))
-    with using_breaker(breaker):  # what the front layer does around each request
-        ...  # call_database(...): BackendUnavailable at once while breaker.is_open
+    token = REQUEST_BREAKER.set(breaker)  # what the front layer does around each request
+    ...  # call_database(...): BackendUnavailable at once while breaker.is_open
+    REQUEST_BREAKER.reset(token)
     breaker.close()  # stops the probe, at shutdown
 """
 
@@ -30,22 +31,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 
 import pymongo
 from pymongo import monitoring
 from pymongo.errors import PyMongoError
 
 __all__ = [
+    "REQUEST_BREAKER",
     "DatabaseBreaker",
     "HeartbeatWatch",
     "current_breaker",
-    "using_breaker",
 ]
 
 logger = logging.getLogger("authkit.database")
 
-_current: ContextVar[DatabaseBreaker | None] = ContextVar("authkit_breaker", default=None)
+# The breaker of the request being served: the front layer sets it around each request
+# (authkit.http.front), so each application has its own.
+REQUEST_BREAKER: ContextVar[DatabaseBreaker | None] = ContextVar("authkit_breaker", default=None)
 
 
 class DatabaseBreaker:
@@ -143,20 +146,4 @@ class HeartbeatWatch(monitoring.ServerHeartbeatListener):
 
 def current_breaker() -> DatabaseBreaker | None:
     """The breaker of the request being served (None outside one)."""
-    return _current.get()
-
-
-class using_breaker:
-    """Within the block, `call_database` goes through `breaker` (authkit.http.front sets it
-    around each request). A class, not a generator: it is entered on every request."""
-
-    def __init__(self, breaker: DatabaseBreaker) -> None:
-        self._breaker = breaker
-        self._token: Token[DatabaseBreaker | None] | None = None
-
-    def __enter__(self) -> None:
-        self._token = _current.set(self._breaker)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._token is not None:
-            _current.reset(self._token)
+    return REQUEST_BREAKER.get()
