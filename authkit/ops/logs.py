@@ -1,9 +1,13 @@
 """Log output: one JSON object per line for machines, or readable text for development.
 
 Events carry their data in `extra={"fields": {...}}`; both formats print them
-(JSON as keys, text as `key=value` with strings quoted, so a hostile value cannot
-forge a line). Nothing here knows what is secret: callers never pass a password,
-token, secret or hash in the first place.
+(JSON as keys, text as `key=value` with strings quoted). Neither writes a character
+that `str.isprintable()` refuses: line breaks (`\n`, U+0085, U+2028), other control
+characters and format characters (U+202E, which reverses the text after it in a
+terminal) go out as escapes, so a hostile value can neither forge a line nor disguise
+one. Nothing here knows what is secret: callers never pass a password, token, secret
+or hash in the first place; nor does it bound lengths: callers clip client strings
+(`clip`) before they log them.
 
 Example:
 
@@ -31,9 +35,12 @@ __all__ = [
     "JSONFormatter",
     "LineStreamHandler",
     "TextFormatter",
+    "clip",
     "configure_logging",
     "fields_of",
     "json_string",
+    "printable_json",
+    "printable_text",
     "repr_of_round2",
     "sole_json_handler",
 ]
@@ -41,7 +48,51 @@ __all__ = [
 
 _HEAD_KEYS = frozenset(("time", "level", "logger", "message"))
 # What json.JSONEncoder(ensure_ascii=False) writes for a str, quotes included.
-json_string: Callable[[str], str] = json.encoder.encode_basestring
+_encode_basestring: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code > 0xFFFF:  # JSON escapes a code point outside the BMP as a surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def printable_json(encoded: str) -> str:
+    """JSON text `encoded`, with each character `str.isprintable()` refuses as a `\\u` escape.
+
+    Every such character of JSON text is inside a string (the structure is printable
+    ASCII), where the escape reads back as the same character: the document is unchanged.
+    """
+    if encoded.isprintable():
+        return encoded
+    return "".join(c if c.isprintable() else _json_escape(c) for c in encoded)
+
+
+def json_string(text: str) -> str:
+    """`text` as a JSON string, quotes included, with no unprintable character."""
+    return printable_json(_encode_basestring(text))
+
+
+def printable_text(text: str) -> str:
+    """`text` with backslashes doubled and unprintable characters escaped as Python writes
+    them (`\\n`, `\\x85`, `\\u202e`): one physical line, shown as it is."""
+    return _unprintable_escaped(text.replace("\\", "\\\\") if "\\" in text else text)
+
+
+def _unprintable_escaped(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters and how long it was: what a log line keeps
+    of a client's string, so a client cannot make lines (or stored documents) of any size."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}...({len(text)} characters)"
 
 
 def repr_of_round2(value: float) -> str:
@@ -112,9 +163,9 @@ class JSONFormatter(logging.Formatter):
         if _HEAD_KEYS.isdisjoint(fields):
             # The encoder's "{" dropped: the fields continue the head's object.
             head = self.head(created, level_name, logger, message)
-            return f"{head}, {self._encoder.encode(fields)[1:]}"
+            return f"{head}, {printable_json(self._encoder.encode(fields)[1:])}"
         # A field named like a head key replaces its value in place, as a dict merge does.
-        return self._encoder.encode(
+        return self.encode(
             {
                 "time": self._time(created),
                 "level": level_name.lower(),
@@ -142,12 +193,23 @@ class JSONFormatter(logging.Formatter):
             return "null"
         if kind is int or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
             return repr(value)
-        return self._encoder.encode(value)
+        return self.encode(value)
+
+    def encode(self, value: object) -> str:
+        """`value` as JSON text, with no unprintable character."""
+        return printable_json(self._encoder.encode(value))
 
 
 class TextFormatter(logging.Formatter):
+    """Readable lines: the message escaped (an access line's message holds the decoded
+    path), then the fields as `key=value`, strings quoted by repr. A traceback, written
+    by Python about our own code, keeps its lines."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable_text(super().formatMessage(record))
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
@@ -155,7 +217,8 @@ class TextFormatter(logging.Formatter):
             f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
             for key, value in fields_of(record).items()
         )
-        return f"{text} {pairs}" if pairs else text
+        # repr() escapes what is unprintable in a str; the str() of another type may not.
+        return f"{text} {_unprintable_escaped(pairs)}" if pairs else text
 
 
 class LineStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -7,7 +7,8 @@ would re-raise it and let the server log the message.
 The request id is the client's `X-Request-ID` when it is a sane token (at most
 128 characters of letters, digits and `._:-`), otherwise a new random one; it is
 echoed in the response and put in `request.state.request_id`. The access line
-names the route's path, never the query string (tokens travel there by mistake).
+names the route's path, never the query string (tokens travel there by mistake),
+and of the path only its first LOGGED_PATH_LENGTH characters.
 
 Example:
 
@@ -30,13 +31,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authkit.http.headers import first_header
 from authkit.http.responses import unexpected_error_response
-from authkit.ops.logs import JSONFormatter, json_string, repr_of_round2, sole_json_handler
+from authkit.ops.logs import JSONFormatter, clip, json_string, repr_of_round2, sole_json_handler
 from authkit.ops.metrics import NoMetrics
 
-__all__ = ["RequestObserver"]
+__all__ = ["LOGGED_PATH_LENGTH", "RequestObserver"]
 
 access_log = logging.getLogger("authkit.access")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Far above any path authkit routes; the server lets a client send one of many kilobytes.
+LOGGED_PATH_LENGTH = 1024
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
@@ -95,7 +98,7 @@ class RequestObserver:
 
     @staticmethod
     def _log_access(scope: Scope, route: str, status: int, seconds: float, request_id: str) -> None:
-        method, path = scope["method"], scope["path"]
+        method, path = scope["method"], clip(scope["path"], LOGGED_PATH_LENGTH)
         user = scope.get("user")
         user_id = user.identity if user is not None and user.is_authenticated else None
         client = scope.get("client")

@@ -8,6 +8,9 @@ security event on the `authkit.security` logger (never with the password).
 A successful check also upgrades a hash made at another bcrypt cost than
 BCRYPT_ROUNDS, when the store can write one (an `AccountStore`).
 
+A username longer than MAX_SIGNIN_USERNAME_LENGTH fails at once: no account can have
+it, and it is not stored (the throttle's documents), nor logged whole.
+
 Example:
 
     from authkit.plugin import PasswordHasher, SignupCredentials
@@ -24,15 +27,20 @@ import logging
 import attrs
 
 from authkit.core.errors import BackendUnavailable, TooManyRequests
+from authkit.ops.logs import clip
 from authkit.ops.metrics import NoMetrics
 from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.throttle import SigninThrottle
 from authkit.users.store import AccountStore, User, UserStore
 
-__all__ = ["AuthService"]
+__all__ = ["MAX_SIGNIN_USERNAME_LENGTH", "AuthService"]
 
 security_log = logging.getLogger("authkit.security")
+# Sign-up allows 20 characters; a store of a plugin's may hold e-mail addresses (254 at most).
+MAX_SIGNIN_USERNAME_LENGTH = 256
+# What a security event keeps of a username longer than that.
+_LOGGED_USERNAME_LENGTH = 64
 
 
 @attrs.frozen
@@ -55,6 +63,18 @@ class AuthService:
         self, username: str, password: str, *, address: str = "unknown"
     ) -> User | None:
         """The user when the password is right, None when not; TooManyRequests when throttled."""
+        if len(username) > MAX_SIGNIN_USERNAME_LENGTH:
+            # Nobody has this name, so no password is checked and no failure is counted:
+            # counting would store the client's string, and the attempt learns nothing.
+            self.metrics.signin("failed")
+            _signin_event(
+                logging.WARNING,
+                "failed",
+                clip(username, _LOGGED_USERNAME_LENGTH),
+                address,
+                reason="username_too_long",
+            )
+            return None
         if self.throttle is None:
             return await self._check_password(username, password, address)
         async with self.throttle.slot(username, address):
