@@ -12,8 +12,15 @@ beyond what joserfc checks.
 
 Example:
 
-    claims = json.loads(payload, cls=StrictJSONDecoder)       # raises NotStrictJSON
-    token = low_s("ES256", jwt.encode(header, claims, key))   # what verifiers accept
+    import json
+
+    assert json.loads('{"exp": 1e9}', cls=StrictJSONDecoder) == {"exp": 1e9}
+    try:
+        json.loads('{"exp": Infinity}', cls=StrictJSONDecoder)
+    except NotStrictJSON as refused:
+        assert refused.reason == "non_finite"
+    token = issuer.issue(user_id="u1", username="alice")
+    assert low_s("HS256", token) == token and not has_high_s("HS256", token)
 """
 
 from __future__ import annotations
