@@ -31,7 +31,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authkit.http.headers import first_header
 from authkit.http.responses import unexpected_error_response
-from authkit.ops.logs import JSONFormatter, clip, json_string, repr_of_round2, sole_json_handler
+from authkit.ops.logs import (
+    JSONFormatter,
+    clip,
+    json_string,
+    own_json_string,
+    repr_of_round2,
+    sole_json_handler,
+)
 from authkit.ops.metrics import NoMetrics
 
 __all__ = ["LOGGED_PATH_LENGTH", "RequestObserver"]
@@ -98,7 +105,9 @@ class RequestObserver:
 
     @staticmethod
     def _log_access(scope: Scope, route: str, status: int, seconds: float, request_id: str) -> None:
-        method, path = scope["method"], clip(scope["path"], LOGGED_PATH_LENGTH)
+        method, path = scope["method"], scope["path"]
+        if len(path) > LOGGED_PATH_LENGTH:
+            path = clip(path, LOGGED_PATH_LENGTH)
         user = scope.get("user")
         user_id = user.identity if user is not None and user.is_authenticated else None
         client = scope.get("client")
@@ -111,12 +120,17 @@ class RequestObserver:
         handler = sole_json_handler(access_log, logging.INFO)
         if handler is not None:
             fmt: JSONFormatter = handler.formatter  # type: ignore[assignment]
+            # ASCII without DEL, the usual case, needs only the encoder's escapes.
+            plain = (
+                path.isascii() and method.isascii() and "\x7f" not in path and "\x7f" not in method
+            )
+            string = own_json_string if plain else json_string
             line = (
                 f"{fmt.head(time.time(), 'INFO', access_log.name, f'{method} {path} {status}')}"
-                f', "event": "request", "method": {json_string(method)}'
-                f', "path": {json_string(path)}, "route": {json_string(route)}'
+                f', "event": "request", "method": {string(method)}'
+                f', "path": {string(path)}, "route": {own_json_string(route)}'
                 f', "status": {int(status)}, "duration_ms": {repr_of_round2(seconds * 1000)}'
-                f', "request_id": {json_string(request_id)}'
+                f', "request_id": {own_json_string(request_id)}'
                 f', "user_id": {fmt.json_scalar(user_id)}, "client": {fmt.json_scalar(address)}}}'
             )
             handler.write_soon(line)
