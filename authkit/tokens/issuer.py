@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import math
 import secrets
 import threading
@@ -168,6 +167,9 @@ def _reason(exc: Exception) -> str:
 # A header authkit writes is ~100 characters; anything far longer is refused unread, so
 # a client cannot make us parse a deeply nested JSON document to pick a key.
 MAX_HEADER_LENGTH = 1024
+# One decoder for every header, as json.loads() shares one: making a decoder builds its
+# scanner, which costs about what parsing a header does.
+_STRICT_JSON = StrictJSONDecoder()
 
 
 def _unverified_header(token: str) -> dict[str, Any]:
@@ -176,8 +178,8 @@ def _unverified_header(token: str) -> dict[str, Any]:
     if len(segment) > MAX_HEADER_LENGTH:
         raise InvalidToken("malformed")
     try:
-        header = json.loads(
-            base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)), cls=StrictJSONDecoder
+        header = _STRICT_JSON.decode(
+            base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)).decode("utf-8")
         )
     except RecursionError:
         raise InvalidToken("malformed") from None
