@@ -91,6 +91,10 @@ def _premature(nbf: float, now: int, leeway: int) -> bool:
     return nbf > now + leeway
 
 
+class _IssuedInFuture(InvalidClaimError):
+    """`iat` later than now and the leeway (a non-number `iat` is plain bad_claims)."""
+
+
 class _ClaimsRegistry(jwt.JWTClaimsRegistry):
     """joserfc's registry, with decisions of ours that must not vary with its version."""
 
@@ -128,7 +132,7 @@ class _ClaimsRegistry(jwt.JWTClaimsRegistry):
         # A token from the future was made by a clock we do not share, or by someone who
         # holds the key and wants a token that outlives TokenIssuer's lifetime check.
         if self._numeric("iat", value) > self.latest_iat:
-            raise InvalidClaimError("iat", "The token was issued in the future")
+            raise _IssuedInFuture("iat", "The token was issued in the future")
 
     def validate_iss(self, value: object) -> None:
         if not isinstance(value, str) or (
@@ -149,7 +153,7 @@ def _reason(exc: Exception) -> str:
     strict = exc if isinstance(exc, NotStrictJSON) else exc.__cause__
     if isinstance(strict, NotStrictJSON):  # joserfc wraps what its decoder_cls raises
         return strict.reason
-    if isinstance(exc, InvalidClaimError) and exc.claim == "iat":
+    if isinstance(exc, _IssuedInFuture):
         return "issued_in_future"
     if isinstance(exc, ExpiredTokenError):
         return "expired"

@@ -201,3 +201,7 @@ def test_the_high_s_twin_of_a_good_token_is_refused(
     # An independent library accepts it: the signature is good, only its encoding differs.
     pyjwt.decode(high, public_key(keys), algorithms=["ES256"], options=SIGNATURE_ONLY)
     assert reason_refused(high, tokens_issuer) == "high_s"
+
+
+def test_an_iat_that_is_not_a_number_is_bad_claims_not_future() -> None:
+    assert reason_refused(raw_token(claims_text(iat='"tomorrow"'))) == "bad_claims"
