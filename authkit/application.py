@@ -155,7 +155,7 @@ def create_app(
         *strategies.features(),
     ]
     readiness = {name: check for f in features for name, check in f.readiness.items()}
-    features.append(operations_feature(readiness, metrics))
+    features.append(operations_feature(readiness, metrics, settings.observability.metrics_token))
     all_routes: list[BaseRoute] = [route for f in features for route in f.routes]
     all_routes.extend(routes)
     check_guards(all_routes, strategies)

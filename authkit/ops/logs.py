@@ -1,9 +1,13 @@
 """Log output: one JSON object per line for machines, or readable text for development.
 
 Events carry their data in `extra={"fields": {...}}`; both formats print them
-(JSON as keys, text as `key=value` with strings quoted, so a hostile value cannot
-forge a line). Nothing here knows what is secret: callers never pass a password,
-token, secret or hash in the first place.
+(JSON as keys, text as `key=value` with strings quoted). Neither writes a character
+that `str.isprintable()` refuses: line breaks (`\n`, U+0085, U+2028), other control
+characters and format characters (U+202E, which reverses the text after it in a
+terminal) go out as escapes, so a hostile value can neither forge a line nor disguise
+one. Nothing here knows what is secret: callers never pass a password, token, secret
+or hash in the first place; nor does it bound lengths: callers clip client strings
+(`clip`) before they log them.
 
 Example:
 
@@ -31,9 +35,13 @@ __all__ = [
     "JSONFormatter",
     "LineStreamHandler",
     "TextFormatter",
+    "clip",
     "configure_logging",
     "fields_of",
     "json_string",
+    "own_json_string",
+    "printable_json",
+    "printable_text",
     "repr_of_round2",
     "sole_json_handler",
 ]
@@ -41,7 +49,65 @@ __all__ = [
 
 _HEAD_KEYS = frozenset(("time", "level", "logger", "message"))
 # What json.JSONEncoder(ensure_ascii=False) writes for a str, quotes included.
-json_string: Callable[[str], str] = json.encoder.encode_basestring
+_encode_basestring: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code > 0xFFFF:  # JSON escapes a code point outside the BMP as a surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def printable_json(encoded: str) -> str:
+    """JSON text `encoded`, with each character `str.isprintable()` refuses as a `\\u` escape.
+
+    Every such character of JSON text is inside a string (the structure is printable
+    ASCII), where the escape reads back as the same character: the document is unchanged.
+    """
+    if encoded.isprintable():
+        return encoded
+    return "".join(c if c.isprintable() else _json_escape(c) for c in encoded)
+
+
+# The encoder escapes ASCII's control characters but DEL, so its output for ASCII text
+# without DEL is printable. isascii() reads a flag and `in` is a memchr, where
+# isprintable() looks up every character: the access line's strings take this way.
+_DEL = "\x7f"
+
+
+def json_string(text: str) -> str:
+    """`text` as a JSON string, quotes included, with no unprintable character."""
+    encoded = _encode_basestring(text)
+    if encoded.isascii() and _DEL not in encoded:
+        return encoded
+    return printable_json(encoded)
+
+
+# `text` as a JSON string, for text of our own with no unprintable character in it (a
+# level, a logger's name, a route template, a request id that passed its check).
+own_json_string: Callable[[str], str] = _encode_basestring
+
+
+def printable_text(text: str) -> str:
+    """`text` with backslashes doubled and unprintable characters escaped as Python writes
+    them (`\\n`, `\\x85`, `\\u202e`): one physical line, shown as it is."""
+    return _unprintable_escaped(text.replace("\\", "\\\\") if "\\" in text else text)
+
+
+def _unprintable_escaped(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters and how long it was: what a log line keeps
+    of a client's string, so a client cannot make lines (or stored documents) of any size."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}...({len(text)} characters)"
 
 
 def repr_of_round2(value: float) -> str:
@@ -113,9 +179,9 @@ class JSONFormatter(logging.Formatter):
         if _HEAD_KEYS.isdisjoint(fields):
             # The encoder's "{" dropped: the fields continue the head's object.
             head = self.head(created, level_name, logger, message)
-            return f"{head}, {self._encoder.encode(fields)[1:]}"
+            return f"{head}, {printable_json(self._encoder.encode(fields)[1:])}"
         # A field named like a head key replaces its value in place, as a dict merge does.
-        return self._encoder.encode(
+        return self.encode(
             {
                 "time": self.time_text(created),
                 "level": level_name.lower(),
@@ -129,26 +195,42 @@ class JSONFormatter(logging.Formatter):
         """The start of a line, up to and without the closing brace: callers that write one
         kind of event often append its fields with `json_scalar` rather than the encoder.
         """
+        text = _encode_basestring(message)
+        if not text.isascii() or _DEL in text:
+            text = printable_json(text)
+        level = own_json_string(level_name.lower())
         return (
-            f'{{"time": "{self.time_text(created)}", "level": {json_string(level_name.lower())}, '
-            f'"logger": {json_string(logger)}, "message": {json_string(message)}'
+            f'{{"time": "{self.time_text(created)}", "level": {level}, '
+            f'"logger": {own_json_string(logger)}, "message": {text}'
         )
 
     def json_scalar(self, value: object) -> str:
         """`value` as this formatter's encoder writes it; quick for str, None, int and float."""
         kind = type(value)
         if kind is str:
-            return json_string(value)  # type: ignore[arg-type]
+            encoded = _encode_basestring(value)  # type: ignore[arg-type]
+            return encoded if encoded.isascii() and _DEL not in encoded else printable_json(encoded)
         if value is None:
             return "null"
         if kind is int or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
             return repr(value)
-        return self._encoder.encode(value)
+        return self.encode(value)
+
+    def encode(self, value: object) -> str:
+        """`value` as JSON text, with no unprintable character."""
+        return printable_json(self._encoder.encode(value))
 
 
 class TextFormatter(logging.Formatter):
+    """Readable lines: the message escaped (an access line's message holds the decoded
+    path), then the fields as `key=value`, strings quoted by repr. A traceback, written
+    by Python about our own code, keeps its lines."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable_text(super().formatMessage(record))
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
@@ -156,7 +238,8 @@ class TextFormatter(logging.Formatter):
             f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
             for key, value in fields_of(record).items()
         )
-        return f"{text} {pairs}" if pairs else text
+        # repr() escapes what is unprintable in a str; the str() of another type may not.
+        return f"{text} {_unprintable_escaped(pairs)}" if pairs else text
 
 
 class LineStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -9,7 +9,8 @@ here, in the layer that already wraps every request, rather than in one more.
 The request id is the client's `X-Request-ID` when it is a sane token (at most
 128 characters of letters, digits and `._:-`), otherwise a new random one; it is
 echoed in the response and put in `request.state.request_id`. The access line
-names the route's path, never the query string (tokens travel there by mistake).
+names the route's path, never the query string (tokens travel there by mistake),
+and of the path only its first LOGGED_PATH_LENGTH characters.
 
 Example:
 
@@ -35,10 +36,17 @@ from authkit.http.client_address import client_ip_text
 from authkit.http.headers import first_header
 from authkit.http.paths import ends_in_newline, not_found
 from authkit.http.responses import unexpected_error_response
-from authkit.ops.logs import JSONFormatter, json_string, repr_of_round2, sole_json_handler
+from authkit.ops.logs import (
+    JSONFormatter,
+    clip,
+    json_string,
+    own_json_string,
+    repr_of_round2,
+    sole_json_handler,
+)
 from authkit.ops.metrics import NoMetrics
 
-__all__ = ["RequestObserver"]
+__all__ = ["LOGGED_PATH_LENGTH", "RequestObserver"]
 
 access_log = logging.getLogger("authkit.access")
 # The access line's head after its time, up to the message: what JSONFormatter.head writes.
@@ -49,6 +57,8 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Reseeded in a forked worker (gunicorn --preload), or two workers would share a sequence.
 _ids = random.Random()  # noqa: S311 - not a secret, see above
 os.register_at_fork(after_in_child=_ids.seed)
+# Far above any path authkit routes; the server lets a client send one of many kilobytes.
+LOGGED_PATH_LENGTH = 1024
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
@@ -108,6 +118,8 @@ class RequestObserver:
     @staticmethod
     def _log_access(scope: Scope, route: str, status: int, seconds: float, request_id: str) -> None:
         method, path = scope["method"], scope["path"]
+        if len(path) > LOGGED_PATH_LENGTH:
+            path = clip(path, LOGGED_PATH_LENGTH)
         user = scope.get("user")
         user_id = user.identity if user is not None and user.is_authenticated else None
         address = client_ip_text(scope)
@@ -119,14 +131,19 @@ class RequestObserver:
         handler = sole_json_handler(access_log, logging.INFO)
         if handler is not None:
             fmt: JSONFormatter = handler.formatter  # type: ignore[assignment]
+            # ASCII without DEL, the usual case, needs only the encoder's escapes.
+            plain = (
+                path.isascii() and method.isascii() and "\x7f" not in path and "\x7f" not in method
+            )
+            string = own_json_string if plain else json_string
             # format()'s line for this record, its constant parts written out once.
             handler.write_soon(
                 f'{{"time": "{fmt.time_text(time.time())}", {_ACCESS_HEAD}'
-                f"{json_string(f'{method} {path} {status}')}"
-                f', "event": "request", "method": {json_string(method)}'
-                f', "path": {json_string(path)}, "route": {json_string(route)}'
+                f"{string(f'{method} {path} {status}')}"
+                f', "event": "request", "method": {string(method)}'
+                f', "path": {string(path)}, "route": {own_json_string(route)}'
                 f', "status": {int(status)}, "duration_ms": {repr_of_round2(seconds * 1000)}'
-                f', "request_id": {json_string(request_id)}'
+                f', "request_id": {own_json_string(request_id)}'
                 f', "user_id": {fmt.json_scalar(user_id)}, "client": {fmt.json_scalar(address)}}}'
             )
             return

@@ -13,6 +13,9 @@ BCRYPT_ROUNDS, when the store can write one (an `AccountStore`). A name with
 control characters, or a blank one, is refused before any of that with a 400
 (authkit.users.names.signin_username_problem).
 
+A username longer than MAX_SIGNIN_USERNAME_LENGTH fails at once: no account can have
+it, and it is not stored (the throttle's documents), nor logged whole.
+
 Example:
 
     from authkit.plugin import PasswordHasher, SignupCredentials
@@ -37,6 +40,7 @@ from authkit.core.errors import (
     TooManyRequests,
     ValidationFailed,
 )
+from authkit.ops.logs import clip
 from authkit.ops.metrics import NoMetrics
 from authkit.passwords.devices import DeviceTokens
 from authkit.passwords.dto import SignupCredentials
@@ -47,9 +51,14 @@ from authkit.passwords.throttle import SigninThrottle
 from authkit.users.names import UsernameRefused, canonical_username, signin_username_problem
 from authkit.users.store import AccountStore, User, UserStore
 
-__all__ = ["AuthService"]
+__all__ = ["MAX_SIGNIN_USERNAME_LENGTH", "AuthService"]
 
 security_log = logging.getLogger("authkit.security")
+# Sign-up allows 20 characters; a store of a plugin's may hold e-mail addresses (254 at most).
+MAX_SIGNIN_USERNAME_LENGTH = 256
+# What a security event keeps of a username longer than that.
+_LOGGED_USERNAME_LENGTH = 64
+
 # The part of the password queue sign-ups may hold at once; the rest is sign-ins' alone.
 SIGNUP_SHARE = 0.5
 # Sign-ups wait for a bcrypt thread behind every sign-in (priority 0): a flood of them
@@ -129,6 +138,18 @@ class AuthService:
         `device_token` is what the client presented (`DeviceTokens.presented`): when it is
         valid for the account, the attempt counts against that device's limit alone.
         """
+        if len(username) > MAX_SIGNIN_USERNAME_LENGTH:
+            # Nobody has this name, so no password is checked and no failure is counted:
+            # counting would store the client's string, and the attempt learns nothing.
+            self.metrics.signin("failed")
+            _signin_event(
+                logging.WARNING,
+                "failed",
+                clip(username, _LOGGED_USERNAME_LENGTH),
+                address,
+                reason="username_too_long",
+            )
+            return None
         if (problem := signin_username_problem(username)) is not None:
             raise ValidationFailed([problem])
         account = throttle_account(username)

@@ -13,8 +13,12 @@ Verification is stricter than the reference (RFC 8725): the algorithm is pinned
 to the configured one (HS256, or the `alg` of the key the `kid` names: an HMAC
 token is never checked against a public key), `exp` is required, `nbf` is
 honoured, `iss` and `aud` are required when configured, `leeway` seconds of
-clock skew are forgiven on `exp` and `nbf`, and `sub`, `username` and `jti`
-must be strings.
+clock skew are forgiven on `exp`, `nbf` and `iat`, and `sub`, `username` and `jti`
+must be strings. A token must also be one no issuer configured like this one
+would refuse to write: `iat` no later than now (plus the leeway), `exp` no more
+than the configured lifetime after `iat` (after now, without `iat`), JSON without
+a key given twice or a non-finite number, and an ECDSA signature in its low-S
+form (authkit.tokens.strict).
 
 Example:
 
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
+import math
 import secrets
 import threading
 import time
@@ -50,6 +54,7 @@ from joserfc.jws import JWSRegistry
 
 from authkit.core.errors import InvalidToken
 from authkit.tokens.keys import KeyRing
+from authkit.tokens.strict import NotStrictJSON, StrictJSONDecoder, has_high_s, low_s
 
 __all__ = ["MAX_TOKEN_LENGTH", "VERIFIED_CACHE_SIZE", "TokenIssuer"]
 
@@ -86,13 +91,25 @@ def _premature(nbf: float, now: int, leeway: int) -> bool:
     return nbf > now + leeway
 
 
+class _IssuedInFuture(InvalidClaimError):
+    """`iat` later than now and the leeway (a non-number `iat` is plain bad_claims)."""
+
+
 class _ClaimsRegistry(jwt.JWTClaimsRegistry):
     """joserfc's registry, with decisions of ours that must not vary with its version."""
 
     def __init__(
-        self, now: int, leeway: int, issuer: str | None, audience: str | None, **kw: Any
+        self,
+        clock: float,
+        leeway: int,
+        issuer: str | None,
+        audience: str | None,
+        **kw: Any,
     ) -> None:
-        super().__init__(now=now, leeway=leeway, **kw)
+        # Whole seconds, as jsonwebtoken counts them, for `exp` and `nbf`.
+        super().__init__(now=int(clock), leeway=leeway, **kw)
+        # Rounded up for `iat`: a clock less than a second ahead of ours never trips it.
+        self.latest_iat = math.ceil(clock) + leeway
         self.expected_issuer = issuer
         self.expected_audience = audience
 
@@ -112,10 +129,10 @@ class _ClaimsRegistry(jwt.JWTClaimsRegistry):
             raise InvalidClaimError("nbf", "The token is not valid yet")
 
     def validate_iat(self, value: object) -> None:
-        # `iat` only says when the token was made (RFC 7519 4.1.6). jsonwebtoken does not
-        # refuse one from the future, and refusing it would turn a replica or the NestJS
-        # app whose clock runs a second fast into spurious 401s. It must still be a number.
-        self._numeric("iat", value)
+        # A token from the future was made by a clock we do not share, or by someone who
+        # holds the key and wants a token that outlives TokenIssuer's lifetime check.
+        if self._numeric("iat", value) > self.latest_iat:
+            raise _IssuedInFuture("iat", "The token was issued in the future")
 
     def validate_iss(self, value: object) -> None:
         if not isinstance(value, str) or (
@@ -133,6 +150,11 @@ class _ClaimsRegistry(jwt.JWTClaimsRegistry):
 
 def _reason(exc: Exception) -> str:
     """A short, fixed label for why a token was refused: for metrics and logs, never clients."""
+    strict = exc if isinstance(exc, NotStrictJSON) else exc.__cause__
+    if isinstance(strict, NotStrictJSON):  # joserfc wraps what its decoder_cls raises
+        return strict.reason
+    if isinstance(exc, _IssuedInFuture):
+        return "issued_in_future"
     if isinstance(exc, ExpiredTokenError):
         return "expired"
     if isinstance(exc, BadSignatureError):
@@ -149,6 +171,9 @@ def _reason(exc: Exception) -> str:
 # A header authkit writes is ~100 characters; anything far longer is refused unread, so
 # a client cannot make us parse a deeply nested JSON document to pick a key.
 MAX_HEADER_LENGTH = 1024
+# One decoder for every header, as json.loads() shares one: making a decoder builds its
+# scanner, which costs about what parsing a header does.
+_STRICT_JSON = StrictJSONDecoder()
 
 
 def _unverified_header(token: str) -> dict[str, Any]:
@@ -157,7 +182,9 @@ def _unverified_header(token: str) -> dict[str, Any]:
     if len(segment) > MAX_HEADER_LENGTH:
         raise InvalidToken("malformed")
     try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        header = _STRICT_JSON.decode(
+            base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)).decode("utf-8")
+        )
     except RecursionError:
         raise InvalidToken("malformed") from None
     if not isinstance(header, dict):
@@ -236,7 +263,8 @@ class TokenIssuer:
         signer = self._ring().current().signing_key(self._clock())
         header = {"alg": signer.alg, "typ": "JWT", "kid": signer.kid}
         registry = _Registry(algorithms=[signer.alg])
-        return jwt.encode(header, payload, signer.key, registry=registry, default_type=None)
+        token = jwt.encode(header, payload, signer.key, registry=registry, default_type=None)
+        return low_s(signer.alg, token)  # ECDSA: the encoding verify() accepts
 
     def public_jwks(self) -> dict[str, Any]:
         """The JWK Set other services verify tokens with; empty with HS256 (a secret is secret)."""
@@ -277,17 +305,21 @@ class TokenIssuer:
 
     def _verify(self, token: str) -> tuple[dict[str, Any], str | None]:
         """The claims, and the kid of the key that verified them (None with HS256)."""
-        now = int(self._clock())
+        clock = self._clock()
+        now = int(clock)
         kid = None
         try:
             if self._key is not None:
-                decoded = jwt.decode(token, self._key, algorithms=["HS256"])
+                _unverified_header(token)  # for its strictness: the key is known
+                decoded = jwt.decode(
+                    token, self._key, algorithms=["HS256"], decoder_cls=StrictJSONDecoder
+                )
             else:
                 decoded, kid = self._decode_with_ring(token, now)
             if not isinstance(decoded.claims, dict):  # joserfc < 1.8 lets a JSON array through
                 raise InvalidToken("malformed")
             registry = _ClaimsRegistry(
-                now,
+                clock,
                 self.leeway,
                 self.issuer,
                 self.audience,
@@ -302,6 +334,11 @@ class TokenIssuer:
         claims = decoded.claims
         if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("username"), str):
             raise InvalidToken("bad_claims")
+        # Longer-lived than this issuer would make it: minted by whoever holds the key.
+        issued = claims.get("iat")
+        start = issued if issued is not None else math.ceil(clock) + self.leeway
+        if claims["exp"] - start > self.ttl_seconds:
+            raise InvalidToken("lifetime_too_long")
         for name, kind in (("jti", str), ("sid", str), ("token_version", int)):
             value = claims.get(name)
             if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
@@ -323,4 +360,8 @@ class TokenIssuer:
             raise InvalidToken("bad_algorithm")
         # The registry allows exactly this key's algorithm (joserfc ignores `algorithms=`
         # when given a registry).
-        return jwt.decode(token, key.key, registry=_Registry(algorithms=[key.alg])), key.kid
+        registry = _Registry(algorithms=[key.alg])
+        decoded = jwt.decode(token, key.key, registry=registry, decoder_cls=StrictJSONDecoder)
+        if has_high_s(key.alg, token):
+            raise InvalidToken("high_s")
+        return decoded, key.kid

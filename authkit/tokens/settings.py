@@ -56,9 +56,9 @@ class JWTSettings:
         str | None,
         Env("AUTHKIT_JWT_AUDIENCE", "`aud` set on every token and required of every token"),
     ] = None
-    # Seconds of clock skew forgiven on exp and nbf; 0, as jsonwebtoken's default.
+    # Seconds of clock skew forgiven on exp, nbf and iat; 0, as jsonwebtoken's default.
     leeway: Annotated[
         int,
         Range(0, 300),
-        Env("AUTHKIT_JWT_LEEWAY", "seconds of clock skew forgiven on `exp` and `nbf`"),
+        Env("AUTHKIT_JWT_LEEWAY", "seconds of clock skew forgiven on `exp`, `nbf` and `iat`"),
     ] = 0

@@ -17,6 +17,7 @@ from support.processes import AppProcess, run_python, wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.processes]
 
 PASSWORD = "Passw0rd!x"
+METRICS_TOKEN = "e2e-metrics-token-0123456789abcdef0123"
 
 
 def cli(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "") -> tuple[int, str, str]:
@@ -92,14 +93,18 @@ def test_users_made_and_removed_by_the_cli_are_seen_by_the_service(
     assert missing[0] == 1 and "no user named 'cli-user'" in missing[2]
 
 
-def test_probes_metrics_and_one_json_access_line_per_request(app_server: AppProcess) -> None:
+def test_probes_metrics_and_one_json_access_line_per_request(
+    start_uvicorn: Callable[..., AppProcess], server_env: dict[str, str]
+) -> None:
+    app_server = start_uvicorn({**server_env, "AUTHKIT_METRICS_TOKEN": METRICS_TOKEN})
     base = app_server.base_url
     assert httpx.get(base + "/healthz").json() == {"status": "ok"}
     ready = httpx.get(base + "/readyz")
     assert (ready.status_code, ready.json()["status"]) == (200, "ok")
     echoed = httpx.get(base + "/auth/me?access_token=abc", headers={"X-Request-ID": "trace-42"})
     assert echoed.status_code == 401 and echoed.headers["x-request-id"] == "trace-42"
-    metrics = httpx.get(base + "/metrics")
+    assert httpx.get(base + "/metrics").status_code == 401
+    metrics = httpx.get(base + "/metrics", headers=bearer(METRICS_TOKEN))
     assert metrics.status_code == 200
     assert 'authkit_http_requests_total{method="GET",route="/auth/me",status="401"} 1.0' in (
         metrics.text

@@ -60,7 +60,8 @@ def basic(username: str, password: str) -> dict[str, str]:
 def scoped_token(secret: str, user_id: str, username: str, scope: str) -> dict[str, str]:
     """A JWT as an identity provider sharing JWT_SECRET would issue it, with a `scope` claim."""
     now = int(time.time())
-    claims = {"username": username, "sub": user_id, "scope": scope, "iat": now, "exp": now + 300}
+    # No longer-lived than JWT_EXPIRES_IN (60 s here): authkit refuses a token that is.
+    claims = {"username": username, "sub": user_id, "scope": scope, "iat": now, "exp": now + 60}
     token = jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, OctKey.import_key(secret))
     return bearer(token)
 

@@ -39,7 +39,7 @@ ISSUER = TokenIssuer(SECRET, 600)
 
 def token(**claims: Any) -> str:
     now = int(time.time())
-    payload = {"username": "alice", "sub": "a" * 24, "iat": now, "exp": now + 600, **claims}
+    payload = {"username": "alice", "sub": "a" * 24, "iat": now, "exp": now + 60, **claims}
     return hmac_jwt(NODE_HEADER, payload, SECRET)
 
 

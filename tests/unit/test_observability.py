@@ -13,21 +13,32 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
-from support.jwt import bearer
+from support.jwt import bearer, make_jwt
 from support.settings import make_settings
 
 from authkit import create_app
 from authkit.core.errors import ConfigError
 from authkit.ops.logs import JSONFormatter, TextFormatter
 from authkit.passwords.throttle import Limit
+from authkit.settings.loader import load_settings
 from authkit.settings.model import (
     CORSSettings,
     ObservabilitySettings,
+    Secret,
     SigninLimits,
 )
 
 PASSWORD = "password-123"
 SECRET = "o" * 40
+METRICS_TOKEN = "metrics-scraper-token-0123456789abcdef"
+SCRAPER = bearer(METRICS_TOKEN)
+
+
+def with_metrics_token(**sections: Any) -> Any:
+    """Test settings whose /metrics answers a scraper presenting METRICS_TOKEN."""
+    return make_settings(
+        SECRET, observability=ObservabilitySettings(metrics_token=Secret(METRICS_TOKEN)), **sections
+    )
 
 
 @pytest.fixture
@@ -119,8 +130,8 @@ def metric(text: str, name: str) -> float:
 
 
 def test_metrics_count_what_happened() -> None:
-    settings = make_settings(
-        SECRET, signin_limits=SigninLimits(per_account=Limit(2, 60), per_address=None)
+    settings = with_metrics_token(
+        signin_limits=SigninLimits(per_account=Limit(2, 60), per_address=None)
     )
     with TestClient(create_app(settings, database=mongomock.MongoClient().db)) as client:
         client.post("/auth/signup", json={"username": "alice", "password": PASSWORD})
@@ -132,7 +143,7 @@ def test_metrics_count_what_happened() -> None:
         client.get("/auth/me", headers=bearer(token))
         client.get("/auth/me", headers=bearer(token[:-2] + "xx"))
         client.get("/nope")
-        response = client.get("/metrics")
+        response = client.get("/metrics", headers=SCRAPER)
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -154,13 +165,13 @@ def test_metrics_count_what_happened() -> None:
 
 def test_made_up_methods_are_counted_as_other_so_labels_stay_bounded() -> None:
     with TestClient(
-        create_app(make_settings(SECRET), database=mongomock.MongoClient().db)
+        create_app(with_metrics_token(), database=mongomock.MongoClient().db)
     ) as client:
         for n in range(20):
             client.request(f"BREW{n}", "/nope")
         client.get("/nope")
         client.get("/nope")
-        text = client.get("/metrics").text
+        text = client.get("/metrics", headers=SCRAPER).text
     other = 'authkit_http_requests_total{method="other",route="unmatched",status="404"}'
     assert metric(text, other) == 20
     assert (
@@ -174,7 +185,7 @@ def test_database_errors_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     from pymongo.errors import ServerSelectionTimeoutError
 
     database = mongomock.MongoClient().db
-    with TestClient(create_app(make_settings(SECRET), database=database)) as client:
+    with TestClient(create_app(with_metrics_token(), database=database)) as client:
 
         def down(*args: Any, **kwargs: Any) -> Any:
             raise ServerSelectionTimeoutError("down")
@@ -184,7 +195,46 @@ def test_database_errors_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
             client.post("/auth/signup", json={"username": "bob1", "password": PASSWORD}).status_code
             == 503
         )
-        assert metric(client.get("/metrics").text, "authkit_database_errors_total") == 1
+        text = client.get("/metrics", headers=SCRAPER).text
+        assert metric(text, "authkit_database_errors_total") == 1
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Bearer wrong-token-wrong-token-wrong-token-0",
+        f"Basic {METRICS_TOKEN}",
+        f"Bearer {METRICS_TOKEN}x",
+        f"Bearer {METRICS_TOKEN[:-1]}",
+    ],
+)
+def test_metrics_say_nothing_to_a_caller_without_the_token(authorization: str | None) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    forged = bearer(make_jwt({"sub": "x", "username": "x", "exp": 9e9}, "not-the-secret"))
+    with TestClient(create_app(with_metrics_token(), database=mongomock.MongoClient().db)) as c:
+        assert c.get("/auth/me", headers=forged).status_code == 401
+        refused = c.get("/metrics", headers=headers)
+        scraped = c.get("/metrics", headers=SCRAPER)
+    assert refused.status_code == 401
+    assert refused.json() == {"message": "Unauthorized", "statusCode": 401}
+    assert refused.headers["www-authenticate"] == 'Bearer realm="metrics"'
+    assert "authkit_" not in refused.text
+    # The reason the forged token was refused is there, for the operator's scraper only.
+    assert metric(scraped.text, 'authkit_tokens_rejected_total{reason="bad_signature"}') == 1
+
+
+def test_without_a_token_configured_metrics_answer_nobody() -> None:
+    with TestClient(
+        create_app(make_settings(SECRET), database=mongomock.MongoClient().db)
+    ) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 401
+
+
+def test_a_guessable_metrics_token_stops_start_up() -> None:
+    with pytest.raises(ConfigError, match="AUTHKIT_METRICS_TOKEN must be at least 32 characters"):
+        load_settings({"JWT_SECRET": SECRET, "AUTHKIT_METRICS_TOKEN": "s3cret"})
 
 
 def test_metrics_can_be_switched_off() -> None:
