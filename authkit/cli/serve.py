@@ -69,6 +69,7 @@ def add_serve_command(commands: Any) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from authkit.http.client_address import forwarded_allow_ips
     from authkit.http.receive_deadline import receive_deadline_protocol
     from authkit.settings.catalog import catalog
     from authkit.settings.loader import ensure_local_secret, read_env_file
@@ -125,7 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
             # uvicorn believes X-Forwarded-* from 127.0.0.1 unless told otherwise: any local
             # process could then pick its own address. Only the proxies named are believed.
             proxy_headers=bool(proxies),
-            forwarded_allow_ips=[str(network) for network in proxies] or None,
+            forwarded_allow_ips=forwarded_allow_ips(proxies) or None,
             http=receive_deadline_protocol(settings.server.receive_timeout),
         )
     return 0

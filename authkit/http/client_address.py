@@ -35,6 +35,7 @@ __all__ = [
     "ProxyNetworks",
     "client_ip",
     "client_ip_text",
+    "forwarded_allow_ips",
     "parse_networks",
     "throttle_key",
 ]
@@ -97,6 +98,18 @@ def throttle_key(scope: Scope) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((address, IPV6_BUCKET_PREFIX), strict=False))
     return str(address)
+
+
+def forwarded_allow_ips(proxies: ProxyNetworks) -> list[str]:
+    """What to give uvicorn as `forwarded_allow_ips` for `proxies`: each network, and each
+    IPv4 one as IPv6 maps it too (`::ffff:10.0.0.5/128`), since on a dual-stack socket
+    (`--host ::`) an IPv4 proxy's connection arrives from that mapped address."""
+    allowed = [str(network) for network in proxies]
+    for network in proxies:
+        if isinstance(network, ipaddress.IPv4Network):
+            mapped = f"::ffff:{network.network_address}/{96 + network.prefixlen}"
+            allowed.append(str(ipaddress.IPv6Network(mapped)))
+    return allowed
 
 
 def parse_networks(value: object) -> ProxyNetworks:

@@ -40,6 +40,15 @@ def keep_response_rules(message: Message, scope: Scope) -> None:
 
 
 def _relative_if_own(location: str, scope: Scope) -> str:
+    try:
+        return _relative(location, scope)
+    except ValueError:
+        # A Location (or a Host) that does not parse as a URL names no origin we can
+        # compare: it goes out as the app wrote it.
+        return location
+
+
+def _relative(location: str, scope: Scope) -> str:
     target = URL(location)
     if not target.netloc:
         return location  # already relative

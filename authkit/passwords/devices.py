@@ -2,7 +2,7 @@
 cookies), so that a stranger's guesses at the account do not lock that client out.
 
 A successful sign-in hands the client a token bound to the account: a random device id,
-an expiry, and an HMAC-SHA256 over both and the account name, under a key from settings.
+an expiry, and an HMAC-SHA256 over both and the account's id, under a key from settings.
 A client that sends it back with a later sign-in to that account is a *trusted device*:
 the sign-in throttle counts its failures against that device alone, not against the
 account's limit for untrusted sources (authkit.passwords.throttle). A token that is
@@ -15,15 +15,15 @@ instead, or `Authkit-Device: new` on its first sign-in; a sign-in that came with
 header answers with the fresh token in the same header, and sets no cookie.
 
 Why not itsdangerous or a JWT (joserfc): either would do the MAC, but a JWT puts the
-username in the cookie in clear, and the whole scheme is one HMAC over three fields,
+account in the cookie in clear, and the whole scheme is one HMAC over three fields,
 which the standard library's `hmac` does with a constant-time comparison.
 
 Example:
 
     devices = DeviceTokens(b"k" * 32, ttl_seconds=90 * 86400)
-    token = devices.issue("alice")
-    devices.verify(token, "alice")  # the device id
-    devices.verify(token, "bob")  # None
+    token = devices.issue("6650c0ffee0123456789abcd")  # the account's id
+    devices.verify(token, "6650c0ffee0123456789abcd")  # the device id
+    devices.verify(token, "6650c0ffee0123456789abce")  # None: another account
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from authkit.http.responses import JSON
 from authkit.passwords.devices import DEVICE_PARAMETER, DEVICE_RESPONSE_HEADERS
 from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.policy import PasswordPolicy
-from authkit.passwords.service import AuthService, throttle_account
+from authkit.passwords.service import AuthService
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
 
@@ -142,7 +142,7 @@ def auth_routes(
         response = delivery.response(pair, 201)
         if service.devices is not None:
             # This client has now signed in: from here on a stranger's guesses leave it be.
-            service.devices.remember(request, response, throttle_account(principal.username))
+            service.devices.remember(request, response, principal.id)
         return response
 
     @describe(

@@ -47,7 +47,7 @@ from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.hasher import Gone, PasswordHasher
 from authkit.passwords.policy import PasswordPolicy
 from authkit.passwords.signup_limit import SignupLimit
-from authkit.passwords.throttle import SigninThrottle
+from authkit.passwords.throttle import Attempt, SigninThrottle
 from authkit.users.names import UsernameRefused, canonical_username, signin_username_problem
 from authkit.users.store import AccountStore, User, UserStore
 
@@ -98,24 +98,27 @@ class AuthService:
         """Hash and store a new user. Overloaded (503) when too much password work waits,
         TooManyRequests past the address's sign-up limit, ClientGone when `client` left
         before the account was written: then no account, and no hash if it had not begun."""
-        # A place in the password queue first: a shed sign-up has written nothing. Sign-ups
-        # may fill only part of it, and go after sign-ins: a flood of them leaves room for,
-        # and does not delay, people signing in.
-        with self.passwords.pool.reserve(share=SIGNUP_SHARE, priority=SIGNUP_PRIORITY):
-            if client is not None and await client.has_gone():
-                raise ClientGone()
-            limit = self.signup_limit
-            record = None if limit is None else await limit.begin(address)
-            try:
+        if client is not None and await client.has_gone():
+            raise ClientGone()
+        # The address's limit first, no place in the password queue held: a sign-up it
+        # refuses costs the queue nothing. Then a place: sign-ups may fill only part of the
+        # queue, and go after sign-ins, so a flood of them leaves room for, and does not
+        # delay, people signing in. A sign-up shed or abandoned is uncounted.
+        limit = self.signup_limit
+        record = None if limit is None else await limit.begin(address)
+        try:
+            with self.passwords.pool.reserve(share=SIGNUP_SHARE, priority=SIGNUP_PRIORITY):
+                if client is not None and await client.has_gone():
+                    raise ClientGone()
                 unless: dict[str, Gone] = {} if client is None else {"unless": client.gone}
                 password_hash = await self.passwords.hash(credentials.password, **unless)
                 if client is not None and await client.has_gone():
                     raise ClientGone()
-            except ClientGone:
-                if limit is not None:
-                    await limit.take_back(record)
-                raise
-            user = await self.users.create(credentials.username, password_hash)
+        except (Overloaded, ClientGone):
+            if limit is not None:
+                await limit.take_back(record)
+            raise
+        user = await self.users.create(credentials.username, password_hash)
         security_log.info(
             "signup",
             extra={"fields": {"event": "signup", "user": user.username, "user_id": user.id}},
@@ -136,7 +139,8 @@ class AuthService:
         Overloaded when too much password work waits, ClientGone when `client` left first.
 
         `device_token` is what the client presented (`DeviceTokens.presented`): when it is
-        valid for the account, the attempt counts against that device's limit alone.
+        valid for the account the name finds, the attempt counts against that device's
+        limit alone.
         """
         if len(username) > MAX_SIGNIN_USERNAME_LENGTH:
             # Nobody has this name, so no password is checked and no failure is counted:
@@ -153,44 +157,35 @@ class AuthService:
         if (problem := signin_username_problem(username)) is not None:
             raise ValidationFailed([problem])
         account = throttle_account(username)
-        device = None if self.devices is None else self.devices.verify(device_token, account)
+        # The account first: a device token is bound to the account it was given for, by
+        # id, so a token from one account never passes for another (two legacy accounts
+        # whose names differ in case share a canonical name, never an id).
+        user = await self.users.find_by_username(username)
+        device = None
+        if self.devices is not None and user is not None:
+            device = self.devices.verify(device_token, user.id)
         if self.throttle is None:
-            return await self._reserved_check(username, password, address, device, client)
+            return await self._check_password(username, password, address, user, device, client)
         async with self.throttle.slot(account, address, device):
-            return await self._reserved_check(username, password, address, device, client)
-
-    async def _reserved_check(
-        self,
-        username: str,
-        password: str,
-        address: str,
-        device: str | None,
-        client: Client | None,
-    ) -> User | None:
-        # The place in the password queue comes before the throttle counts the attempt: a
-        # shed sign-in leaves no attempt behind to be taken for a failure.
-        try:
-            with self.passwords.pool.reserve():
-                if client is not None and await client.has_gone():
-                    raise ClientGone()
-                return await self._check_password(username, password, address, device, client)
-        except Overloaded:
-            self.metrics.signin("shed")
-            _signin_event(logging.WARNING, "shed", username, address)
-            raise
+            return await self._check_password(username, password, address, user, device, client)
 
     async def _check_password(
         self,
         username: str,
         password: str,
         address: str,
+        user: User | None,
         device: str | None,
         client: Client | None,
     ) -> User | None:
         throttle = self.throttle
         # Only with a client: a hasher of one's own (a test's, a plugin's) may not take it.
         unless: dict[str, Gone] = {} if client is None else {"unless": client.gone}
+        if client is not None and await client.has_gone():
+            raise ClientGone()
         account = throttle_account(username)
+        # The throttle first, no place in the password queue held: an attempt it refuses
+        # costs the queue nothing, so a client refused with 429 cannot crowd out others.
         attempt = None if throttle is None else await throttle.begin(account, address, device)
         if attempt is not None and (wait := attempt.check.retry_after) is not None:
             self.metrics.signin("throttled")
@@ -205,7 +200,35 @@ class AuthService:
             raise TooManyRequests(
                 wait, f"Too many failed sign-in attempts; try again in {wait} seconds"
             )
-        user = await self.users.find_by_username(username)
+        try:
+            with self.passwords.pool.reserve():
+                if client is not None and await client.has_gone():
+                    raise ClientGone()
+                return await self._settle(
+                    username, password, address, user, attempt, device, unless
+                )
+        except (Overloaded, ClientGone) as exc:
+            # Shed, or its client left: no password was judged, so the attempt is no
+            # failure and no success; it is taken back.
+            if throttle is not None and attempt is not None:
+                await throttle.withdraw(attempt)
+            if isinstance(exc, Overloaded):
+                self.metrics.signin("shed")
+                _signin_event(logging.WARNING, "shed", username, address)
+            raise
+
+    async def _settle(
+        self,
+        username: str,
+        password: str,
+        address: str,
+        user: User | None,
+        attempt: Attempt | None,
+        device: str | None,
+        unless: dict[str, Gone],
+    ) -> User | None:
+        """Check the password (its place in the queue held) and record what it was."""
+        throttle = self.throttle
         secret = None
         if user is None:
             await self.passwords.verify_dummy(password, **unless)

@@ -258,6 +258,12 @@ class SigninThrottle:
                 self._failures.update_one, {"_id": attempt.record_id}, {"$unset": {"pending": ""}}
             )
 
+    async def withdraw(self, attempt: Attempt) -> None:
+        """No password was judged (the work was shed, or its client left): the attempt's
+        record goes, as neither a failure nor a success."""
+        if attempt.record_id is not None:
+            await call_database(self._failures.delete_one, {"_id": attempt.record_id})
+
     async def succeeded(self, attempt: Attempt) -> None:
         """The password was right: the attempt is no failure, and this address is forgiven."""
         if attempt.record_id is None:

@@ -95,7 +95,7 @@ class RefreshDelivery:
             return
         cross_site = request.headers.get("sec-fetch-site") == "cross-site"
         # The host alone: behind a TLS-terminating proxy the scheme seen here is http.
-        foreign = origin is not None and urlsplit(origin).netloc != request.headers.get("host")
+        foreign = origin is not None and _host_of(origin) != request.headers.get("host")
         if cross_site or foreign:
             raise Forbidden(
                 "Cross-site request refused: the refresh cookie is only set for this "
@@ -330,3 +330,12 @@ def token_routes(
     if delivery.mode != "off":
         routes.insert(0, Route("/auth/refresh", Endpoint(refresh), methods=["POST"]))
     return routes
+
+
+def _host_of(origin: str) -> str | None:
+    """The host (and port) an Origin header names; None when it does not parse as a URL,
+    which is no origin of this service's."""
+    try:
+        return urlsplit(origin).netloc
+    except ValueError:
+        return None

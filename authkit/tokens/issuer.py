@@ -226,7 +226,8 @@ class TokenIssuer:
         self.leeway = leeway
         self._clock = clock
         # token -> (claims, kid): the kid kept so a hit need not parse the header again.
-        self._verified: dict[str, tuple[dict[str, Any], str | None]] = {}
+        # token -> (claims, kid, whether a claim holds a list or an object)
+        self._verified: dict[str, tuple[dict[str, Any], str | None, bool]] = {}
         self._cache_lock = threading.Lock()
 
     @property
@@ -279,16 +280,19 @@ class TokenIssuer:
         remembered = self._verified.get(token)
         if remembered is None:
             claims, kid = self._verify(token)
+            nested = any(isinstance(value, dict | list) for value in claims.values())
             with self._cache_lock:  # a plugin may verify from a worker thread
                 if len(self._verified) >= VERIFIED_CACHE_SIZE:
                     # Oldest first; with the cache full, tokens in use come back soon.
                     del self._verified[next(iter(self._verified))]
-                self._verified[token] = (claims, kid)
+                self._verified[token] = (claims, kid, nested)
         else:
             # Time moves on for a token we met before: exp, nbf and its key are checked again.
-            claims, kid = remembered
+            claims, kid, nested = remembered
             self._check_again(token, claims, kid)
-        return dict(claims)
+        # A copy the caller may change, nested lists (`roles`) included: a handler that
+        # appended to one would otherwise change the token for every later request.
+        return copy.deepcopy(claims) if nested else dict(claims)
 
     def _check_again(self, token: str, claims: dict[str, Any], kid: str | None) -> None:
         now = int(self._clock())

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from collections.abc import Iterable
 from importlib import resources
@@ -105,10 +106,33 @@ def _prototypes() -> dict[str, str]:
 
 
 def lookalike_key(canonical: str) -> str:
-    """The confusable skeleton of a canonical name: equal for names that look alike."""
+    """The confusable skeleton of a canonical name: equal for names that look alike.
+
+    A canonical name is lower case, but a user is shown as signed up: `aIice` (capital I)
+    has the canonical form `aiice` and looks like `alice`. So each letter stands for what
+    its capital looks like too: `i` is keyed as `l`, as `I` is (UTS #39 maps `I` to `l`),
+    a dot above an `i` or `j` (`İ` lower-cased) is dropped, and a prototype that is a
+    capital (`0` -> `O`) is keyed as its lower case.
+    """
     table = _prototypes()
-    mapped = "".join(table.get(c, c) for c in unicodedata.normalize("NFD", canonical))
-    return unicodedata.normalize("NFD", mapped)
+    decomposed = unicodedata.normalize("NFD", canonical)
+    undotted = _DOT_ON_I.sub(r"\1", decomposed)
+    mapped = "".join(_key_of(c, table) for c in undotted)
+    # Prototypes may be capitals (`0` -> `O`): lower-cased and keyed once more, `b0b` is `bob`.
+    again = "".join(table.get(c, c) for c in mapped.lower())
+    return unicodedata.normalize("NFD", again)
+
+
+_DOT_ON_I = re.compile("([ij])\u0307")
+
+
+def _key_of(char: str, table: dict[str, str]) -> str:
+    capital = char.upper()
+    if len(capital) != 1 or capital == char:
+        return table.get(char, char)
+    # What the capital looks like, in lower case, keyed again: I -> l -> l.
+    looks = table.get(capital, capital).lower()
+    return "".join(table.get(c, c) for c in looks)
 
 
 @attrs.frozen

@@ -67,7 +67,7 @@ http {{
             proxy_pass http://authkit;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_set_header Host $host;
+            proxy_set_header Host $http_host;  # with its port: cookie mode compares it with Origin
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_connect_timeout 1s;
             # A POST that reached a host is never sent to a second one (nginx's default

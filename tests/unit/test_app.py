@@ -446,9 +446,10 @@ def test_signup_stores_a_mongoose_shaped_document(app_client: Client, db: Any) -
     assert doc["username"] == "alice"
     assert doc["password"].startswith("$2b$04$")
     assert doc["__v"] == 0
+    # The look-alike key reads `i` as the `l` its capital looks like (authkit.users.names).
     assert (doc["username_canonical"], doc["username_key"], doc["password_nfc"]) == (
         "alice",
-        "alice",
+        "allce",
         True,
     )
     assert db["users"].index_information()["username_1"]["unique"] is True

@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 from support.settings import make_settings
 
-from authkit.http.client_address import client_ip, parse_networks, throttle_key
+from authkit.http.client_address import client_ip, forwarded_allow_ips, parse_networks, throttle_key
 from authkit.passwords.throttle import Limit
 from authkit.settings.loader import load_settings
 from authkit.settings.model import SigninLimits
@@ -95,3 +95,27 @@ def test_the_access_line_carries_no_string_that_is_not_an_address(
         if r.name == "authkit.access"
     ]
     assert clients == [None, "198.51.100.7"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("peer", ["10.0.0.5", "::ffff:10.0.0.5"])
+async def test_a_named_ipv4_proxy_is_believed_on_a_dual_stack_socket_too(peer: str) -> None:
+    # `authkit serve --host ::` listens on IPv6 and IPv4 at once: an IPv4 proxy then
+    # connects from `::ffff:10.0.0.5`, and must be believed as 10.0.0.5 is.
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    seen: list[object] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["client"][0])
+
+    allowed = forwarded_allow_ips(parse_networks("10.0.0.5"))
+    layer = ProxyHeadersMiddleware(app, trusted_hosts=allowed)
+    scope = {
+        "type": "http",
+        "scheme": "http",
+        "client": (peer, 4000),
+        "headers": [(b"x-forwarded-for", b"203.0.113.9")],
+    }
+    await layer(scope, None, None)
+    assert seen == ["203.0.113.9"]

@@ -15,9 +15,11 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import attrs
+import bcrypt
 import httpx
 import mongomock
 import pytest
+from bson import ObjectId
 from starlette.testclient import TestClient
 from support.settings import make_settings
 
@@ -279,3 +281,36 @@ def test_a_device_stays_trusted_whichever_spelling_of_the_name_it_signs_in_with(
         assert guesses[-1] == 429
         again = browser.post("/auth/signin", json={**carol, "username": "carol"})
         assert again.status_code == 201
+
+
+def test_a_device_token_of_one_account_never_passes_for_another_of_a_similar_name() -> None:
+    # The NestJS app made `Bob` and `bob` (authkit would refuse the second): both keep
+    # signing in, and share a canonical name. A token `Bob`'s owner earned must not make
+    # guesses at `bob` count against that device alone, or one account's owner could
+    # make endless tokens and guess the other's password without limit.
+    database = mongomock.MongoClient().db
+    hashed = bcrypt.hashpw(b"right-password", bcrypt.gensalt(4)).decode()
+    for name in ("Bob", "bob"):
+        database["users"].insert_one(
+            {"_id": ObjectId(), "username": name, "password": hashed, "__v": 0}
+        )
+    # A device's own allowance (10) above the account's (3): trusted, the guesses would pass.
+    limits = _limits(device=Limit(10, 900))
+    app = create_app(make_settings(signin_limits=limits), database=database)
+    with TestClient(app, base_url="https://testserver") as client:
+        mine = client.post(
+            "/auth/signin",
+            json={"username": "Bob", "password": "right-password"},
+            headers={"Authkit-Device": "new"},
+        )
+        assert mine.status_code == 201
+        token = mine.headers["authkit-device"]
+        guesses = [
+            client.post(
+                "/auth/signin",
+                json={"username": "bob", "password": "wrong-password"},
+                headers={"Authkit-Device": token},
+            ).status_code
+            for _ in range(5)
+        ]
+    assert guesses == [401, 401, 401, 429, 429]

@@ -194,6 +194,42 @@ async def test_a_shed_signin_leaves_no_attempt_behind_to_count_as_a_failure() ->
 
 
 @pytest.mark.anyio
+async def test_a_throttled_signin_is_refused_with_429_even_while_the_queue_is_full() -> None:
+    # The throttle answers before any place in the queue is taken: clients refused with
+    # 429, however many at once, cannot fill the queue and shed everyone else with 503.
+    db = mongomock.MongoClient().db
+    hasher = PasswordHasher(4, pool=CPUPool(threads=1, max_waiting=0))
+    throttle = SigninThrottle(
+        db.signin_failures, per_account=Limit(2, 900), per_address=Limit(100, 900)
+    )
+    service = AuthService(MongoUserStore(db.users), hasher, throttle)
+    await service.sign_up(SignupCredentials("alice", PASSWORD))
+    for _ in range(2):
+        assert await service.validate_user("alice", "wrong-password") is None
+
+    async with places_held(hasher.pool, 1):
+        with pytest.raises(TooManyRequests):
+            await service.validate_user("alice", "wrong-password")
+
+
+@pytest.mark.anyio
+async def test_a_signup_over_its_limit_is_refused_with_429_even_while_the_queue_is_full() -> None:
+    db = mongomock.MongoClient().db
+    hasher = PasswordHasher(4, pool=CPUPool(threads=1, max_waiting=3))
+    limit = SignupLimit(db.signup_attempts, Limit(1, 3600))
+    service = AuthService(MongoUserStore(db.users), hasher, signup_limit=limit)
+    await service.sign_up(SignupCredentials("alice", PASSWORD), address="10.0.0.9")
+
+    async with places_held(hasher.pool, 4):
+        with pytest.raises(TooManyRequests):
+            await service.sign_up(SignupCredentials("bobby", PASSWORD), address="10.0.0.9")
+        # A shed sign-up from elsewhere is uncounted: that address keeps its allowance.
+        with pytest.raises(Overloaded):
+            await service.sign_up(SignupCredentials("carol", PASSWORD), address="10.0.0.7")
+    assert db.signup_attempts.count_documents({"address": "10.0.0.7"}) == 0
+
+
+@pytest.mark.anyio
 async def test_a_flood_of_signups_leaves_room_in_the_queue_for_signins() -> None:
     db = mongomock.MongoClient().db
     hasher = PasswordHasher(4, pool=CPUPool(threads=1, max_waiting=3))  # four places

@@ -36,6 +36,7 @@ def test_the_relative_redirect_still_lands_on_the_route(client: Any) -> None:
         ("https://testserver/here", "https://testserver/here"),  # another scheme
         ("https://login.example/start", "https://login.example/start"),  # another site
         ("/already/a/path", "/already/a/path"),
+        ("http://[oops/", "http://[oops/"),  # no URL at all: as the app wrote it, no 500
     ],
 )
 def test_only_redirects_to_the_own_origin_become_paths(target: str, location: str) -> None:

@@ -288,7 +288,7 @@ def sign_in_at_once(
     hasher = _SlowHasher()
     users = MongoUserStore(failures.database["users"])
     service = AuthService(users, hasher, throttle, devices=devices)
-    token = None if devices is None else devices.issue("alice")
+    token: str | None = None
 
     async def one(password: str) -> object:
         try:
@@ -300,7 +300,9 @@ def sign_in_at_once(
         return None if user is None else user.username
 
     async def scenario() -> list[object]:
-        await users.create("alice", await hasher.hash("right-password"))
+        nonlocal token
+        alice = await users.create("alice", await hasher.hash("right-password"))
+        token = None if devices is None else devices.issue(alice.id)  # bound to her account
         outcomes: list[object] = []
         for passwords in rounds:
             outcomes += await asyncio.gather(*(one(password) for password in passwords))

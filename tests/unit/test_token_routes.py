@@ -233,6 +233,19 @@ def test_cookie_mode_refuses_another_sites_page_login_csrf(
     assert response.status_code == 201 and cookie_of(response).value
 
 
+@pytest.mark.parametrize("origin", ["http://[", "http://[::1", "null"])
+def test_cookie_mode_refuses_an_origin_that_is_no_url_with_403(
+    make_client: Callable[..., Client], origin: str
+) -> None:
+    client = make_client(settings_with(refresh_tokens="cookie"))
+    sign_up_and_in(client, "victim")
+    for path in ("/auth/signin", "/auth/refresh"):
+        refused = client.post(
+            path, json={"username": "victim", "password": PASSWORD}, headers={"Origin": origin}
+        )
+        assert refused.status_code == 403, refused.text
+
+
 def test_cookie_mode_refuses_a_cross_site_signin_before_any_password_work(
     make_client: Callable[..., Client], db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

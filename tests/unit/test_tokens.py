@@ -354,7 +354,7 @@ def test_the_cache_keeps_at_most_its_size_and_refused_tokens_never() -> None:
             issuer.verify(forge(claims(), secret="another-secret-0123456789abcdef0123"))
     remembered = issuer._verified  # the size bound is the point of this test
     assert len(remembered) == VERIFIED_CACHE_SIZE
-    assert all(claims["sub"] != "u0" for claims, _ in remembered.values())  # the oldest went first
+    assert all(claims["sub"] != "u0" for claims, *_ in remembered.values())  # the oldest went first
 
 
 # ---------------------------------------------------------------- iss, aud, nbf, leeway, jti
@@ -458,3 +458,16 @@ def test_a_remembered_token_gets_the_leeway_and_no_more() -> None:
     with pytest.raises(InvalidToken) as refused:
         issuer.verify(token)
     assert refused.value.reason == "expired"
+
+
+def test_claims_are_the_callers_to_change_nested_ones_too() -> None:
+    # The verified-token cache keeps the claims: a handler that appends to a list it was
+    # given must not change what the same token carries on its next request.
+    clock = Clock()
+    issuer = TokenIssuer(SECRET, 60, clock=clock)
+    token = issuer.issue(user_id="u1", username="alice", claims={"roles": ["user"]})
+    first = issuer.verify(token)
+    first["roles"].append("admin")
+    first["username"] = "mallory"
+    again = issuer.verify(token)
+    assert again["roles"] == ["user"] and again["username"] == "alice"

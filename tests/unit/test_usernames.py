@@ -34,6 +34,8 @@ LOOKALIKES = {
     "cyrillic a, i, c, e": "\u0430l\u0456\u0441\u0435",
     "trailing spaces": "alice  ",
     "leading space": " alice",
+    "capital I for l": "aIice",
+    "dotted capital I": "AL\u0130CE",
 }
 INVISIBLE = {
     "zero-width space": "ali\u200bce",
