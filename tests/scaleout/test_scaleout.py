@@ -61,7 +61,7 @@ def unavailable() -> str | None:
     if (reason := netns_unavailable()) is not None:
         return f"cannot make network namespaces here: {reason}"
     if nginx_executable() is None:
-        return "nginx is not installed (tests/scaleout/ensure_nginx.py installs it as root)"
+        return "nginx is not installed (`tox -e scaleout` installs it when run as root)"
     return None
 
 
