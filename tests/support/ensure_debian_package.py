@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 
-def main(argv: list[str]) -> int:
+def install_when_missing(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: ensure_debian_package.py PROGRAM PACKAGE", file=sys.stderr)
         return 2
@@ -34,4 +34,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(install_when_missing(sys.argv[1:]))
