@@ -150,9 +150,15 @@ class _ClaimsRegistry(jwt.JWTClaimsRegistry):
 
 def _reason(exc: Exception) -> str:
     """A short, fixed label for why a token was refused: for metrics and logs, never clients."""
-    strict = exc if isinstance(exc, NotStrictJSON) else exc.__cause__
-    if isinstance(strict, NotStrictJSON):  # joserfc wraps what its decoder_cls raises
-        return strict.reason
+    # joserfc wraps what its decoder_cls raises: as the cause (1.8), or while handling
+    # it (1.7, on Python 3.10), so the strict refusal is looked for down the chain.
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            break
+        if isinstance(seen, NotStrictJSON):
+            return seen.reason
+        seen = seen.__cause__ or seen.__context__
     if isinstance(exc, _IssuedInFuture):
         return "issued_in_future"
     if isinstance(exc, ExpiredTokenError):
