@@ -24,12 +24,13 @@ UNAUTHORIZED = {"message": "Unauthorized", "statusCode": 401}
 
 
 def token_for(user: User, scope: str | None = None) -> dict[str, str]:
-    """An Authorization header with a JWT for `user`, carrying `scope` when given."""
+    """An Authorization header with a JWT for `user`, carrying `scope` when given; it lives
+    the app's JWT_EXPIRES_IN (60 s): authkit refuses a token that would live longer."""
     if scope is None:
-        token = TokenIssuer(SECRET, 600).issue(user_id=user.id, username=user.username)
+        token = TokenIssuer(SECRET, 60).issue(user_id=user.id, username=user.username)
     else:
         now = int(time.time())
-        claims = {"username": user.username, "sub": user.id, "scope": scope, "exp": now + 600}
+        claims = {"username": user.username, "sub": user.id, "scope": scope, "exp": now + 60}
         token = jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, OctKey.import_key(SECRET))
     return {"Authorization": f"Bearer {token}"}
 
