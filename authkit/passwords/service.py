@@ -98,8 +98,7 @@ class AuthService:
         """Hash and store a new user. Overloaded (503) when too much password work waits,
         TooManyRequests past the address's sign-up limit, ClientGone when `client` left
         before the account was written: then no account, and no hash if it had not begun."""
-        if client is not None and await client.has_gone():
-            raise ClientGone()
+        await _stop_if_gone(client)
         # The address's limit first, no place in the password queue held: a sign-up it
         # refuses costs the queue nothing. Then a place: sign-ups may fill only part of the
         # queue, and go after sign-ins, so a flood of them leaves room for, and does not
@@ -108,12 +107,10 @@ class AuthService:
         record = None if limit is None else await limit.begin(address)
         try:
             with self.passwords.pool.reserve(share=SIGNUP_SHARE, priority=SIGNUP_PRIORITY):
-                if client is not None and await client.has_gone():
-                    raise ClientGone()
-                unless: dict[str, Gone] = {} if client is None else {"unless": client.gone}
+                await _stop_if_gone(client)
+                unless = _unless_gone(client)
                 password_hash = await self.passwords.hash(credentials.password, **unless)
-                if client is not None and await client.has_gone():
-                    raise ClientGone()
+                await _stop_if_gone(client)
         except (Overloaded, ClientGone):
             if limit is not None:
                 await limit.take_back(record)
@@ -179,10 +176,8 @@ class AuthService:
         client: Client | None,
     ) -> User | None:
         throttle = self.throttle
-        # Only with a client: a hasher of one's own (a test's, a plugin's) may not take it.
-        unless: dict[str, Gone] = {} if client is None else {"unless": client.gone}
-        if client is not None and await client.has_gone():
-            raise ClientGone()
+        unless = _unless_gone(client)
+        await _stop_if_gone(client)
         account = throttle_account(username)
         # The throttle first, no place in the password queue held: an attempt it refuses
         # costs the queue nothing, so a client refused with 429 cannot crowd out others.
@@ -202,8 +197,7 @@ class AuthService:
             )
         try:
             with self.passwords.pool.reserve():
-                if client is not None and await client.has_gone():
-                    raise ClientGone()
+                await _stop_if_gone(client)
                 return await self._settle(
                     username, password, address, user, attempt, device, unless
                 )
@@ -281,6 +275,18 @@ class AuthService:
         message = "password hash upgraded" if stored else "password hash upgrade skipped"
         security_log.info(message, extra={"fields": fields})
         return attrs.evolve(user, password_hash=new_hash) if stored else user
+
+
+async def _stop_if_gone(client: Client | None) -> None:
+    """ClientGone when the request's client has gone away: what it asked for is not done."""
+    if client is not None and await client.has_gone():
+        raise ClientGone()
+
+
+def _unless_gone(client: Client | None) -> dict[str, Gone]:
+    """The hasher's `unless` for `client`'s request; none without a client, since a hasher
+    of one's own (a test's, a plugin's) may not take it."""
+    return {} if client is None else {"unless": client.gone}
 
 
 def throttle_account(username: str) -> str:
