@@ -27,6 +27,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 
+from authkit.accounts.feature import accounts_feature, build_accounts
 from authkit.core.errors import ConfigError, HTTPError, RegistryError
 from authkit.core.guard import GuardedApp, guards_in
 from authkit.core.registry import StrategyRegistry
@@ -140,10 +141,18 @@ def create_app(
     strategies.load_entry_points(ctx)
     strategies.load_paths(settings.plugins.strategies, ctx)
     max_body = settings.server.max_body_bytes
+    accounts = build_accounts(settings, database, users, service, lifecycle)
     features = [
         users_feature(users),
         passwords_feature(
-            service, hasher, throttle, lifecycle, delivery, signup_limit, max_body_bytes=max_body
+            service,
+            hasher,
+            throttle,
+            lifecycle,
+            delivery,
+            signup_limit,
+            max_body_bytes=max_body,
+            signup_mail=accounts.emails,
         ),
         sessions_feature(
             lifecycle,
@@ -152,6 +161,7 @@ def create_app(
             denylist if lifetimes.revocation_checks else None,
             max_body_bytes=max_body,
         ),
+        accounts_feature(accounts, delivery, max_body_bytes=max_body),
         *strategies.features(),
     ]
     readiness = {name: check for f in features for name, check in f.readiness.items()}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -39,8 +39,19 @@ from authkit.passwords.policy import PasswordPolicy
 from authkit.passwords.service import AuthService
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
+from authkit.users.store import User
 
-__all__ = ["auth_routes"]
+__all__ = ["SignupMail", "auth_routes"]
+
+
+class SignupMail(Protocol):
+    """What a sign-up with an `email` asks of the accounts capability (authkit.accounts)."""
+
+    def ready(self) -> None:
+        """Raise an HTTPError when no verification mail could be sent."""
+
+    async def after_signup(self, user: User, client: str) -> None:
+        """Mail the new user's address its verification link."""
 
 
 def _credentials_body(policy: PasswordPolicy) -> dict[str, Any]:
@@ -55,6 +66,11 @@ def _credentials_body(policy: PasswordPolicy) -> dict[str, Any]:
                 "maxLength": policy.max_length,
                 "description": "at most 72 bytes in UTF-8 (bcrypt's limit); at signup not "
                 "whitespace only, not the username, not a common password",
+            },
+            "email": {
+                "type": "string",
+                "maxLength": 254,
+                "description": "optional, at signup only: a verification link is mailed to it",
             },
         },
     }
@@ -92,9 +108,11 @@ def auth_routes(
     max_body_bytes: int,
     lifecycle: TokenLifecycle,
     delivery: RefreshDelivery,
+    signup_mail: SignupMail | None = None,
 ) -> list[Route]:
     """The seed's routes. With a `lifecycle`, sign-in also starts a session and hands out a
-    refresh token the way `delivery` says (authkit.token_routes)."""
+    refresh token the way `delivery` says (authkit.token_routes). With `signup_mail`, a
+    sign-up that gives an `email` has a verification link mailed to it."""
     delivery = delivery or RefreshDelivery()
     credentials_body = _credentials_body(service.policy)
 
@@ -112,9 +130,14 @@ def auth_routes(
         credentials = SignupCredentials.from_body(
             await read_fields(request, max_body_bytes), service.policy
         )
-        await service.sign_up(
-            credentials, address=throttle_key(request.scope), client=ClientConnection(request)
-        )
+        mail = signup_mail if credentials.email is not None else None
+        if mail is not None:
+            mail.ready()
+        address = throttle_key(request.scope)
+        user = await service.sign_up(credentials, address=address, client=ClientConnection(request))
+        if mail is not None:
+            await mail.after_signup(user, address)
+        # The seed's answer, with or without an email: nothing in it says who has an address.
         return Response(status_code=201)
 
     @describe(

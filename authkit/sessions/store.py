@@ -312,19 +312,30 @@ class MongoSessionStore:
         )
         return True
 
-    async def revoke_all(self, user_id: str, now: datetime) -> int:
-        """Revoke every session of `user_id`; how many were live."""
+    async def revoke_all(self, user_id: str, now: datetime, *, keep: str | None = None) -> int:
+        """Revoke every session of `user_id` but `keep` (the caller's own, when it changes
+        its password); how many were live."""
+        others: dict[str, Any] = {} if keep is None else {"session_id": {"$ne": keep}}
         result = await call_database(
             self._sessions.update_many,
-            {"user_id": user_id, "revoked": False},
+            {
+                "user_id": user_id,
+                "revoked": False,
+                **({} if keep is None else {"_id": {"$ne": keep}}),
+            },
             {"$set": {"revoked": True, "revoked_at": now}},
         )
         await call_database(
             self._tokens.update_many,
-            {"user_id": user_id, "revoked": False},
+            {"user_id": user_id, "revoked": False, **others},
             {"$set": {"revoked": True}},
         )
         return int(result.modified_count)
+
+    async def delete_all(self, user_id: str) -> None:
+        """Forget every session and refresh token of `user_id` (the account is deleted)."""
+        await call_database(self._tokens.delete_many, {"user_id": user_id})
+        await call_database(self._sessions.delete_many, {"user_id": user_id})
 
     async def active(self, user_id: str, now: datetime) -> list[Session]:
         """The user's live sessions, newest first (at most MAX_LISTED_SESSIONS)."""

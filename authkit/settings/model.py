@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 
 import attrs
 
+from authkit.accounts.settings import AccountSettings
 from authkit.core.settings import PluginSettings
 from authkit.core.values import Choice, Range, Secret
 from authkit.http.settings import CORSSettings, ServerSettings
+from authkit.mail.settings import MailSettings
 from authkit.ops.settings import ObservabilitySettings
 from authkit.passwords.settings import PasswordLoad, PasswordSettings, SigninLimits
 from authkit.sessions.settings import SessionSettings
@@ -25,9 +27,11 @@ from authkit.tokens.settings import JWTSettings
 
 __all__ = [
     "DEFAULT_MONGO_URI",
+    "AccountSettings",
     "CORSSettings",
     "Choice",
     "JWTSettings",
+    "MailSettings",
     "MongoSettings",
     "ObservabilitySettings",
     "PasswordLoad",
@@ -55,6 +59,8 @@ class Settings:
     server: ServerSettings = attrs.Factory(ServerSettings)
     observability: ObservabilitySettings = attrs.Factory(ObservabilitySettings)
     cors: CORSSettings = attrs.Factory(CORSSettings)
+    accounts: AccountSettings = attrs.Factory(AccountSettings)
+    mail: MailSettings = attrs.Factory(MailSettings)
     plugins: PluginSettings = attrs.Factory(PluginSettings)
     # Sections plugins declare (the `authkit.settings` entry points), by their class.
     extensions: Mapping[Any, Any] = attrs.field(factory=dict)
