@@ -9,9 +9,17 @@ to the attacker's site (the token with it).
 
 Example:
 
-    mailer = AccountMailer(outbox, MailTemplates(), "https://auth.example.com")
+    from datetime import timedelta
+
+    from authkit.mail.dev import LogSender
+    from authkit.mail.outbox import MailOutbox
+    from authkit.mail.templates import MailTemplates
+
+    mailer = AccountMailer(MailOutbox(LogSender()), MailTemplates(), "https://auth.example.com")
     mailer.require_public_url()          # MailNotConfigured (503) without one
-    mailer.send("verify_email", user, "alice@example.com", token, timedelta(hours=24))
+    user = await store.create("alice", "$2b$04$" + "x" * 53)
+    mailer.send("verify_email", user, "alice@example.com", "t" * 43, timedelta(hours=24))
+    await mailer.outbox.drain()          # the development sender logged it
 """
 
 from __future__ import annotations

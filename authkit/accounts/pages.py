@@ -8,7 +8,7 @@ browser to send no Referer and to store nothing.
 
 Example:
 
-    page = verify_page(token)      # an HTMLResponse
+    page = verify_page("A" * 43)      # an HTMLResponse: one button that posts the token
 """
 
 from __future__ import annotations

@@ -19,8 +19,12 @@ one's own account.
 
 Example:
 
-    service = PasswordService(auth, users, records, tokens, mailer, limits, lifecycle, settings)
-    await service.forgot("alice@example.com", client="203.0.113.9")
+    import attrs
+    from authkit.accounts.feature import build_accounts
+
+    public = attrs.evolve(settings.server, public_url="https://auth.example.com")
+    accounts = build_accounts(attrs.evolve(settings, server=public), db, store, service, lifecycle)
+    await accounts.passwords.forgot("alice@example.com", client="203.0.113.9")  # for anyone
 """
 
 from __future__ import annotations

@@ -12,9 +12,14 @@
 
 Example:
 
-    service = EmailService(users, records, tokens, mailer, limits, AccountSettings())
-    await service.change_email(user_id, "alice@example.com", client="203.0.113.9")
-    state = await service.confirm(token)
+    import attrs
+    from authkit.accounts.feature import build_accounts
+
+    public = attrs.evolve(settings.server, public_url="https://auth.example.com")
+    accounts = build_accounts(attrs.evolve(settings, server=public), db, store, service, lifecycle)
+    user = await store.create("alice", "$2b$04$" + "x" * 53)
+    state = await accounts.emails.change_email(user.id, "Alice@Example.com", client="203.0.113.9")
+    # {"email": "Alice@example.com", "emailVerified": False, ...}; a link is mailed
 """
 
 from __future__ import annotations

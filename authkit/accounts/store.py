@@ -17,8 +17,9 @@ win, and a verification that lost a race with an address change changes nothing.
 Example:
 
     records = AccountRecords(db["users"], db["identities"])
-    await records.request_email(user_id, "alice@example.com")   # "set" or "pending"
-    await records.confirm(user_id, "alice@example.com")           # True
+    user = await store.create("alice", "$2b$04$" + "x" * 53)
+    await records.request_email(user.id, "alice@example.com")   # "set" (none verified yet)
+    await records.confirm(user.id, "alice@example.com")           # True
 """
 
 from __future__ import annotations

@@ -20,8 +20,11 @@ by this reset or any other way, the mark no longer matches and the token is dead
 
 Example:
 
+    from datetime import datetime, timedelta, timezone
+
     tokens = MailTokens(db["account_tokens"])
-    token = await tokens.issue("verify_email", user.id, "alice@example.com", ttl, now)
+    now, ttl = datetime.now(timezone.utc), timedelta(hours=24)
+    token = await tokens.issue("verify_email", "6650c0ffee", "alice@example.com", ttl, now)
     doc = await tokens.use("verify_email", token, now)      # None the second time
 """
 

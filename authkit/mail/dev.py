@@ -8,6 +8,8 @@ and docs/accounts.md says so too.
 
 Example:
 
+    from authkit.mail.message import MailMessage
+
     await LogSender().send(MailMessage(to="alice@example.com", subject="Hi", text="..."))
 """
 

@@ -8,8 +8,11 @@ already been answered.
 
 Example:
 
+    from authkit.mail.dev import LogSender
+
     message = MailMessage(to="alice@example.com", subject="Hi", text="Hello", html=None)
-    await sender.send(message)
+    await LogSender().send(message)
+    message.to_email("noreply@example.com")["Subject"]       # Hi
 """
 
 from __future__ import annotations

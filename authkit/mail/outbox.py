@@ -8,8 +8,12 @@ body or address) and never reaches the request, which has been answered.
 
 Example:
 
+    from authkit.mail.dev import LogSender
+    from authkit.mail.message import MailMessage
+
     outbox = MailOutbox(LogSender())
     outbox.post(MailMessage(to="alice@example.com", subject="Hi", text="Hello"))
+    await outbox.drain()
 """
 
 from __future__ import annotations

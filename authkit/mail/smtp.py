@@ -16,9 +16,10 @@ would buy nothing that is worth a dependency.
 
 Example:
 
-    server = SMTPServer.from_url("smtps://app:pw@mail.example.com")
+    server = SMTPServer.from_url("smtps://app:p%40ss@mail.example.com")
+    server.describe()              # mail.example.com:465 (tls: implicit, auth)
     sender = SMTPSender(server, "noreply@example.com")
-    await sender.send(MailMessage(to="alice@example.com", subject="Hi", text="Hello"))
+    # then: await sender.send(MailMessage(to="alice@example.com", subject="Hi", text="Hello"))
 """
 
 from __future__ import annotations

@@ -11,9 +11,11 @@ the start (`check`), not a request.
 
 Example:
 
-    templates = MailTemplates(Path("/etc/authkit/mail"))
+    templates = MailTemplates()          # or MailTemplates(Path("/etc/authkit/mail"))
     templates.check()
-    subject, text, html = templates.render("verify_email", {"username": "alice", ...})
+    values = {"username": "alice", "email": "alice@example.com", "link": "https://...",
+              "token": "...", "minutes": "30"}
+    subject, text, html = templates.render("reset_password", values)
 """
 
 from __future__ import annotations

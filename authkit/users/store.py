@@ -114,20 +114,6 @@ class EmailUserStore(UserStore, Protocol):
 class AccountStore(UserStore, Protocol):
     """What refresh, sign-out and hash upgrades need beyond a UserStore."""
 
-    async def _email_clashed(self, exc: DuplicateKeyError, doc: Mapping[str, Any]) -> bool:
-        """Whether the insert of `doc` failed on its address, not its name (a name clash
-        wins: it is the answer a sign-up without an email gets too)."""
-        pattern = (exc.details or {}).get("keyPattern")
-        if isinstance(pattern, Mapping):
-            return _EMAIL_KEY in pattern
-        # A server that does not say which index refused (mongomock): ask.
-        names = [{"username": doc["username"]}]
-        if "username_key" in doc:
-            names.append({"username_key": doc["username_key"]})
-        if await call_database(self._users.find_one, {"$or": names}, {"_id": 1}):
-            return False
-        return bool(await call_database(self._users.find_one, {_EMAIL_KEY: doc[_EMAIL_KEY]}))
-
     async def find_by_id(self, user_id: str) -> User | None: ...
 
     async def token_version(self, user_id: str) -> int | None: ...

@@ -18,8 +18,8 @@ __all__ = [
     "PASSWORD",
     "PUBLIC",
     "Mailbox",
-    "bearer",
-    "sign_up",
+    "signed_up",
+    "signin_bearer",
     "verified_user",
 ]
 
@@ -55,14 +55,14 @@ class Mailbox:
         return match[1], match[2]
 
 
-def sign_up(client: Any, username: str = "alice", email: str | None = None) -> Any:
+def signed_up(client: Any, username: str = "alice", email: str | None = None) -> Any:
     body: dict[str, Any] = {"username": username, "password": PASSWORD}
     if email is not None:
         body["email"] = email
     return client.post("/auth/signup", json=body)
 
 
-def bearer(client: Any, username: str = "alice", password: str = PASSWORD) -> dict[str, str]:
+def signin_bearer(client: Any, username: str = "alice", password: str = PASSWORD) -> dict[str, str]:
     response = client.post("/auth/signin", json={"username": username, "password": password})
     assert response.status_code == 201, response.text
     return {"Authorization": f"Bearer {response.json()['accessToken']}"}
@@ -72,7 +72,7 @@ def verified_user(
     client: Any, mailbox: Mailbox, username: str = "alice", email: str = "alice@example.com"
 ) -> dict[str, str]:
     before = len(mailbox.messages())
-    assert sign_up(client, username, email).status_code == 201
+    assert signed_up(client, username, email).status_code == 201
     _, token = mailbox.link(count=before + 1)
     assert client.post("/auth/email/verify", json={"token": token}).status_code == 200
-    return bearer(client, username)
+    return signin_bearer(client, username)

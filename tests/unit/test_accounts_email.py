@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support.accounts import PASSWORD, PUBLIC, Mailbox, bearer, sign_up, verified_user
+from support.accounts import PASSWORD, PUBLIC, Mailbox, signed_up, signin_bearer, verified_user
 from support.settings import make_settings
 
 from authkit.accounts.settings import AccountSettings
@@ -24,7 +24,7 @@ def app(make_client: Callable[..., Any]) -> Any:
 
 
 def test_signup_without_email_is_the_seeds_answer_and_stores_no_email(app: Any, db: Any) -> None:
-    response = sign_up(app)
+    response = signed_up(app)
     assert (response.status_code, response.content) == (201, b"")
     assert "email" not in db.users.find_one({"username": "alice"})
 
@@ -32,7 +32,7 @@ def test_signup_without_email_is_the_seeds_answer_and_stores_no_email(app: Any, 
 def test_signup_with_email_answers_the_same_and_mails_a_link(
     app: Any, db: Any, mailbox: Mailbox
 ) -> None:
-    response = sign_up(app, email=" Alice@EXAMPLE.com ")
+    response = signed_up(app, email=" Alice@EXAMPLE.com ")
     assert (response.status_code, response.content) == (201, b"")
     doc = db.users.find_one({"username": "alice"})
     assert (doc["email"], doc["email_verified"]) == ("Alice@example.com", False)
@@ -64,21 +64,21 @@ def test_garbage_addresses_are_refused_with_400(app: Any, email: Any, db: Any) -
 
 
 def test_an_address_is_unique_whatever_its_case(app: Any) -> None:
-    assert sign_up(app, "alice", "alice@example.com").status_code == 201
-    taken = sign_up(app, "bobby", "ALICE@Example.COM")
+    assert signed_up(app, "alice", "alice@example.com").status_code == 201
+    taken = signed_up(app, "bobby", "ALICE@Example.COM")
     assert (taken.status_code, taken.json()["message"]) == (409, "Email already in use")
-    assert sign_up(app, "carol").status_code == 201  # many users without one
+    assert signed_up(app, "carol").status_code == 201  # many users without one
 
 
 def test_without_a_public_url_mail_routes_answer_503_and_create_nothing(
     make_client: Callable[..., Any], db: Any
 ) -> None:
     client = make_client(make_settings())
-    response = sign_up(client, email="alice@example.com")
+    response = signed_up(client, email="alice@example.com")
     assert response.status_code == 503
     assert "AUTHKIT_PUBLIC_URL" in response.json()["message"]
     assert db.users.count_documents({}) == 0
-    assert sign_up(client).status_code == 201  # sign-up without an email is unaffected
+    assert signed_up(client).status_code == 201  # sign-up without an email is unaffected
     forgot = client.post("/auth/password/forgot", json={"email": "alice@example.com"})
     assert forgot.status_code == 503
 
@@ -89,7 +89,7 @@ def test_without_a_public_url_mail_routes_answer_503_and_create_nothing(
 def test_verifying_twice_is_harmless_and_a_made_up_token_is_refused(
     app: Any, mailbox: Mailbox
 ) -> None:
-    sign_up(app, email="alice@example.com")
+    signed_up(app, email="alice@example.com")
     _, token = mailbox.link()
     first = app.post("/auth/email/verify", json={"token": token})
     second = app.post("/auth/email/verify", data={"token": token})  # the page's form post
@@ -106,7 +106,7 @@ def test_verifying_twice_is_harmless_and_a_made_up_token_is_refused(
 def test_the_link_opens_a_page_that_posts_the_token_and_verifies_nothing_by_itself(
     app: Any, mailbox: Mailbox, db: Any
 ) -> None:
-    sign_up(app, email="alice@example.com")
+    signed_up(app, email="alice@example.com")
     path, token = mailbox.link()
     page = app.get(path, params={"token": token})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -119,7 +119,7 @@ def test_an_expired_verification_link_is_refused(
     make_client: Callable[..., Any], mailbox: Mailbox, db: Any
 ) -> None:
     client = make_client(make_settings(server=PUBLIC))
-    sign_up(client, email="alice@example.com")
+    signed_up(client, email="alice@example.com")
     _, token = mailbox.link()
     db.account_tokens.update_many(
         {}, {"$set": {"expires_at": db.account_tokens.find_one()["issued_at"]}}
@@ -169,8 +169,8 @@ def test_the_address_another_user_has_cannot_be_taken(app: Any, mailbox: Mailbox
 def test_mail_is_limited_per_user(make_client: Callable[..., Any], mailbox: Mailbox) -> None:
     limits = AccountSettings(mail_per_recipient=Limit(2, 3600))
     client = make_client(make_settings(server=PUBLIC, accounts=limits))
-    sign_up(client, email="alice@example.com")  # one mail
-    headers = bearer(client)
+    signed_up(client, email="alice@example.com")  # one mail
+    headers = signin_bearer(client)
     assert client.post("/auth/email/verification", headers=headers).status_code == 202
     refused = client.post("/auth/email/verification", headers=headers)
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0

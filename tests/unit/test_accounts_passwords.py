@@ -10,7 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support.accounts import NEW_PASSWORD, PASSWORD, PUBLIC, Mailbox, bearer, sign_up, verified_user
+from support.accounts import (
+    NEW_PASSWORD,
+    PASSWORD,
+    PUBLIC,
+    Mailbox,
+    signed_up,
+    signin_bearer,
+    verified_user,
+)
 from support.settings import make_settings
 
 from authkit.accounts.routes import FORGOT_ANSWER
@@ -48,7 +56,7 @@ def test_a_reset_sets_the_password_and_ends_every_session(
     assert again.status_code == 401
     old = client.post("/auth/signin", json={"username": "alice", "password": PASSWORD})
     assert old.status_code == 401
-    assert bearer(client, password=NEW_PASSWORD)
+    assert signin_bearer(client, password=NEW_PASSWORD)
     # Used once: the same link a second time changes nothing.
     twice = client.post("/auth/password/reset", json={"token": token, "password": "third-pass-99"})
     assert twice.status_code == 400
@@ -65,7 +73,7 @@ def test_a_reset_token_dies_when_the_password_changes_meanwhile(app: Any, mailbo
     assert change.status_code == 200
     late = app.post("/auth/password/reset", json={"token": token, "password": "third-pass-99"})
     assert late.status_code == 400
-    assert bearer(app, password=NEW_PASSWORD)
+    assert signin_bearer(app, password=NEW_PASSWORD)
 
 
 def test_a_reset_password_is_held_to_the_policy_and_the_token_survives_a_refusal(
@@ -94,7 +102,7 @@ def test_an_expired_reset_token_is_refused(app: Any, mailbox: Mailbox, db: Any) 
 
 
 def test_an_unverified_address_gets_no_reset_mail(app: Any, mailbox: Mailbox) -> None:
-    sign_up(app, email="alice@example.com")
+    signed_up(app, email="alice@example.com")
     mailbox.wait(1)
     response = app.post("/auth/password/forgot", json={"email": "alice@example.com"})
     assert (response.status_code, response.json()) == (202, FORGOT_ANSWER)
@@ -122,7 +130,7 @@ def test_two_resets_with_one_token_have_one_winner(app: Any, mailbox: Mailbox) -
     assert sorted(answers.values()) == [200, 400]
     winner = next(p for p, status in answers.items() if status == 200)
     loser = next(p for p in passwords if p != winner)
-    assert bearer(app, password=winner)
+    assert signin_bearer(app, password=winner)
     lost = app.post("/auth/signin", json={"username": "alice", "password": loser})
     assert lost.status_code == 401
 
@@ -168,7 +176,7 @@ def test_forgot_password_looks_and_works_the_same_for_known_and_unknown_addresse
     app: Any, mailbox: Mailbox, db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     verified_user(app, mailbox)
-    sign_up(app, "bobby", "bob@example.com")  # unverified
+    signed_up(app, "bobby", "bob@example.com")  # unverified
     inserts: list[str] = []
     real_insert = type(db.account_tokens).insert_one
 
@@ -221,7 +229,7 @@ def test_a_change_needs_the_current_password_and_ends_the_other_sessions(
 ) -> None:
     sessions = SessionSettings(revocation_checks=True)
     client = make_client(make_settings(server=PUBLIC, sessions=sessions))
-    sign_up(client)
+    signed_up(client)
     other = client.post("/auth/signin", json={"username": "alice", "password": PASSWORD}).json()
     mine = client.post("/auth/signin", json={"username": "alice", "password": PASSWORD}).json()
     headers = {"Authorization": f"Bearer {mine['accessToken']}"}
@@ -252,14 +260,14 @@ def test_a_change_needs_the_current_password_and_ends_the_other_sessions(
 
 
 def test_a_change_to_a_weak_password_is_refused(app: Any) -> None:
-    sign_up(app)
+    signed_up(app)
     response = app.post(
         "/auth/password/change",
         json={"currentPassword": PASSWORD, "newPassword": "short"},
-        headers=bearer(app),
+        headers=signin_bearer(app),
     )
     assert response.status_code == 400
-    assert bearer(app, password=PASSWORD)
+    assert signin_bearer(app, password=PASSWORD)
 
 
 def test_deleting_an_account_needs_the_password_and_removes_everything(
@@ -281,7 +289,7 @@ def test_deleting_an_account_needs_the_password_and_removes_everything(
     assert db.account_tokens.count_documents({"user_id": user_id}) == 0
     gone = app.post("/auth/signin", json={"username": "alice", "password": PASSWORD})
     assert gone.status_code == 401
-    assert sign_up(app, "alice", "alice@example.com").status_code == 201  # name and address free
+    assert signed_up(app, "alice", "alice@example.com").status_code == 201  # name and address free
 
 
 def test_unknown_token_and_missing_fields_are_400_not_500(app: Any) -> None:

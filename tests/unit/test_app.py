@@ -827,4 +827,11 @@ def test_the_documented_routes_keep_their_order(client: TestClient) -> None:
         "/auth/sessions",
         "/auth/sessions/{session_id}",
         "/.well-known/jwks.json",
+        "/auth/email",
+        "/auth/email/verification",
+        "/auth/email/verify",
+        "/auth/password/forgot",
+        "/auth/password/reset",
+        "/auth/password/change",
+        "/auth/account",
     ]

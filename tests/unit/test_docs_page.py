@@ -54,6 +54,16 @@ def test_the_document_it_renders_names_each_operation(client: Any) -> None:
         "listSessions": ("/auth/sessions", "get"),
         "revokeSession": ("/auth/sessions/{session_id}", "delete"),
         "getJwks": ("/.well-known/jwks.json", "get"),
+        "getEmail": ("/auth/email", "get"),
+        "setEmail": ("/auth/email", "post"),
+        "resendVerification": ("/auth/email/verification", "post"),
+        "verifyEmailPage": ("/auth/email/verify", "get"),
+        "verifyEmail": ("/auth/email/verify", "post"),
+        "forgotPassword": ("/auth/password/forgot", "post"),
+        "resetPasswordPage": ("/auth/password/reset", "get"),
+        "resetPassword": ("/auth/password/reset", "post"),
+        "changePassword": ("/auth/password/change", "post"),
+        "deleteAccount": ("/auth/account", "delete"),
     }
     assert document["paths"]["/auth/me"]["get"]["security"] == [{"jwt": []}]
     for path in ("/auth/signout", "/auth/signout-all"):
