@@ -27,7 +27,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 
-from authkit.accounts.feature import accounts_feature, build_accounts
+from authkit.accounts.feature import accounts_feature, build_accounts, mail_setup
 from authkit.core.errors import ConfigError, HTTPError, RegistryError
 from authkit.core.guard import GuardedApp, guards_in
 from authkit.core.registry import StrategyRegistry
@@ -79,6 +79,7 @@ def create_app(
     pool.max_waiting = pool.threads * settings.password_load.queue_per_thread
     hasher = settings.passwords.hasher(metrics, pool)
     policy = settings.passwords.policy()
+    mail = mail_setup(settings)
     client = None
     heartbeats = HeartbeatWatch()
     if database is None:
@@ -141,7 +142,7 @@ def create_app(
     strategies.load_entry_points(ctx)
     strategies.load_paths(settings.plugins.strategies, ctx)
     max_body = settings.server.max_body_bytes
-    accounts = build_accounts(settings, database, users, service, lifecycle)
+    accounts = build_accounts(settings, database, users, service, lifecycle, mail=mail)
     features = [
         users_feature(users),
         passwords_feature(

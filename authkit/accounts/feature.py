@@ -30,7 +30,14 @@ from authkit.sessions.routes import RefreshDelivery
 from authkit.settings.model import Settings
 from authkit.users.store import MongoUserStore
 
-__all__ = ["Accounts", "accounts_feature", "build_accounts", "mail_sender"]
+__all__ = [
+    "Accounts",
+    "MailSetup",
+    "accounts_feature",
+    "build_accounts",
+    "mail_sender",
+    "mail_setup",
+]
 
 logger = logging.getLogger("authkit.mail")
 
@@ -58,6 +65,25 @@ def mail_sender(settings: Settings) -> MailSender:
     return SMTPSender(server, mail.sender)
 
 
+@attrs.frozen
+class MailSetup:
+    """What mail needs from the settings, checked: made before any connection is opened,
+    so a mistake in them stops the start at once."""
+
+    sender: MailSender
+    templates: MailTemplates
+    public_url: str | None
+
+
+def mail_setup(settings: Settings, sender: MailSender | None = None) -> MailSetup:
+    """The sender (`sender`, or the one the settings name), the templates and the public
+    URL; ConfigError when any of them cannot work."""
+    templates = MailTemplates(settings.mail.templates)
+    templates.check()
+    public_url = checked_public_url(settings.server.public_url)
+    return MailSetup(sender or mail_sender(settings), templates, public_url)
+
+
 def build_accounts(
     settings: Settings,
     database: Database[dict[str, Any]],
@@ -65,13 +91,13 @@ def build_accounts(
     auth: AuthService,
     lifecycle: TokenLifecycle,
     *,
-    sender: MailSender | None = None,
+    mail: MailSetup | None = None,
 ) -> Accounts:
-    templates = MailTemplates(settings.mail.templates)
-    templates.check()
-    public_url = checked_public_url(settings.server.public_url)
-    outbox = MailOutbox(sender or mail_sender(settings), timeout_seconds=settings.mail.timeout)
-    mailer = AccountMailer(outbox, templates, public_url)
+    """The accounts capability's objects; `mail` from `mail_setup` (made from `settings`
+    when not given)."""
+    mail = mail or mail_setup(settings)
+    outbox = MailOutbox(mail.sender, timeout_seconds=settings.mail.timeout)
+    mailer = AccountMailer(outbox, mail.templates, mail.public_url)
     records = AccountRecords(database["users"], database["identities"])
     tokens = MailTokens(database["account_tokens"])
     counts = database["mail_counts"]

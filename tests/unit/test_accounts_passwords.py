@@ -298,3 +298,16 @@ def test_unknown_token_and_missing_fields_are_400_not_500(app: Any) -> None:
     assert app.post("/auth/password/forgot", json={}).status_code == 400
     assert app.post("/auth/password/forgot", json=["x"]).status_code == 400
     assert app.post("/auth/email/verify", json={}).status_code == 400
+
+
+def test_a_forged_host_header_does_not_reach_the_link(app: Any, mailbox: Mailbox) -> None:
+    verified_user(app, mailbox)
+    before = len(mailbox.messages())
+    app.post(
+        "/auth/password/forgot",
+        json={"email": "alice@example.com"},
+        headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"},
+    )
+    message = mailbox.wait(before + 1)[-1]
+    assert "https://auth.example.com/auth/password/reset?token=" in message
+    assert "evil.example" not in message
