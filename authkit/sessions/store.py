@@ -315,21 +315,15 @@ class MongoSessionStore:
     async def revoke_all(self, user_id: str, now: datetime, *, keep: str | None = None) -> int:
         """Revoke every session of `user_id` but `keep` (the caller's own, when it changes
         its password); how many were live."""
-        others: dict[str, Any] = {} if keep is None else {"session_id": {"$ne": keep}}
+        sessions: dict[str, Any] = {"user_id": user_id, "revoked": False}
+        tokens: dict[str, Any] = {"user_id": user_id, "revoked": False}
+        if keep is not None:
+            sessions["_id"] = {"$ne": keep}
+            tokens["session_id"] = {"$ne": keep}
         result = await call_database(
-            self._sessions.update_many,
-            {
-                "user_id": user_id,
-                "revoked": False,
-                **({} if keep is None else {"_id": {"$ne": keep}}),
-            },
-            {"$set": {"revoked": True, "revoked_at": now}},
+            self._sessions.update_many, sessions, {"$set": {"revoked": True, "revoked_at": now}}
         )
-        await call_database(
-            self._tokens.update_many,
-            {"user_id": user_id, "revoked": False, **others},
-            {"$set": {"revoked": True}},
-        )
+        await call_database(self._tokens.update_many, tokens, {"$set": {"revoked": True}})
         return int(result.modified_count)
 
     async def delete_all(self, user_id: str) -> None:
