@@ -36,6 +36,7 @@ from authkit.accounts.settings import AccountSettings
 from authkit.accounts.store import AccountRecords
 from authkit.accounts.tokens import MailTokens
 from authkit.core.errors import (
+    BackendUnavailable,
     BadRequest,
     EmailAlreadyInUse,
     NotFound,
@@ -139,9 +140,10 @@ class EmailService:
             return
         try:
             await self._send_verification(user, user.email, client)
-        except TooManyRequests:
+        except (TooManyRequests, BackendUnavailable) as exc:
             # The account exists now: its sign-up succeeded. The link can be asked for again.
-            _event("verification mail not sent", "verification_throttled", user.id)
+            reason = "throttled" if isinstance(exc, TooManyRequests) else "database"
+            _event("verification mail not sent", "verification_skipped", user.id, reason=reason)
 
     async def change_email(self, user_id: str, value: object, *, client: str) -> dict[str, Any]:
         email = parse_email(value)

@@ -4,6 +4,7 @@ which is what a developer without a mail server reads too."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -182,3 +183,16 @@ def test_routes_that_need_a_bearer_refuse_without_one(app: Any) -> None:
     assert app.post("/auth/email", json={"email": "a@example.com"}).status_code == 401
     assert app.post("/auth/password/change", json={}).status_code == 401
     assert app.request("DELETE", "/auth/account", json={}).status_code == 401
+
+
+def test_a_sign_up_past_the_mail_limit_still_makes_its_account(
+    make_client: Callable[..., Any], mailbox: Mailbox, db: Any
+) -> None:
+    limits = AccountSettings(mail_per_client=Limit(1, 3600))
+    client = make_client(make_settings(server=PUBLIC, accounts=limits))
+    assert signed_up(client, "alice", "alice@example.com").status_code == 201
+    second = signed_up(client, "bobby", "bob@example.com")
+    assert (second.status_code, second.content) == (201, b"")
+    assert db.users.find_one({"username": "bobby"})["email"] == "bob@example.com"
+    time.sleep(0.2)
+    assert len(mailbox.messages()) == 1  # bob asks for his link later

@@ -271,8 +271,10 @@ def test_a_change_to_a_weak_password_is_refused(app: Any) -> None:
 
 
 def test_deleting_an_account_needs_the_password_and_removes_everything(
-    app: Any, mailbox: Mailbox, db: Any
+    make_client: Callable[..., Any], mailbox: Mailbox, db: Any
 ) -> None:
+    sessions = SessionSettings(revocation_checks=True)
+    app = make_client(make_settings(server=PUBLIC, sessions=sessions))
     headers = verified_user(app, mailbox)
     user_id = str(db.users.find_one({"username": "alice"})["_id"])
     db.identities.insert_one({"user_id": user_id, "issuer": "https://idp", "subject": "1"})
@@ -287,6 +289,7 @@ def test_deleting_an_account_needs_the_password_and_removes_everything(
     assert db.auth_sessions.count_documents({"user_id": user_id}) == 0
     assert db.refresh_tokens.count_documents({"user_id": user_id}) == 0
     assert db.account_tokens.count_documents({"user_id": user_id}) == 0
+    assert app.get("/auth/me", headers=headers).status_code == 401  # its tokens are dead
     gone = app.post("/auth/signin", json={"username": "alice", "password": PASSWORD})
     assert gone.status_code == 401
     assert signed_up(app, "alice", "alice@example.com").status_code == 201  # name and address free
