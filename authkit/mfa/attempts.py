@@ -8,9 +8,15 @@ that challenge's failures, never the user's others.
 
 Example:
 
+    from authkit.passwords.throttle import Limit, SigninThrottle
+
     attempts = FactorAttempts(SigninThrottle(db["mfa_failures"], per_account=Limit(10, 900),
                                              per_address=Limit(5, 300)))
-    ok = await attempts.check(user.id, "challenge:" + key, lambda: totp.verify(user.id, code))
+
+    async def wrong_code() -> bool:
+        return False
+
+    await attempts.check("6650c0ffee0123456789abcd", "challenge:1f2e", wrong_code)  # False
 """
 
 from __future__ import annotations

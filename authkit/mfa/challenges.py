@@ -13,9 +13,9 @@ class: a sign-in they start for a user with MFA ends here too.
 Example:
 
     challenges = MFAChallenges(db["mfa_challenges"])
-    token = await challenges.open(user.id)
-    await challenges.peek(token)       # user.id: valid, still unused
-    await challenges.consume(token)    # user.id, once; then None
+    token = await challenges.open("6650c0ffee0123456789abcd")
+    await challenges.peek(token)       # "6650c0ffee0123456789abcd": valid, still unused
+    await challenges.consume(token)    # the user id, once; then None
 """
 
 from __future__ import annotations

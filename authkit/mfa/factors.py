@@ -5,7 +5,7 @@ Example:
 
     factors = build_second_factors(settings.mfa, settings.jwt.secret, db, clock=issuer.now)
     if factors is not None:
-        methods = await factors.policy.required(user.id)
+        methods = await factors.policy.required("6650c0ffee0123456789abcd")   # []
 """
 
 from __future__ import annotations
@@ -46,6 +46,18 @@ class SecondFactors:
     challenges: MFAChallenges
     attempts: FactorAttempts
     step_up: StepUp
+    # AUTHKIT_MFA_KEY unset: the key is JWT_SECRET's, and changing that loses every secret.
+    key_is_derived: bool = False
+    _warned: list[bool] = attrs.field(factory=list, repr=False)
+
+    def warn_if_key_is_derived(self) -> None:
+        """Said once, at the first enrolment: a service nobody enrols in need not hear it."""
+        if self.key_is_derived and not self._warned:
+            self._warned.append(True)
+            logger.warning(
+                "AUTHKIT_MFA_KEY is not set: TOTP secrets are sealed with a key derived from "
+                "JWT_SECRET, so changing JWT_SECRET makes every enrolled authenticator unusable"
+            )
 
 
 def build_second_factors(
@@ -64,11 +76,6 @@ def build_second_factors(
             "derive one from; /auth/mfa is not served and sign-in asks for a password only"
         )
         return None
-    if section.key is None:
-        logger.warning(
-            "AUTHKIT_MFA_KEY is not set: TOTP secrets are sealed with a key derived from "
-            "JWT_SECRET, so changing JWT_SECRET makes every enrolled authenticator unusable"
-        )
     store = MongoFactorStore(database["mfa_factors"])
     box = SecretBox(derive_key(secret.value, SECRET_PURPOSE))
     totp = TOTPFactor(store, box, issuer=section.issuer, clock=clock)
@@ -88,6 +95,7 @@ def build_second_factors(
         challenges=MFAChallenges(database["mfa_challenges"], clock=clock),
         attempts=FactorAttempts(throttle),
         step_up=StepUp(section.step_up_max_age, clock=clock),
+        key_is_derived=section.key is None,
     )
 
 

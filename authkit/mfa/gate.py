@@ -5,8 +5,11 @@ SignInGate): a user with a second factor gets a challenge instead of tokens.
 
 Example:
 
+    from authkit.mfa.factors import build_second_factors
+
+    factors = build_second_factors(settings.mfa, settings.jwt.secret, db, clock=time.time)
     gate = MFAGate(factors.policy, factors.challenges)
-    await gate.challenge(user.id)    # None: no second factor, tokens as usual
+    await gate.challenge("6650c0ffee0123456789abcd")  # None: no second factor, tokens as usual
 """
 
 from __future__ import annotations

@@ -7,9 +7,18 @@ are listed when some provider lists a method and codes are left.
 
 Example:
 
+    from authkit.mfa.keys import CodeHasher
+    from authkit.mfa.recovery import RecoveryCodes
+    from authkit.mfa.store import MongoFactorStore
+
+    class Passkeys:  # any factor: something with methods_for(user_id)
+        async def methods_for(self, user_id: str) -> list[str]:
+            return ["passkey"]
+
+    codes = RecoveryCodes(MongoFactorStore(db["mfa_factors"]), CodeHasher(os.urandom(32)))
     policy = MFAPolicy(recovery=codes)
-    policy.register(totp)                  # anything with methods_for(user_id)
-    await policy.required(user.id)         # ["totp", "recovery_code"], or []
+    policy.register(Passkeys())
+    await policy.required("6650c0ffee0123456789abcd")     # ["passkey"]: no codes left
 """
 
 from __future__ import annotations

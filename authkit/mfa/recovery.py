@@ -8,9 +8,12 @@ authenticator, or a stolen code), with the user and how many are left, never the
 
 Example:
 
-    codes = RecoveryCodes(store, CodeHasher(key))
-    shown = await codes.regenerate(user.id)     # ["k7pqa-m3x9z", ...], ten of them
-    await codes.use(user.id, shown[0])          # True; again: False
+    from authkit.mfa.keys import CodeHasher
+    from authkit.mfa.store import MongoFactorStore
+
+    codes = RecoveryCodes(MongoFactorStore(db["mfa_factors"]), CodeHasher(os.urandom(32)))
+    shown = await codes.regenerate("6650c0ffee0123456789abcd")   # ["k7pqa-m3x9z", ...]
+    await codes.use("6650c0ffee0123456789abcd", shown[0])        # True; again: False
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@
 
 Example:
 
-    routes += factor_routes(factors, max_body_bytes=16384)
+    from authkit.mfa.factors import build_second_factors
+
+    factors = build_second_factors(settings.mfa, settings.jwt.secret, db, clock=time.time)
+    routes = factor_routes(factors, max_body_bytes=16384)
 """
 
 from __future__ import annotations
@@ -114,6 +117,7 @@ def factor_routes(factors: SecondFactors, *, max_body_bytes: int) -> list[Route]
     async def enrol(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
         factors.step_up.require(request)
+        factors.warn_if_key_is_derived()
         enrolment = await totp.enrol(principal.id, principal.username)
         if enrolment is None:
             raise Conflict("TOTP is already on; turn it off first")

@@ -9,7 +9,11 @@ it expires; a right one uses the challenge up, once, however many requests race 
 
 Example:
 
-    routes += sign_in_routes(factors, lifecycle, delivery, service, max_body_bytes=16384)
+    from authkit.mfa.factors import build_second_factors
+    from authkit.sessions.routes import RefreshDelivery
+
+    factors = build_second_factors(settings.mfa, settings.jwt.secret, db, clock=time.time)
+    routes = sign_in_routes(factors, lifecycle, RefreshDelivery(), service, max_body_bytes=16384)
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ strategy); `POST /auth/step-up` trades a password or a TOTP code for a fresh tok
 
 Example (a route of your own):
 
+    from authkit import guard
+
     @guard("jwt")
     async def change_email(request: Request) -> Response:
         require_fresh(request)

@@ -11,9 +11,10 @@ confirm over a factor that is already on.
 
 Example:
 
-    store = MongoFactorStore(db["mfa_factors"])
-    await store.begin_enrolment(user_id, sealed)        # False: TOTP is already on
-    await store.use_step(user_id, 59_000_001)           # True once, False after
+    factors = MongoFactorStore(db["mfa_factors"])
+    alice = "6650c0ffee0123456789abcd"
+    await factors.begin_enrolment(alice, b"...sealed by SecretBox...")   # True: pending
+    await factors.use_step(alice, 59_000_001)     # False: no TOTP is on (confirm() does it)
 """
 
 from __future__ import annotations

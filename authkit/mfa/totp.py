@@ -10,10 +10,15 @@ the same code, or an older one, presented again fails, however many arrive at on
 
 Example:
 
-    factor = TOTPFactor(store, box, issuer="authkit")
-    enrolment = await factor.enrol(user.id, user.username)
-    await factor.confirm(user.id, pyotp.TOTP(enrolment.secret).now())  # True
-    await factor.verify(user.id, "123456")                              # False
+    import pyotp
+    from authkit.mfa.keys import SecretBox
+    from authkit.mfa.store import MongoFactorStore
+
+    factor = TOTPFactor(MongoFactorStore(db["mfa_factors"]), SecretBox(os.urandom(32)))
+    enrolment = await factor.enrol("6650c0ffee0123456789abcd", "alice")
+    code = pyotp.TOTP(enrolment.secret).now()       # what the authenticator app shows
+    await factor.confirm("6650c0ffee0123456789abcd", code, [])   # True: TOTP is on
+    await factor.verify("6650c0ffee0123456789abcd", code)        # False: used already
 """
 
 from __future__ import annotations
