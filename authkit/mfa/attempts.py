@@ -1,6 +1,7 @@
 """Second-factor attempts, throttled like sign-in: the sign-in throttle's store and rules
 (authkit.passwords.throttle), in a collection of its own (`mfa_failures`), counted per user
-over every challenge (its `account`) and per challenge (its `address`).
+over every challenge (its `account`) and per challenge or step-up of that user (its
+`address`).
 
 Each attempt is written before its code is checked, so a burst of guesses at one challenge
 gets no more checks than the limit allows; a right code takes its attempt back and forgives
@@ -41,7 +42,9 @@ class FactorAttempts:
     async def check(self, user_id: str, scope: str, judge: Callable[[], Awaitable[bool]]) -> bool:
         """`judge()`'s verdict on one attempt of `user_id`'s within `scope` (a challenge, or
         a step-up); TooManyRequests, with nothing judged, once either limit is reached."""
-        attempt = await self.throttle.begin(user_id, scope)
+        # The throttle's per-address limit counts a scope across accounts: the user's id
+        # makes each scope theirs alone, so nobody's wrong codes count against another.
+        attempt = await self.throttle.begin(user_id, f"{scope}:{user_id}")
         if (wait := attempt.check.retry_after) is not None:
             security_log.warning(
                 "second factor throttled",

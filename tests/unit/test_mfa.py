@@ -383,3 +383,24 @@ def test_auth_time_is_the_sign_in_time_and_a_refresh_keeps_it(client: TestClient
     assert abs(signed_in_at - time.time()) < 60
     refreshed = client.post("/auth/refresh", json={"refreshToken": signin["refreshToken"]}).json()
     assert issuer.verify(refreshed["accessToken"])["auth_time"] == signed_in_at
+
+
+def test_one_users_wrong_step_up_codes_do_not_throttle_another(
+    make_client: Callable[..., TestClient],
+) -> None:
+    mfa = MFASettings(per_user=Limit(20, 900), per_challenge=Limit(2, 300))
+    client = make_client(make_settings(mfa=mfa))
+    alice = sign_up_and_in(client, "alice")
+    bob = sign_up_and_in(client, "bobby")
+    enrol(client, alice)
+    bobs_secret, _ = enrol(client, bob)
+    for _ in range(3):
+        client.post("/auth/step-up", json={"code": "000000"}, headers=bearer(alice))
+    assert (
+        client.post("/auth/step-up", json={"code": "000000"}, headers=bearer(alice)).status_code
+        == 429
+    )
+    stepped = client.post(
+        "/auth/step-up", json={"code": code_at(bobs_secret, 1)}, headers=bearer(bob)
+    )
+    assert stepped.status_code == 200
