@@ -8,8 +8,10 @@ does; a code for the next 30-second step is a fresh one now (one step of drift i
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyotp
@@ -424,3 +426,20 @@ def test_in_cookie_mode_verify_sets_the_refresh_cookie_and_refuses_other_sites(
     assert signed_in.status_code == 201
     assert list(signed_in.json()) == ["accessToken"]
     assert "authkit_refresh=" in signed_in.headers["set-cookie"]
+
+
+def test_of_two_verifies_at_once_with_right_codes_one_signs_in(
+    client: TestClient, mfa_user: tuple[str, list[str]]
+) -> None:
+    _, codes = mfa_user
+    mfa_token = challenge(client)
+    barrier = threading.Barrier(2)
+
+    def verify(code: str) -> int:
+        barrier.wait(timeout=10)
+        body = {"mfa_token": mfa_token, "recovery_code": code}
+        return client.post("/auth/mfa/verify", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(verify, codes[:2]))
+    assert statuses == [201, 401]
