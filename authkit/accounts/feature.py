@@ -5,6 +5,7 @@ objects from the settings, the mail sender included."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -14,7 +15,7 @@ from authkit.accounts.mailer import AccountMailer, checked_public_url
 from authkit.accounts.recovery import PasswordService
 from authkit.accounts.routes import account_routes
 from authkit.accounts.service import EmailService, MailLimits
-from authkit.accounts.store import AccountRecords
+from authkit.accounts.store import RELATED, AccountRecords
 from authkit.accounts.tokens import MailTokens
 from authkit.core.errors import ConfigError
 from authkit.core.feature import Feature
@@ -98,7 +99,8 @@ def build_accounts(
     mail = mail or mail_setup(settings)
     outbox = MailOutbox(mail.sender, timeout_seconds=settings.mail.timeout)
     mailer = AccountMailer(outbox, mail.templates, mail.public_url)
-    records = AccountRecords(database["users"], database["identities"])
+    related = [(database[name], field) for name, field in RELATED]
+    records = AccountRecords(database["users"], related)
     tokens = MailTokens(database["account_tokens"])
     counts = database["mail_counts"]
     accounts = settings.accounts
@@ -116,12 +118,20 @@ def build_accounts(
 
 
 def accounts_feature(
-    accounts: Accounts, delivery: RefreshDelivery, *, max_body_bytes: int
+    accounts: Accounts,
+    delivery: RefreshDelivery,
+    *,
+    max_body_bytes: int,
+    second_factors: Callable[[str], Awaitable[list[str]]] | None = None,
 ) -> Feature:
     return Feature(
         "accounts",
         routes=account_routes(
-            accounts.emails, accounts.passwords, delivery, max_body_bytes=max_body_bytes
+            accounts.emails,
+            accounts.passwords,
+            delivery,
+            max_body_bytes=max_body_bytes,
+            second_factors=second_factors,
         ),
         indexes=[accounts.tokens.ensure_indexes, accounts.limits.ensure_indexes],
         on_shutdown=[accounts.outbox.close],

@@ -18,6 +18,7 @@ Bodies are JSON or HTML forms (authkit.http.body). Example:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -35,6 +36,7 @@ from authkit.http.disconnect import ClientConnection
 from authkit.http.endpoint import Endpoint
 from authkit.http.openapi import describe, error_responses, fields_body, json_response
 from authkit.http.responses import JSON
+from authkit.mfa.step_up import STEP_UP_RESPONSE, require_fresh
 from authkit.sessions.routes import RefreshDelivery
 
 __all__ = ["FORGOT_ANSWER", "account_routes"]
@@ -81,8 +83,16 @@ def account_routes(
     delivery: RefreshDelivery,
     *,
     max_body_bytes: int,
+    second_factors: Callable[[str], Awaitable[list[str]]] | None = None,
 ) -> list[Route]:
+    """`second_factors(user_id)`: the user's second factors (authkit.mfa); a user who has
+    one changes the password or deletes the account only with a recent sign-in (step-up),
+    since the password alone is what a second factor is there to be more than."""
     policy = passwords.auth.policy
+
+    async def fresh_if_second_factor(request: Request, user_id: str) -> None:
+        if second_factors is not None and await second_factors(user_id):
+            require_fresh(request)
 
     async def fields(request: Request) -> dict[str, Any]:
         return await read_fields(request, max_body_bytes, require_object=True)
@@ -231,13 +241,15 @@ def account_routes(
                     "properties": {"accessToken": {"type": "string"}},
                 },
             ),
-            **error_responses(400, 401, 409, 413, 429, 503),
+            **error_responses(400, 409, 413, 429, 503),
+            401: STEP_UP_RESPONSE,
         },
         tags=["accounts"],
     )
     @guard("jwt")
     async def change(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
+        await fresh_if_second_factor(request, principal.id)
         body = await fields(request)
         access = await passwords.change(
             dict(principal.claims),
@@ -252,12 +264,17 @@ def account_routes(
         operation_id="deleteAccount",
         summary="Delete the caller's account (password required): user, sessions, identities",
         request_body=_body(["password"], password=_string()),
-        responses={204: {"description": "Deleted"}, **error_responses(400, 401, 413, 429, 503)},
+        responses={
+            204: {"description": "Deleted"},
+            **error_responses(400, 413, 429, 503),
+            401: STEP_UP_RESPONSE,
+        },
         tags=["accounts"],
     )
     @guard("jwt")
     async def delete_account(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
+        await fresh_if_second_factor(request, principal.id)
         body = await fields(request)
         await passwords.delete(
             dict(principal.claims),

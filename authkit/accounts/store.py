@@ -16,7 +16,7 @@ win, and a verification that lost a race with an address change changes nothing.
 
 Example:
 
-    records = AccountRecords(db["users"], db["identities"])
+    records = AccountRecords(db["users"], [(db["identities"], "user_id")])
     user = await store.create("alice", "$2b$04$" + "x" * 53)
     await records.request_email(user.id, "alice@example.com")   # "set" (none verified yet)
     await records.confirm(user.id, "alice@example.com")           # True
@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from bson import ObjectId
@@ -45,12 +46,20 @@ def _oid(user_id: str) -> ObjectId | None:
     return ObjectId(user_id) if ObjectId.is_valid(user_id) else None
 
 
+# What else holds a user's data, and the field that names the user there: linked identities
+# (social sign-in), second factors and their open challenges (authkit.mfa).
+RELATED = (("identities", "user_id"), ("mfa_factors", "_id"), ("mfa_challenges", "user_id"))
+
+
 class AccountRecords:
     def __init__(
-        self, users: Collection[dict[str, Any]], identities: Collection[dict[str, Any]]
+        self,
+        users: Collection[dict[str, Any]],
+        related: Sequence[tuple[Collection[dict[str, Any]], str]] = (),
     ) -> None:
         self._users = users
-        self._identities = identities
+        # Emptied of the user's documents when the account is deleted.
+        self._related = related
 
     async def find_by_email(self, email: str, *, verified: bool) -> User | None:
         query: dict[str, Any] = {"email_key": email_key(email)}
@@ -152,11 +161,13 @@ class AccountRecords:
         return bool(result.matched_count)
 
     async def delete_user(self, user_id: str) -> bool:
-        """The user's linked identities, then the user; True when the user was there."""
+        """The user's documents elsewhere (`related`), then the user; True when the user
+        was there."""
         oid = _oid(user_id)
         if oid is None:
             return False
-        # Whichever way the social sign-in capability writes the id, it matches.
-        await call_database(self._identities.delete_many, {"user_id": {"$in": [user_id, oid]}})
+        for collection, field in self._related:
+            # Whichever way a capability writes the id, as text or as an ObjectId, it matches.
+            await call_database(collection.delete_many, {field: {"$in": [user_id, oid]}})
         result = await call_database(self._users.delete_one, {"_id": oid})
         return bool(result.deleted_count)

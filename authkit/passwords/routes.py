@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -38,10 +38,10 @@ from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.policy import PasswordPolicy
 from authkit.passwords.service import AuthService
 from authkit.sessions.lifecycle import TokenLifecycle
-from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
+from authkit.sessions.routes import NO_STORE, PAIR_SCHEMA, RefreshDelivery, user_agent_of
 from authkit.users.store import User
 
-__all__ = ["SignupMail", "auth_routes"]
+__all__ = ["SignInGate", "SignupMail", "auth_routes"]
 
 
 class SignupMail(Protocol):
@@ -52,6 +52,17 @@ class SignupMail(Protocol):
 
     async def after_signup(self, user: User, client: str) -> None:
         """Mail the new user's address its verification link."""
+
+
+class SignInGate(Protocol):
+    """Asked after the password was right and before any token is issued: a body to answer
+    instead (a second factor's challenge, authkit.mfa), or None to sign the user in."""
+
+    @property
+    def openapi_response(self) -> Mapping[str, Any]:
+        """The sign-in's other answer (200), for /openapi.json."""
+
+    async def challenge(self, user_id: str) -> Mapping[str, Any] | None: ...
 
 
 def _credentials_body(policy: PasswordPolicy) -> dict[str, Any]:
@@ -108,10 +119,13 @@ def auth_routes(
     max_body_bytes: int,
     lifecycle: TokenLifecycle,
     delivery: RefreshDelivery,
+    gate: SignInGate | None = None,
+    *,
     signup_mail: SignupMail | None = None,
 ) -> list[Route]:
     """The seed's routes. With a `lifecycle`, sign-in also starts a session and hands out a
-    refresh token the way `delivery` says (authkit.token_routes). With `signup_mail`, a
+    refresh token the way `delivery` says (authkit.token_routes). A `gate` may answer a
+    right password with a challenge instead (a second factor). With `signup_mail`, a
     sign-up that gives an `email` has a verification link mailed to it."""
     delivery = delivery or RefreshDelivery()
     credentials_body = _credentials_body(service.policy)
@@ -146,6 +160,7 @@ def auth_routes(
         request_body=credentials_body,
         parameters=[DEVICE_PARAMETER],
         responses={
+            **({} if gate is None else {200: gate.openapi_response}),
             201: {**json_response("Signed in", PAIR_SCHEMA), "headers": DEVICE_RESPONSE_HEADERS},
             **error_responses(400, 401, 403, 413, 429, 503),
         },
@@ -155,6 +170,9 @@ def auth_routes(
     @guard("local")
     async def sign_in(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
+        if gate is not None and (challenge := await gate.challenge(principal.id)) is not None:
+            # No token and no device token yet: the second factor completes the sign-in.
+            return JSON(dict(challenge), status_code=200, headers=NO_STORE)
         version = principal.claims.get("token_version")
         pair = await lifecycle.sign_in(
             principal.id,
