@@ -77,6 +77,7 @@ def social_service(
         redirect_targets=oauth.redirect_targets,
         link_by_email=oauth.link_by_email == "verified",
         flow_ttl=oauth.flow_ttl,
+        starts_per_address=oauth.starts_per_address,
     )
 
 

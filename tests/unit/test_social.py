@@ -589,3 +589,16 @@ def test_security_events_name_the_outcome_and_no_secret(
         browser.cookies["authkit_oauth_browser"],
     ):
         assert secret not in text
+
+
+def test_unfinished_flows_per_address_are_limited() -> None:
+    settings = settings_for()
+    world = World(attrs.evolve(settings, oauth=attrs.evolve(settings.oauth, starts_per_address=2)))
+    browser = world.browser()
+    first, _ = world.start(browser), world.start(browser)
+    _, params = returned(browser.get("/auth/oauth/github", params={"redirect_to": TARGET}))
+    assert params["error"] == ["too_many_attempts"]
+    # A finished flow makes room again.
+    _, params = returned(world.callback(browser, world.consent(first)))
+    assert "code" in params
+    assert world.start(browser).startswith(FAKE)
