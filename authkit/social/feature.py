@@ -12,6 +12,7 @@ from pymongo.database import Database
 
 from authkit.core.errors import ConfigError
 from authkit.core.feature import Feature
+from authkit.passwords.routes import SignInGate
 from authkit.passwords.throttle import SigninThrottle
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import RefreshDelivery
@@ -87,10 +88,11 @@ def social_feature(
     delivery: RefreshDelivery,
     *,
     max_body_bytes: int,
+    gate: SignInGate | None = None,
 ) -> Feature:
     return Feature(
         "social",
-        routes=social_routes(service, lifecycle, delivery, max_body_bytes),
+        routes=social_routes(service, lifecycle, delivery, max_body_bytes, gate),
         indexes=[
             service.flows.ensure_indexes,
             service.codes.ensure_indexes,

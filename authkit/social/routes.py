@@ -29,6 +29,7 @@ from authkit.http.client_address import throttle_key
 from authkit.http.endpoint import Endpoint
 from authkit.http.openapi import describe, error_responses, fields_body, json_response
 from authkit.http.responses import JSON
+from authkit.passwords.routes import SignInGate
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
 from authkit.social.flows import new_secret
@@ -89,7 +90,10 @@ def social_routes(
     lifecycle: TokenLifecycle,
     delivery: RefreshDelivery,
     max_body_bytes: int,
+    gate: SignInGate | None = None,
 ) -> list[Route]:
+    """The routes; a `gate` (a second factor, authkit.mfa) is asked before the exchange
+    issues tokens, as /auth/signin asks it: social sign-in does not skip a second factor."""
     secure = service.public_url.startswith("https://")
     cookie_age = int(service.flow_ttl.total_seconds())
 
@@ -162,6 +166,7 @@ def social_routes(
         ),
         responses={
             201: json_response("Signed in", PAIR_SCHEMA),
+            **({} if gate is None else {200: gate.openapi_response}),
             **error_responses(400, 403, 413, 503),
         },
         tags=["social"],
@@ -170,6 +175,8 @@ def social_routes(
         delivery.refuse_cross_site(request)
         fields = await read_fields(request, max_body_bytes)
         grant = await service.exchange(fields.get("code"))
+        if gate is not None and (challenge := await gate.challenge(grant.user_id)) is not None:
+            return JSON(dict(challenge), status_code=200, headers=_NO_STORE)
         pair = await lifecycle.sign_in(
             grant.user_id, grant.username, user_agent=user_agent_of(request)
         )

@@ -7,6 +7,7 @@ The same flow through real uvicorn processes: tests/e2e/test_social_github.py.
 from __future__ import annotations
 
 import asyncio
+import time
 import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -602,3 +603,25 @@ def test_unfinished_flows_per_address_are_limited() -> None:
     _, params = returned(world.callback(browser, world.consent(first)))
     assert "code" in params
     assert world.start(browser).startswith(FAKE)
+
+
+def test_social_sign_in_does_not_skip_a_second_factor(world: World) -> None:
+    import pyotp
+
+    _local_user(world, "alice")
+    browser = world.browser()
+    access = _password_sign_in(world, browser, "alice")
+    auth = {"Authorization": f"Bearer {access}"}
+    secret = browser.post("/auth/mfa/totp", headers=auth).json()["secret"]
+    confirm = {"code": pyotp.TOTP(secret).now()}
+    assert browser.post("/auth/mfa/totp/confirm", json=confirm, headers=auth).status_code == 200
+    _, params = returned(_link(world, browser, access))
+    assert params == {"linked": ["github"]}
+    answer = exchange(browser, world.sign_in(browser)["code"][0])
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["mfa_required"] is True and "accessToken" not in body
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    verify = browser.post("/auth/mfa/verify", json={"mfa_token": body["mfa_token"], "code": code})
+    assert verify.status_code == 201
+    assert me(browser, verify.json()["accessToken"])["username"] == "alice"
