@@ -23,6 +23,7 @@ from authkit.mfa.settings import MFASettings
 from authkit.ops.settings import ObservabilitySettings
 from authkit.passwords.settings import PasswordLoad, PasswordSettings, SigninLimits
 from authkit.sessions.settings import SessionSettings
+from authkit.social.settings import OAuthSettings, ProviderConfig
 from authkit.storage.settings import DEFAULT_MONGO_URI, MongoSettings
 from authkit.tokens.settings import JWTSettings
 
@@ -35,10 +36,12 @@ __all__ = [
     "MFASettings",
     "MailSettings",
     "MongoSettings",
+    "OAuthSettings",
     "ObservabilitySettings",
     "PasswordLoad",
     "PasswordSettings",
     "PluginSettings",
+    "ProviderConfig",
     "Range",
     "Secret",
     "ServerSettings",
@@ -65,6 +68,10 @@ class Settings:
     accounts: AccountSettings = attrs.Factory(AccountSettings)
     mail: MailSettings = attrs.Factory(MailSettings)
     plugins: PluginSettings = attrs.Factory(PluginSettings)
+    oauth: OAuthSettings = attrs.Factory(OAuthSettings)
+    # One per name in AUTHKIT_OAUTH_PROVIDERS, from its AUTHKIT_OAUTH_<NAME>_* variables
+    # (their names depend on the provider's, so they are no section's fields).
+    oauth_clients: tuple[ProviderConfig, ...] = ()
     # Sections plugins declare (the `authkit.settings` entry points), by their class.
     extensions: Mapping[Any, Any] = attrs.field(factory=dict)
 
