@@ -11,6 +11,7 @@ run by Node on loopback, from tests/support/oidc_provider/.
   (`npm install node@22`) into the cache.
 - `OidcProvider`: one provider process with its test clients and accounts; `start()`,
   `stop()`, `restart()` (same port, same signing key: "the provider was down for a while"),
+  `pause()`/`resume()` (SIGSTOP: it accepts connections and never answers, a hung provider),
   usable as a context manager. `start()` returns once discovery answers, or fails after
   STARTUP_TIMEOUT seconds.
 
@@ -39,12 +40,13 @@ import attrs
 import httpx
 import pytest
 
+from authkit.storage.embedded import free_port
+
 __all__ = [
     "DEFAULT_ACCOUNTS",
     "OidcProvider",
     "ProviderAccount",
     "ProviderClient",
-    "free_port_on",
     "install_provider",
     "loopback_host",
     "node_binary",
@@ -197,12 +199,6 @@ def loopback_host() -> str:
     return "127.0.0.2"
 
 
-def free_port_on(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
 class OidcProvider:
     """oidc-provider on `host`:`port` with `clients` and `accounts` (see provider.mjs)."""
 
@@ -219,7 +215,7 @@ class OidcProvider:
         self.clients = tuple(clients)
         self.accounts = {account.id: account for account in accounts}
         self.host = host or loopback_host()
-        self.port = port or free_port_on(self.host)
+        self.port = port or free_port(self.host)
         self.issuer = f"http://{self.host}:{self.port}"
         self.folder = install_provider()
         self.node = node_binary(self.folder)
@@ -301,6 +297,7 @@ class OidcProvider:
         if process is None or process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGCONT)  # a paused one could not act on SIGTERM
             os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(10)
@@ -308,6 +305,16 @@ class OidcProvider:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
+
+    def pause(self) -> None:
+        """Freeze the process (SIGSTOP): the kernel still accepts connections on its port but
+        nothing answers them, the way a provider that hangs looks to its clients."""
+        assert self._process is not None
+        os.killpg(self._process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        os.killpg(self._process.pid, signal.SIGCONT)
 
     def restart(self) -> OidcProvider:
         self.stop()

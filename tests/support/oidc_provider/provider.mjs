@@ -7,7 +7,8 @@
 // Storage is oidc-provider's in-memory adapter: a restart forgets sessions, grants and codes,
 // but not the signing key, which lives in keyFile so tokens from before a restart still verify.
 // The development interactions (login and consent pages) are on: any login with any password
-// signs in as the account whose id was typed; an unknown id is an account with no claims.
+// signs in as the account whose id was typed. An id not in "accounts" is an account too, with
+// <id>@example.test as its verified address, so each test can sign in as users of its own.
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
@@ -26,7 +27,7 @@ function signingKey(path) {
 const accounts = new Map(config.accounts.map((account) => [account.id, account]));
 
 async function findAccount(ctx, id) {
-  const account = accounts.get(id) ?? { id };
+  const account = accounts.get(id) ?? { id, email: `${id}@example.test`, email_verified: true, name: id };
   return {
     accountId: id,
     async claims() {
