@@ -48,6 +48,8 @@ from authkit.sessions.revocation import MongoDenylist, RevocationChecker
 from authkit.sessions.routes import RefreshDelivery
 from authkit.sessions.store import MongoSessionStore
 from authkit.settings.model import Settings
+from authkit.social.feature import social_feature, social_service
+from authkit.social.providers import ProviderOptions
 from authkit.storage.breaker import DatabaseBreaker, HeartbeatWatch
 from authkit.storage.database import DEFAULT_DATABASE, describe_uri, open_client
 from authkit.tokens.issuer import TokenIssuer
@@ -65,12 +67,14 @@ def create_app(
     *,
     database: Database[dict[str, Any]] | None = None,
     routes: Sequence[BaseRoute] = (),
+    oauth_options: ProviderOptions | None = None,
 ) -> Starlette:
     """Build the app: each capability's objects, then the features they make, served.
 
     `routes` are your own, added beside authkit's and guarded with `@guard(...)` or
     `GuardedApp`; their guards are checked at start-up like authkit's. `database`
-    replaces the one MONGO_URI names (tests pass mongomock's).
+    replaces the one MONGO_URI names (tests pass mongomock's); `oauth_options` the
+    social sign-in providers' timeouts and transport (tests pass an in-process one).
     """
     metrics = Metrics() if settings.observability.metrics else NoMetrics()
     # Before the client: settings that contradict each other stop the start with no connection.
@@ -154,6 +158,9 @@ def create_app(
         ),
         *strategies.features(),
     ]
+    social = social_service(settings, database, users, options=oauth_options)
+    if social is not None:
+        features.append(social_feature(social, lifecycle, delivery, max_body_bytes=max_body))
     readiness = {name: check for f in features for name, check in f.readiness.items()}
     features.append(operations_feature(readiness, metrics, settings.observability.metrics_token))
     all_routes: list[BaseRoute] = [route for f in features for route in f.routes]

@@ -52,6 +52,14 @@ class ServerSettings:
         Range(256, 64 * 1024 * 1024),
         Env("AUTHKIT_MAX_BODY_BYTES", "larger request bodies get 413 before they are read in full"),
     ] = 16 * 1024
+    public_url: Annotated[
+        str | None,
+        Env(
+            "AUTHKIT_PUBLIC_URL",
+            "the external base URL of authkit (`https://auth.example.com`); callback and mail "
+            "links are built from it, never from the Host header",
+        ),
+    ] = None
 
 
 @attrs.frozen

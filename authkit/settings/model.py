@@ -20,6 +20,7 @@ from authkit.http.settings import CORSSettings, ServerSettings
 from authkit.ops.settings import ObservabilitySettings
 from authkit.passwords.settings import PasswordLoad, PasswordSettings, SigninLimits
 from authkit.sessions.settings import SessionSettings
+from authkit.social.settings import OAuthSettings, ProviderConfig
 from authkit.storage.settings import DEFAULT_MONGO_URI, MongoSettings
 from authkit.tokens.settings import JWTSettings
 
@@ -29,10 +30,12 @@ __all__ = [
     "Choice",
     "JWTSettings",
     "MongoSettings",
+    "OAuthSettings",
     "ObservabilitySettings",
     "PasswordLoad",
     "PasswordSettings",
     "PluginSettings",
+    "ProviderConfig",
     "Range",
     "Secret",
     "ServerSettings",
@@ -56,6 +59,10 @@ class Settings:
     observability: ObservabilitySettings = attrs.Factory(ObservabilitySettings)
     cors: CORSSettings = attrs.Factory(CORSSettings)
     plugins: PluginSettings = attrs.Factory(PluginSettings)
+    oauth: OAuthSettings = attrs.Factory(OAuthSettings)
+    # One per name in AUTHKIT_OAUTH_PROVIDERS, from its AUTHKIT_OAUTH_<NAME>_* variables
+    # (their names depend on the provider's, so they are no section's fields).
+    oauth_clients: tuple[ProviderConfig, ...] = ()
     # Sections plugins declare (the `authkit.settings` entry points), by their class.
     extensions: Mapping[Any, Any] = attrs.field(factory=dict)
 

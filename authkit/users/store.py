@@ -63,12 +63,17 @@ class User:
     # The hash is of the password's NFC form, as authkit hashes (see PasswordHasher).
     password_nfc: bool = False
 
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> User:
         return cls(
             id=str(doc["_id"]),
             username=doc["username"],
-            password_hash=doc["password"],
+            # "" for a user with no password (made by social sign-in): no password matches it.
+            password_hash=doc["password"] if isinstance(doc.get("password"), str) else "",
             token_version=_token_version(doc),
             password_nfc=doc.get("password_nfc") is True,
         )
@@ -221,9 +226,51 @@ class MongoUserStore:
         if oid is None:
             return None
         doc = await call_database(self._users.find_one, {"_id": oid})
-        if doc is None or not isinstance(doc.get("password"), str):
+        # A user with no password (social sign-in's) is a user too: its sessions refresh.
+        if doc is None or not isinstance(doc.get("username"), str):
             return None
         return User.from_document(doc)
+
+    async def create_without_password(self, username: str) -> User:
+        """A new user who signs in another way (social sign-in) and cannot use /auth/signin
+        until it has a password; UserAlreadyExists when the name, or a look-alike, is taken."""
+        await self.ensure_indexes()
+        doc: dict[str, Any] = {
+            "_id": ObjectId(),
+            "username": str(username),
+            "__v": 0,
+            **name_fields(str(username)),
+        }
+        try:
+            await call_database(self._users.insert_one, doc)
+        except DuplicateKeyError:
+            raise UserAlreadyExists() from None
+        return User.from_document(doc)
+
+    async def remove_without_password(self, user_id: str) -> None:
+        """Remove a user made by `create_without_password` that never got a way in (it lost a
+        race to link its identity); a user with a password is left alone."""
+        oid = _object_id(user_id)
+        if oid is not None:
+            await call_database(
+                self._users.delete_one, {"_id": oid, "password": {"$exists": False}}
+            )
+
+    async def find_by_verified_email(self, email: str) -> User | None:
+        """The one user whose `email` is `email` and verified (the `email` and `email_verified`
+        fields the accounts capability keeps); None when none, or more than one, has it."""
+
+        def lookup() -> list[dict[str, Any]]:
+            # The domain part is case-blind; a mailbox the provider verified as typed is
+            # the same one written in lower case.
+            addresses = sorted({str(email), str(email).lower()})
+            query = {"email": {"$in": addresses}, "email_verified": True}
+            return list(self._users.find(query).limit(2))
+
+        found = await call_database(lookup)
+        if len(found) != 1 or not isinstance(found[0].get("username"), str):
+            return None
+        return User.from_document(found[0])
 
     async def token_version(self, user_id: str) -> int | None:
         """The user's token version; None when there is no such user (any more)."""
