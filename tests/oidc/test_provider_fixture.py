@@ -16,12 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from authlib.integrations import httpx_client as authlib_client
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from support.oidc_agent import UserAgent
 from support.oidc_fixture import OidcProvider, ProviderClient
-
-authlib_client = pytest.importorskip("authlib.integrations.httpx_client")
 
 SCOPE = "openid email profile"
 Authorize = Callable[..., tuple[Any, str, str]]
