@@ -23,6 +23,9 @@ what it exports keeps its name and meaning across minor releases. Everything els
 - Settings (the `authkit.settings` entry points): a section is an attrs class whose fields
   are annotated with `Env(name, help)` (and `Range`, `Choice`, `Secret` where they fit);
   the strategy reads it with `ctx.settings.section(MySettings)`.
+- Social sign-in providers (the `authkit.oauth_providers` entry points): `AuthlibProvider`
+  (subclass it: `registration()` for Authlib, `complete()` returns a `Profile`),
+  `ProviderConfig`, `ProviderOptions`, `ProviderFailure`, `guarded` (docs/social-login.md).
 - Commands (the `authkit.commands` entry points): `CommandError`, `add_common_options`,
   `load_settings_for`, `database_uri_for`.
 
@@ -74,6 +77,14 @@ from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.service import AuthService
 from authkit.passwords.throttle import Limit, SigninThrottle
 from authkit.sessions.revocation import RevocationChecker
+from authkit.social.providers import (
+    AuthlibProvider,
+    Profile,
+    ProviderFailure,
+    ProviderOptions,
+    guarded,
+)
+from authkit.social.settings import ProviderConfig
 from authkit.storage.database import DEFAULT_DATABASE, call_database, open_client
 from authkit.tokens.issuer import TokenIssuer
 from authkit.users.store import MongoUserStore, User, UserStore
@@ -84,6 +95,7 @@ __all__ = [
     "AuthService",
     "AuthenticatedUser",
     "AuthenticationFailed",
+    "AuthlibProvider",
     "BackendUnavailable",
     "BadRequest",
     "Choice",
@@ -104,6 +116,10 @@ __all__ = [
     "NotFound",
     "Outcome",
     "PasswordHasher",
+    "Profile",
+    "ProviderConfig",
+    "ProviderFailure",
+    "ProviderOptions",
     "Range",
     "RevocationChecker",
     "Secret",
@@ -125,6 +141,7 @@ __all__ = [
     "error_responses",
     "first_header",
     "guard",
+    "guarded",
     "is_clean_text",
     "json_response",
     "load_settings_for",

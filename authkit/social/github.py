@@ -9,6 +9,7 @@ verified email; a public profile email is unverified text anyone can type.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from authkit.social.providers import (
     AuthlibProvider,
@@ -52,7 +53,10 @@ class GitHubProvider(AuthlibProvider):
         nonce: str | None,
         iss: str | None,
     ) -> Profile:
-        if iss is not None and iss.rstrip("/") not in (self.issuer, GITHUB_ISSUER):
+        # GitHub publishes no issuer identifier to compare with (no OAuth metadata): an `iss`
+        # it sends must at least be the host the browser was sent to (RFC 9207's mix-up case).
+        authorize = self.config.authorize_url or _AUTHORIZE
+        if iss is not None and _origin(iss) != _origin(authorize):
             raise ProviderFailure("provider_error", "iss parameter names another issuer")
         return await guarded(
             self._complete(code, redirect_uri, code_verifier), self.options.timeout * 2
@@ -90,3 +94,8 @@ class GitHubProvider(AuthlibProvider):
                 if isinstance(address, str) and address:
                     return address, entry.get("verified") is True
         return None, False
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()

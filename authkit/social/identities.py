@@ -111,6 +111,3 @@ class IdentityStore:
         # DuplicateKeyError: linked again meanwhile, so there is a way in.
         with contextlib.suppress(DuplicateKeyError):
             await call_database(self._identities.insert_one, doc)
-
-    async def remove_all_of(self, user_id: str) -> None:
-        await call_database(self._identities.delete_many, {"user_id": str(user_id)})

@@ -532,3 +532,13 @@ def test_without_providers_there_are_no_social_routes() -> None:
     browser = TestClient(app)
     assert browser.get("/auth/oauth/github", params={"redirect_to": TARGET}).status_code == 404
     assert browser.get("/auth/identities").status_code == 404
+
+
+def test_an_iss_parameter_from_another_host_is_refused(world: World) -> None:
+    browser = world.browser()
+    back = world.consent(world.start(browser))
+    _, params = returned(world.callback(browser, back + "&iss=https%3A%2F%2Fevil.test"))
+    assert params["error"] == ["provider_error"]
+    back = world.consent(world.start(browser))
+    _, params = returned(world.callback(browser, back + "&iss=" + FAKE + "%2Flogin%2Foauth"))
+    assert "code" in params
