@@ -1,5 +1,6 @@
 """A provider that is down or hangs: every step answers within a bounded time, with an error
-the front end can show (`provider_unavailable`), and sign-in works again once it is back.
+the front end can show (`provider_unavailable`), and sign-in works again once it is back;
+one that comes back with a new signing key is trusted with it (its JWKS fetched again).
 
 The provider here is this module's own (stopped, frozen and restarted by the tests), with
 its own authkit, so the shared one of the other modules stays up.
@@ -99,3 +100,23 @@ def test_starting_a_flow_while_the_provider_is_down_and_after_it_is_back(
         landed = query(authkit.sign_in(browser, "back-again"))
     assert "code" in landed, landed
     assert authkit.exchange(landed["code"]).status_code == 201
+
+
+def test_a_provider_back_with_a_new_signing_key_still_signs_in(
+    outage: tuple[OidcProvider, SocialFlows],
+) -> None:
+    provider, authkit = outage
+    with UserAgent(timeout=CLIENT_PATIENCE) as browser:
+        before = query(authkit.sign_in(browser, "rotated"))  # authkit has the old key now
+    old_kids = {key["kid"] for key in httpx.get(provider.metadata()["jwks_uri"]).json()["keys"]}
+    provider.restart_with_a_new_key()
+    new_kids = {key["kid"] for key in httpx.get(provider.metadata()["jwks_uri"]).json()["keys"]}
+    assert old_kids.isdisjoint(new_kids)
+    with UserAgent(timeout=CLIENT_PATIENCE) as browser:
+        after = query(authkit.sign_in(browser, "rotated"))
+    assert "code" in before and "code" in after, (before, after)
+    users = {
+        authkit.me(authkit.exchange(landed["code"]).json()["accessToken"])["_id"]
+        for landed in (before, after)
+    }
+    assert len(users) == 1

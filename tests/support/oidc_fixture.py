@@ -12,6 +12,7 @@ run by Node on loopback, from tests/support/oidc_provider/.
 - `OidcProvider`: one provider process with its test clients and accounts; `start()`,
   `stop()`, `restart()` (same port, same signing key: "the provider was down for a while"),
   `pause()`/`resume()` (SIGSTOP: it accepts connections and never answers, a hung provider),
+  `restart_with_a_new_key()` (a key rotation),
   usable as a context manager. `start()` returns once discovery answers, or fails after
   STARTUP_TIMEOUT seconds.
 
@@ -318,6 +319,12 @@ class OidcProvider:
 
     def restart(self) -> OidcProvider:
         self.stop()
+        return self.start()
+
+    def restart_with_a_new_key(self) -> OidcProvider:
+        """A key rotation: the provider comes back signing with a key (and kid) never seen."""
+        self.stop()
+        self._key_file.unlink(missing_ok=True)
         return self.start()
 
     def __enter__(self) -> OidcProvider:
