@@ -20,7 +20,7 @@ from authkit.social.flows import ExchangeCodes, FlowStore
 from authkit.social.identities import IdentityStore
 from authkit.social.providers import ProviderFactory, ProviderOptions, build_providers
 from authkit.social.routes import social_routes
-from authkit.social.service import SocialService
+from authkit.social.service import SocialService, is_redirect_target
 from authkit.users.store import MongoUserStore
 
 __all__ = ["social_feature", "social_service"]
@@ -49,6 +49,12 @@ def social_service(
             "AUTHKIT_OAUTH_REDIRECT_TARGETS is empty: a social sign-in must return to one of "
             "your front end's URLs"
         )
+    for target in oauth.redirect_targets:
+        if not is_redirect_target(target):
+            raise ConfigError(
+                f"AUTHKIT_OAUTH_REDIRECT_TARGETS: {target!r} is no http(s) URL with a host "
+                "(and without a #fragment)"
+            )
     options = options or ProviderOptions(
         timeout=float(oauth.timeout),
         metadata_max_age=oauth.metadata_max_age.total_seconds(),

@@ -39,7 +39,7 @@ from authkit.social.identities import Identity, IdentityStore
 from authkit.social.providers import Profile, Provider, ProviderFailure
 from authkit.users.store import MongoUserStore, User
 
-__all__ = ["CallbackError", "SocialService", "redirect_with"]
+__all__ = ["CallbackError", "SocialService", "is_redirect_target", "redirect_with"]
 
 security_log = logging.getLogger("authkit.security")
 
@@ -296,6 +296,13 @@ class SocialService:
 
 def _error_redirect(target: str, code: str) -> str:
     return redirect_with(target, error=code, error_description=_DESCRIPTIONS.get(code, code))
+
+
+def is_redirect_target(url: str) -> bool:
+    try:
+        return _target_key(url) is not None
+    except ValueError:  # a port that is no number
+        return False
 
 
 def _target_key(url: str) -> tuple[str, str, str] | None:

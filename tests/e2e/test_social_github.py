@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -172,3 +173,28 @@ def test_garbage_from_the_provider_is_provider_error(
 def test_the_openapi_document_lists_social_sign_in(browser: httpx.Client) -> None:
     paths = browser.get("/openapi.json").json()["paths"]
     assert "/auth/oauth/{provider}/callback" in paths and "/auth/oauth/exchange" in paths
+
+
+@pytest.mark.processes
+def test_authkit_serve_reads_the_providers_from_env_file(
+    tmp_path: Path, start_serve: Callable[..., AppProcess], db_uri: str, jwt_secret: str
+) -> None:
+    """`authkit serve` hands what it read from .env to its workers: the providers' own
+    variables too, whose names follow AUTHKIT_OAUTH_PROVIDERS."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text(
+        "AUTHKIT_PUBLIC_URL=http://127.0.0.1:1\n"
+        "AUTHKIT_OAUTH_PROVIDERS=github\n"
+        f"AUTHKIT_OAUTH_REDIRECT_TARGETS={TARGET}\n"
+        "AUTHKIT_OAUTH_GITHUB_KIND=github\n"
+        "AUTHKIT_OAUTH_GITHUB_CLIENT_ID=from-env-file\n"
+        "AUTHKIT_OAUTH_GITHUB_CLIENT_SECRET=env-file-secret\n"
+    )
+    server = start_serve(project, {"MONGO_URI": db_uri, "JWT_SECRET": jwt_secret})
+    answer = httpx.get(
+        server.base_url + "/auth/oauth/github", params={"redirect_to": TARGET}, timeout=15
+    )
+    assert answer.status_code == 302
+    assert "client_id=from-env-file" in answer.headers["location"]
+    assert "env-file-secret" not in server.stderr() + server.stdout()

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import attrs
 import httpx2
 import mongomock
 import pytest
@@ -23,8 +24,10 @@ from authkit import create_app
 from authkit.http.settings import ServerSettings
 from authkit.passwords.settings import SigninLimits
 from authkit.passwords.throttle import Limit
+from authkit.sessions.settings import SessionSettings
 from authkit.settings.model import Secret
 from authkit.social.flows import ExchangeCodes
+from authkit.social.oidc import GoogleProvider
 from authkit.social.providers import ProviderOptions
 from authkit.social.settings import OAuthSettings, ProviderConfig
 
@@ -542,3 +545,47 @@ def test_an_iss_parameter_from_another_host_is_refused(world: World) -> None:
     back = world.consent(world.start(browser))
     _, params = returned(world.callback(browser, back + "&iss=" + FAKE + "%2Flogin%2Foauth"))
     assert "code" in params
+
+
+def test_the_google_preset_is_oidc_at_googles_issuer() -> None:
+    config = ProviderConfig(name="google", kind="google", client_id="x.apps.googleusercontent.com")
+    provider = GoogleProvider(config, ProviderOptions())
+    assert provider.issuer == "https://accounts.google.com" and provider.uses_nonce
+    registration = provider.registration()
+    assert registration["server_metadata_url"] == (
+        "https://accounts.google.com/.well-known/openid-configuration"
+    )
+    assert registration["client_kwargs"]["scope"] == "openid email profile"
+
+
+def test_cookie_mode_exchange_sets_the_refresh_cookie() -> None:
+    world = World(attrs.evolve(settings_for(), sessions=SessionSettings(refresh_tokens="cookie")))
+    browser = world.browser()
+    code = world.sign_in(browser)["code"][0]
+    answer = exchange(browser, code)
+    assert answer.status_code == 201 and set(answer.json()) == {"accessToken"}
+    assert "authkit_refresh=" in answer.headers["set-cookie"]
+    assert answer.headers["cache-control"] == "no-store"
+
+
+def test_security_events_name_the_outcome_and_no_secret(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="authkit.security")
+    browser = world.browser()
+    authorize = world.start(browser)
+    state = parse_qs(urlsplit(authorize).query)["state"][0]
+    back = world.consent(authorize)
+    provider_code = parse_qs(urlsplit(back).query)["code"][0]
+    _, params = returned(world.callback(browser, back))
+    world.callback(world.browser(), back)
+    events = [getattr(r, "fields", {}).get("event") for r in caplog.records]
+    assert {"oauth_started", "oauth_user_created", "oauth_signin", "oauth_failed"} <= set(events)
+    text = " ".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in caplog.records)
+    for secret in (
+        state,
+        provider_code,
+        params["code"][0],
+        browser.cookies["authkit_oauth_browser"],
+    ):
+        assert secret not in text

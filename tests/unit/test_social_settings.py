@@ -85,3 +85,12 @@ def test_an_unknown_kind_is_refused_at_start() -> None:
     settings = load_settings({**BASE, **GITHUB, "AUTHKIT_OAUTH_GITHUB_KIND": "gitlab"})
     with pytest.raises(ConfigError, match="no provider kind 'gitlab'"):
         create_app(settings, database=mongomock.MongoClient().db)
+
+
+@pytest.mark.parametrize(
+    "target", ["app.example.com/done", "https://app.example.com/#x", "ftp://a/b"]
+)
+def test_redirect_targets_must_be_urls(target: str) -> None:
+    settings = load_settings({**BASE, **GITHUB, "AUTHKIT_OAUTH_REDIRECT_TARGETS": target})
+    with pytest.raises(ConfigError, match="AUTHKIT_OAUTH_REDIRECT_TARGETS"):
+        create_app(settings, database=mongomock.MongoClient().db)
