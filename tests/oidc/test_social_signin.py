@@ -269,42 +269,62 @@ def test_an_identity_is_its_subject_not_its_email(authkit: SocialFlows) -> None:
 
 
 def test_a_signed_in_user_links_and_unlinks_an_identity(authkit: SocialFlows) -> None:
-    username, password = f"local{secrets.token_hex(4)}", "Linking-Passw0rd!"
-    base = authkit.base_url
-    assert (
-        httpx.post(
-            base + "/auth/signup", json={"username": username, "password": password}
-        ).status_code
-        == 201
-    )
-    signed_in = httpx.post(base + "/auth/signin", json={"username": username, "password": password})
-    token = signed_in.json()["accessToken"]
+    username, token = authkit.local_user()
     login = _login("link")
-
     with UserAgent() as browser:
-        started = browser.request(
-            "POST",
-            f"{base}/auth/oauth/corp/link",
-            json={"redirect_to": authkit.redirect_to},
-            headers=_bearer(token),
-        )
-        assert started.status_code == 200, started.text
-        landed = query(
-            authkit.to_front_end(browser, started.json()["authorization_url"], login=login)
-        )
-    assert landed == {"linked": "corp"}
+        assert authkit.link(browser, token, login) == {"linked": "corp"}
 
-    [identity] = httpx.get(base + "/auth/identities", headers=_bearer(token)).json()
+    [identity] = authkit.identities(token)
     assert (identity["provider"], identity["subject"]) == ("corp", login)
     with UserAgent() as browser:
         via_provider = authkit.me(authkit.tokens_for(browser, login)["accessToken"])
     assert via_provider["username"] == username  # the provider now signs in the local user
 
+    base = authkit.base_url
     assert httpx.delete(base + "/auth/identities/corp", headers=_bearer(token)).status_code == 204
-    assert httpx.get(base + "/auth/identities", headers=_bearer(token)).json() == []
+    assert authkit.identities(token) == []
     with UserAgent() as browser:
         after = authkit.me(authkit.tokens_for(browser, login)["accessToken"])
     assert after["_id"] != via_provider["_id"]  # unlinked: the provider's user is a new one
+
+
+def test_an_identity_of_another_user_is_not_linked(authkit: SocialFlows) -> None:
+    login = _login("taken")
+    with UserAgent() as browser:
+        owner = authkit.me(authkit.tokens_for(browser, login)["accessToken"])
+    _, token = authkit.local_user()
+    with UserAgent() as browser:
+        landed = authkit.link(browser, token, login)
+    assert landed["error"] == "identity_in_use", landed
+    assert authkit.identities(token) == []
+    with UserAgent() as browser:
+        assert authkit.me(authkit.tokens_for(browser, login)["accessToken"]) == owner
+
+
+def test_a_second_identity_of_the_same_provider_is_not_linked(authkit: SocialFlows) -> None:
+    _, token = authkit.local_user()
+    first, second = _login("first"), _login("second")
+    with UserAgent() as browser:
+        assert authkit.link(browser, token, first) == {"linked": "corp"}
+    with UserAgent() as browser:
+        landed = authkit.link(browser, token, second)
+    assert landed["error"] == "already_linked", landed
+    assert [i["subject"] for i in authkit.identities(token)] == [first]
+
+
+def test_a_link_flow_finished_in_another_browser_links_nothing(authkit: SocialFlows) -> None:
+    # The attacker starts a link to their own account and gets the victim to open the URL:
+    # the victim's provider account must not end up signing in to the attacker's account.
+    _, attackers_token = authkit.local_user()
+    with UserAgent() as attacker:
+        authorize = authkit.start_link(attacker, attackers_token)
+    victim_login = _login("victim")
+    with UserAgent() as victim:
+        callback = authkit.to_callback(victim, authorize, login=victim_login)
+        answer = victim.get(callback)
+    assert "linked" not in query(answer.headers.get("location", "")), answer.headers
+    assert answer.status_code in (302, 400)
+    assert authkit.identities(attackers_token) == []
 
 
 def test_the_last_way_to_sign_in_cannot_be_unlinked(authkit: SocialFlows) -> None:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -98,6 +99,43 @@ class SocialFlows:
         assert answer.status_code == 201, answer.text
         body: dict[str, Any] = answer.json()
         return body
+
+    def local_user(self, password: str = "Linking-Passw0rd!") -> tuple[str, str]:  # noqa: S107
+        """A new password user, signed in: (username, access token)."""
+        username = f"local{secrets.token_hex(4)}"
+        credentials = {"username": username, "password": password}
+        signed_up = httpx.post(f"{self.base_url}/auth/signup", json=credentials, timeout=15)
+        assert signed_up.status_code == 201, signed_up.text
+        signed_in = httpx.post(f"{self.base_url}/auth/signin", json=credentials, timeout=15)
+        assert signed_in.status_code == 201, signed_in.text
+        return username, signed_in.json()["accessToken"]
+
+    def start_link(self, browser: UserAgent, access_token: str) -> str:
+        """POST /auth/oauth/{name}/link from `browser`: the authorization URL to go to."""
+        started = browser.request(
+            "POST",
+            f"{self.base_url}/auth/oauth/{self.name}/link",
+            json={"redirect_to": self.redirect_to},
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+        assert started.status_code == 200, started.text
+        url: str = started.json()["authorization_url"]
+        return url
+
+    def link(self, browser: UserAgent, access_token: str, login: str) -> dict[str, str]:
+        """A whole link flow in one browser: the front end's query (`linked=` or `error=`)."""
+        authorize = self.start_link(browser, access_token)
+        return query(self.to_front_end(browser, authorize, login=login))
+
+    def identities(self, access_token: str) -> list[dict[str, Any]]:
+        answer = httpx.get(
+            f"{self.base_url}/auth/identities",
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=15,
+        )
+        assert answer.status_code == 200, answer.text
+        found: list[dict[str, Any]] = answer.json()
+        return found
 
     def me(self, access_token: str) -> dict[str, Any]:
         answer = httpx.get(
