@@ -33,6 +33,9 @@ from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
 from authkit.http.front import Front
 from authkit.http.responses import exception_handlers, http_error_handler
+from authkit.mfa.factors import build_second_factors
+from authkit.mfa.feature import mfa_feature
+from authkit.mfa.gate import MFAGate
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
@@ -144,10 +147,20 @@ def create_app(
     strategies.load_entry_points(ctx)
     strategies.load_paths(settings.plugins.strategies, ctx)
     max_body = settings.server.max_body_bytes
+    # Second factors (authkit.mfa): asked at every password sign-in, once the password is right.
+    factors = build_second_factors(settings.mfa, settings.jwt.secret, database, clock=tokens.now)
+    gate = None if factors is None else MFAGate(factors.policy, factors.challenges)
     features = [
         users_feature(users),
         passwords_feature(
-            service, hasher, throttle, lifecycle, delivery, signup_limit, max_body_bytes=max_body
+            service,
+            hasher,
+            throttle,
+            lifecycle,
+            delivery,
+            signup_limit,
+            max_body_bytes=max_body,
+            gate=gate,
         ),
         sessions_feature(
             lifecycle,
@@ -156,11 +169,18 @@ def create_app(
             denylist if lifetimes.revocation_checks else None,
             max_body_bytes=max_body,
         ),
+        *(
+            []
+            if factors is None
+            else [mfa_feature(factors, lifecycle, delivery, service, max_body_bytes=max_body)]
+        ),
         *strategies.features(),
     ]
     social = social_service(settings, database, users, options=oauth_options)
     if social is not None:
-        features.append(social_feature(social, lifecycle, delivery, max_body_bytes=max_body))
+        features.append(
+            social_feature(social, lifecycle, delivery, max_body_bytes=max_body, gate=gate)
+        )
     readiness = {name: check for f in features for name, check in f.readiness.items()}
     features.append(operations_feature(readiness, metrics, settings.observability.metrics_token))
     all_routes: list[BaseRoute] = [route for f in features for route in f.routes]
@@ -203,6 +223,9 @@ def create_app(
     app.state.strategies = strategies
     app.state.users = users
     app.state.database_breaker = breaker
+    # For other capabilities and the step-up rule (authkit.mfa.step_up.require_fresh).
+    app.state.mfa = factors
+    app.state.step_up = None if factors is None else factors.step_up
     return app
 
 

@@ -12,6 +12,7 @@ from pymongo.database import Database
 
 from authkit.core.errors import ConfigError
 from authkit.core.feature import Feature
+from authkit.passwords.routes import SignInGate
 from authkit.passwords.throttle import SigninThrottle
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import RefreshDelivery
@@ -77,6 +78,7 @@ def social_service(
         redirect_targets=oauth.redirect_targets,
         link_by_email=oauth.link_by_email == "verified",
         flow_ttl=oauth.flow_ttl,
+        starts_per_address=oauth.starts_per_address,
     )
 
 
@@ -86,10 +88,11 @@ def social_feature(
     delivery: RefreshDelivery,
     *,
     max_body_bytes: int,
+    gate: SignInGate | None = None,
 ) -> Feature:
     return Feature(
         "social",
-        routes=social_routes(service, lifecycle, delivery, max_body_bytes),
+        routes=social_routes(service, lifecycle, delivery, max_body_bytes, gate),
         indexes=[
             service.flows.ensure_indexes,
             service.codes.ensure_indexes,

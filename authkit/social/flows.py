@@ -71,6 +71,8 @@ class Flow:
     expires: datetime
     # Set for a link flow: the signed-in user the identity joins.
     link_user_id: str | None = None
+    # The client address (authkit.http.client_address.throttle_key) that started it.
+    address: str | None = None
 
     def document(self, state: str) -> dict[str, Any]:
         return {"_id": digest(state), **attrs.asdict(self)}
@@ -89,6 +91,13 @@ class FlowStore:
     async def ensure_indexes(self) -> None:
         # Expired flows are refused by the query; the TTL index only clears them away.
         await call_database(self._flows.create_index, "expires", expireAfterSeconds=0)
+        await call_database(self._flows.create_index, "address")
+
+    async def live_from(self, address: str, at_most: int) -> int:
+        """How many live flows `address` started (counting stops at `at_most`)."""
+        query = {"address": address, "expires": {"$gt": _now()}}
+        found: int = await call_database(self._flows.count_documents, query, limit=at_most)
+        return found
 
     async def start(self, flow: Flow, state: str) -> None:
         await call_database(self._flows.insert_one, flow.document(state))

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from authkit.core.errors import BackendUnavailable, HTTPError
+from authkit.core.errors import BackendUnavailable, HTTPError, TooManyRequests
 from authkit.core.guard import guard
 from authkit.core.strategy import AuthenticatedUser
 from authkit.http.body import read_fields
@@ -29,11 +29,12 @@ from authkit.http.client_address import throttle_key
 from authkit.http.endpoint import Endpoint
 from authkit.http.openapi import describe, error_responses, fields_body, json_response
 from authkit.http.responses import JSON
+from authkit.passwords.routes import SignInGate
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
 from authkit.social.flows import new_secret
 from authkit.social.providers import ProviderFailure
-from authkit.social.service import SocialService, redirect_with
+from authkit.social.service import CallbackError, SocialService, error_redirect
 
 __all__ = ["BROWSER_COOKIE", "social_routes"]
 
@@ -89,7 +90,10 @@ def social_routes(
     lifecycle: TokenLifecycle,
     delivery: RefreshDelivery,
     max_body_bytes: int,
+    gate: SignInGate | None = None,
 ) -> list[Route]:
+    """The routes; a `gate` (a second factor, authkit.mfa) is asked before the exchange
+    issues tokens, as /auth/signin asks it: social sign-in does not skip a second factor."""
     secure = service.public_url.startswith("https://")
     cookie_age = int(service.flow_ttl.total_seconds())
 
@@ -119,9 +123,9 @@ def social_routes(
         target = service.allowed_target(request.query_params.get("redirect_to"))
         browser = _browser(request) or new_secret()
         try:
-            url = await service.start(name, target, browser)
-        except ProviderFailure as exc:
-            url = redirect_with(target, error=exc.code, error_description="try again later")
+            url = await service.start(name, target, browser, address=throttle_key(request.scope))
+        except (ProviderFailure, CallbackError) as exc:
+            url = error_redirect(target, exc.code)
         return _bind(
             RedirectResponse(url, status_code=302, headers=_NO_STORE),
             browser,
@@ -162,6 +166,7 @@ def social_routes(
         ),
         responses={
             201: json_response("Signed in", PAIR_SCHEMA),
+            **({} if gate is None else {200: gate.openapi_response}),
             **error_responses(400, 403, 413, 503),
         },
         tags=["social"],
@@ -170,6 +175,8 @@ def social_routes(
         delivery.refuse_cross_site(request)
         fields = await read_fields(request, max_body_bytes)
         grant = await service.exchange(fields.get("code"))
+        if gate is not None and (challenge := await gate.challenge(grant.user_id)) is not None:
+            return JSON(dict(challenge), status_code=200, headers=_NO_STORE)
         pair = await lifecycle.sign_in(
             grant.user_id, grant.username, user_agent=user_agent_of(request)
         )
@@ -196,7 +203,7 @@ def social_routes(
                     "properties": {"authorization_url": {"type": "string"}},
                 },
             ),
-            **error_responses(400, 401, 404, 413, 503),
+            **error_responses(400, 401, 404, 413, 429, 503),
             502: {
                 "description": "The provider's answer could not be used",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -211,10 +218,15 @@ def social_routes(
         fields = await read_fields(request, max_body_bytes)
         target = service.allowed_target(fields.get("redirect_to"))
         browser = _browser(request) or new_secret()
+        address = throttle_key(request.scope)
         try:
-            url = await service.start(name, target, browser, link_user_id=principal.id)
+            url = await service.start(
+                name, target, browser, link_user_id=principal.id, address=address
+            )
         except ProviderFailure as exc:
             raise _provider_down(exc.code) from None
+        except CallbackError:
+            raise TooManyRequests(int(service.flow_ttl.total_seconds())) from None
         response = JSON({"authorization_url": url}, headers=_NO_STORE)
         return _bind(response, browser, secure=secure, max_age=cookie_age)
 

@@ -39,7 +39,13 @@ from authkit.social.identities import Identity, IdentityStore
 from authkit.social.providers import Profile, Provider, ProviderFailure
 from authkit.users.store import MongoUserStore, User
 
-__all__ = ["CallbackError", "SocialService", "is_redirect_target", "redirect_with"]
+__all__ = [
+    "CallbackError",
+    "SocialService",
+    "error_redirect",
+    "is_redirect_target",
+    "redirect_with",
+]
 
 security_log = logging.getLogger("authkit.security")
 
@@ -81,6 +87,8 @@ class SocialService:
     redirect_targets: tuple[str, ...] = ()
     link_by_email: bool = False
     flow_ttl: timedelta = timedelta(minutes=10)
+    # Live flows one client address may have at once; 0: no limit.
+    starts_per_address: int = 0
 
     def provider(self, name: str) -> Provider:
         found = self.providers.get(name)
@@ -110,10 +118,17 @@ class SocialService:
         redirect_to: str,
         browser_cookie: str,
         link_user_id: str | None = None,
+        *,
+        address: str | None = None,
     ) -> str:
         """A new flow, stored, and the provider's authorization URL for it (ProviderFailure
-        when the provider cannot be asked)."""
+        when the provider cannot be asked; CallbackError `too_many_attempts` when `address`
+        has as many live flows as it may)."""
         provider = self.provider(name)
+        limit = self.starts_per_address
+        if address is not None and limit and await self.flows.live_from(address, limit) >= limit:
+            _log("social sign-in refused", "oauth_failed", provider=name, reason="too_many_flows")
+            raise CallbackError("too_many_attempts", "too many flows from this address")
         state, verifier = new_secret(), secrets.token_urlsafe(48)
         nonce = new_secret() if provider.uses_nonce else None
         url = await provider.authorization_url(
@@ -127,6 +142,7 @@ class SocialService:
             redirect_to=redirect_to,
             expires=datetime.now(timezone.utc) + self.flow_ttl,
             link_user_id=link_user_id,
+            address=address,
         )
         await self.flows.start(flow, state)
         _log("social sign-in started", "oauth_started", provider=name, link=bool(link_user_id))
@@ -148,7 +164,7 @@ class SocialService:
             _log("social callback throttled", "oauth_failed", provider=name, reason="throttled")
             if known is None:
                 raise TooManyRequests(attempt.check.retry_after)
-            return _error_redirect(known.redirect_to, "too_many_attempts")
+            return error_redirect(known.redirect_to, "too_many_attempts")
         flow = await self.flows.take(name, state, browser_cookie)
         if flow is None:
             await self.throttle.failed(attempt)
@@ -157,7 +173,7 @@ class SocialService:
             _log("social callback refused", "oauth_failed", provider=name, reason=reason)
             if known is None:
                 raise BadRequest("invalid_state: the sign-in flow is unknown, used or expired")
-            return _error_redirect(known.redirect_to, "invalid_state")
+            return error_redirect(known.redirect_to, "invalid_state")
         try:
             destination = await self._finish(provider, flow, params)
         except CallbackError as exc:
@@ -166,9 +182,9 @@ class SocialService:
             else:
                 await self.throttle.failed(attempt)
             _log("social callback failed", "oauth_failed", provider=name, reason=exc.reason)
-            return _error_redirect(flow.redirect_to, exc.code)
+            return error_redirect(flow.redirect_to, exc.code)
         except BackendUnavailable:
-            return _error_redirect(flow.redirect_to, "temporarily_unavailable")
+            return error_redirect(flow.redirect_to, "temporarily_unavailable")
         await self.throttle.succeeded(attempt)
         return destination
 
@@ -294,7 +310,7 @@ class SocialService:
         _log("identity unlinked", "identity_unlinked", provider=provider, user_id=user_id)
 
 
-def _error_redirect(target: str, code: str) -> str:
+def error_redirect(target: str, code: str) -> str:
     return redirect_with(target, error=code, error_description=_DESCRIPTIONS.get(code, code))
 
 

@@ -116,6 +116,15 @@ class OAuthSettings:
             "fetched again",
         ),
     ] = timedelta(hours=1)
+    starts_per_address: Annotated[
+        int,
+        Range(0, 1_000_000),
+        Env(
+            "AUTHKIT_OAUTH_STARTS_PER_ADDRESS",
+            "social sign-in flows one client address may have started and not finished within "
+            "`AUTHKIT_OAUTH_FLOW_TTL` (`0`: no limit)",
+        ),
+    ] = 200
     flow_ttl: Annotated[
         timedelta,
         Env(

@@ -827,4 +827,10 @@ def test_the_documented_routes_keep_their_order(client: TestClient) -> None:
         "/auth/sessions",
         "/auth/sessions/{session_id}",
         "/.well-known/jwks.json",
+        "/auth/mfa",
+        "/auth/mfa/totp",
+        "/auth/mfa/totp/confirm",
+        "/auth/mfa/recovery-codes",
+        "/auth/mfa/verify",
+        "/auth/step-up",
     ]

@@ -54,6 +54,13 @@ def test_the_document_it_renders_names_each_operation(client: Any) -> None:
         "listSessions": ("/auth/sessions", "get"),
         "revokeSession": ("/auth/sessions/{session_id}", "delete"),
         "getJwks": ("/.well-known/jwks.json", "get"),
+        "getMFA": ("/auth/mfa", "get"),
+        "enrolTOTP": ("/auth/mfa/totp", "post"),
+        "disableTOTP": ("/auth/mfa/totp", "delete"),
+        "confirmTOTP": ("/auth/mfa/totp/confirm", "post"),
+        "regenerateRecoveryCodes": ("/auth/mfa/recovery-codes", "post"),
+        "verifyMFA": ("/auth/mfa/verify", "post"),
+        "stepUp": ("/auth/step-up", "post"),
     }
     assert document["paths"]["/auth/me"]["get"]["security"] == [{"jwt": []}]
     for path in ("/auth/signout", "/auth/signout-all"):

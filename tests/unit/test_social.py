@@ -7,6 +7,7 @@ The same flow through real uvicorn processes: tests/e2e/test_social_github.py.
 from __future__ import annotations
 
 import asyncio
+import time
 import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -589,3 +590,38 @@ def test_security_events_name_the_outcome_and_no_secret(
         browser.cookies["authkit_oauth_browser"],
     ):
         assert secret not in text
+
+
+def test_unfinished_flows_per_address_are_limited() -> None:
+    settings = settings_for()
+    world = World(attrs.evolve(settings, oauth=attrs.evolve(settings.oauth, starts_per_address=2)))
+    browser = world.browser()
+    first, _ = world.start(browser), world.start(browser)
+    _, params = returned(browser.get("/auth/oauth/github", params={"redirect_to": TARGET}))
+    assert params["error"] == ["too_many_attempts"]
+    # A finished flow makes room again.
+    _, params = returned(world.callback(browser, world.consent(first)))
+    assert "code" in params
+    assert world.start(browser).startswith(FAKE)
+
+
+def test_social_sign_in_does_not_skip_a_second_factor(world: World) -> None:
+    import pyotp
+
+    _local_user(world, "alice")
+    browser = world.browser()
+    access = _password_sign_in(world, browser, "alice")
+    auth = {"Authorization": f"Bearer {access}"}
+    secret = browser.post("/auth/mfa/totp", headers=auth).json()["secret"]
+    confirm = {"code": pyotp.TOTP(secret).now()}
+    assert browser.post("/auth/mfa/totp/confirm", json=confirm, headers=auth).status_code == 200
+    _, params = returned(_link(world, browser, access))
+    assert params == {"linked": ["github"]}
+    answer = exchange(browser, world.sign_in(browser)["code"][0])
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["mfa_required"] is True and "accessToken" not in body
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    verify = browser.post("/auth/mfa/verify", json={"mfa_token": body["mfa_token"], "code": code})
+    assert verify.status_code == 201
+    assert me(browser, verify.json()["accessToken"])["username"] == "alice"
