@@ -51,9 +51,10 @@ class ServerSettings:
         str | None,
         Env(
             "AUTHKIT_PUBLIC_URL",
-            "the base URL clients reach this service at (`https://auth.example.com`); links "
-            "in mail are built from it, never from the Host header",
-            "(unset: routes that send mail answer 503)",
+            "the base URL clients reach this service at (`https://auth.example.com`); "
+            "social sign-in's callbacks and the links in mail are built from it, never from "
+            "the Host header",
+            "(unset: routes that send mail answer 503; with providers configured, the start stops)",
         ),
     ] = None
     max_body_bytes: Annotated[
@@ -61,14 +62,6 @@ class ServerSettings:
         Range(256, 64 * 1024 * 1024),
         Env("AUTHKIT_MAX_BODY_BYTES", "larger request bodies get 413 before they are read in full"),
     ] = 16 * 1024
-    public_url: Annotated[
-        str | None,
-        Env(
-            "AUTHKIT_PUBLIC_URL",
-            "the external base URL of authkit (`https://auth.example.com`); callback and mail "
-            "links are built from it, never from the Host header",
-        ),
-    ] = None
 
 
 @attrs.frozen
