@@ -27,6 +27,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 
+from authkit.account.page import account_feature
 from authkit.core.errors import ConfigError, HTTPError, RegistryError
 from authkit.core.guard import GuardedApp, guards_in
 from authkit.core.registry import StrategyRegistry
@@ -36,6 +37,11 @@ from authkit.http.responses import exception_handlers, http_error_handler
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
+from authkit.passkeys.ceremony import RelyingParty
+from authkit.passkeys.challenges import WebAuthnChallenges
+from authkit.passkeys.feature import passkeys_feature
+from authkit.passkeys.service import PasskeyService
+from authkit.passkeys.store import MongoPasskeyStore
 from authkit.passwords.cpu_pool import CPUPool
 from authkit.passwords.devices import DEVICE_HEADER, DeviceTokens, derive_device_key
 from authkit.passwords.feature import passwords_feature
@@ -152,6 +158,10 @@ def create_app(
             denylist if lifetimes.revocation_checks else None,
             max_body_bytes=max_body,
         ),
+        passkeys_feature(
+            passkey_service(settings, database, users), lifecycle, delivery, max_body_bytes=max_body
+        ),
+        account_feature(),
         *strategies.features(),
     ]
     readiness = {name: check for f in features for name, check in f.readiness.items()}
@@ -197,6 +207,18 @@ def create_app(
     app.state.users = users
     app.state.database_breaker = breaker
     return app
+
+
+def passkey_service(
+    settings: Settings, database: Database[dict[str, Any]], users: MongoUserStore
+) -> PasskeyService:
+    party = settings.passkeys
+    return PasskeyService(
+        RelyingParty(party.rp_id, party.rp_name, party.expected_origins(settings.server.port)),
+        WebAuthnChallenges(database["webauthn_challenges"]),
+        MongoPasskeyStore(database["passkeys"]),
+        users,
+    )
 
 
 def device_tokens(settings: Settings) -> DeviceTokens | None:

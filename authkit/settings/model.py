@@ -18,6 +18,7 @@ from authkit.core.settings import PluginSettings
 from authkit.core.values import Choice, Range, Secret
 from authkit.http.settings import CORSSettings, ServerSettings
 from authkit.ops.settings import ObservabilitySettings
+from authkit.passkeys.settings import PasskeySettings
 from authkit.passwords.settings import PasswordLoad, PasswordSettings, SigninLimits
 from authkit.sessions.settings import SessionSettings
 from authkit.storage.settings import DEFAULT_MONGO_URI, MongoSettings
@@ -30,6 +31,7 @@ __all__ = [
     "JWTSettings",
     "MongoSettings",
     "ObservabilitySettings",
+    "PasskeySettings",
     "PasswordLoad",
     "PasswordSettings",
     "PluginSettings",
@@ -55,6 +57,7 @@ class Settings:
     server: ServerSettings = attrs.Factory(ServerSettings)
     observability: ObservabilitySettings = attrs.Factory(ObservabilitySettings)
     cors: CORSSettings = attrs.Factory(CORSSettings)
+    passkeys: PasskeySettings = attrs.Factory(PasskeySettings)
     plugins: PluginSettings = attrs.Factory(PluginSettings)
     # Sections plugins declare (the `authkit.settings` entry points), by their class.
     extensions: Mapping[Any, Any] = attrs.field(factory=dict)

@@ -827,4 +827,10 @@ def test_the_documented_routes_keep_their_order(client: TestClient) -> None:
         "/auth/sessions",
         "/auth/sessions/{session_id}",
         "/.well-known/jwks.json",
+        "/auth/passkeys/register/options",
+        "/auth/passkeys/register",
+        "/auth/passkeys",
+        "/auth/passkeys/{passkey_id}",
+        "/auth/passkeys/signin/options",
+        "/auth/passkeys/signin",
     ]

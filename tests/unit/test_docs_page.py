@@ -54,6 +54,13 @@ def test_the_document_it_renders_names_each_operation(client: Any) -> None:
         "listSessions": ("/auth/sessions", "get"),
         "revokeSession": ("/auth/sessions/{session_id}", "delete"),
         "getJwks": ("/.well-known/jwks.json", "get"),
+        "passkeyRegistrationOptions": ("/auth/passkeys/register/options", "post"),
+        "registerPasskey": ("/auth/passkeys/register", "post"),
+        "listPasskeys": ("/auth/passkeys", "get"),
+        "renamePasskey": ("/auth/passkeys/{passkey_id}", "patch"),
+        "deletePasskey": ("/auth/passkeys/{passkey_id}", "delete"),
+        "passkeySigninOptions": ("/auth/passkeys/signin/options", "post"),
+        "passkeySignIn": ("/auth/passkeys/signin", "post"),
     }
     assert document["paths"]["/auth/me"]["get"]["security"] == [{"jwt": []}]
     for path in ("/auth/signout", "/auth/signout-all"):
