@@ -34,6 +34,9 @@ from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
 from authkit.http.front import Front
 from authkit.http.responses import exception_handlers, http_error_handler
+from authkit.mfa.factors import SecondFactors, build_second_factors
+from authkit.mfa.feature import mfa_feature
+from authkit.mfa.gate import MFAGate
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
@@ -146,10 +149,21 @@ def create_app(
     strategies.load_entry_points(ctx)
     strategies.load_paths(settings.plugins.strategies, ctx)
     max_body = settings.server.max_body_bytes
+    # Second factors (authkit.mfa): asked at every password sign-in, once the password is right.
+    factors = build_second_factors(settings.mfa, settings.jwt.secret, database, clock=tokens.now)
+    gate = None if factors is None else MFAGate(factors.policy, factors.challenges)
+    passkeys = passkey_service(settings, database, users, factors)
     features = [
         users_feature(users),
         passwords_feature(
-            service, hasher, throttle, lifecycle, delivery, signup_limit, max_body_bytes=max_body
+            service,
+            hasher,
+            throttle,
+            lifecycle,
+            delivery,
+            signup_limit,
+            max_body_bytes=max_body,
+            gate=gate,
         ),
         sessions_feature(
             lifecycle,
@@ -158,8 +172,18 @@ def create_app(
             denylist if lifetimes.revocation_checks else None,
             max_body_bytes=max_body,
         ),
+        *(
+            []
+            if factors is None
+            else [mfa_feature(factors, lifecycle, delivery, service, max_body_bytes=max_body)]
+        ),
         passkeys_feature(
-            passkey_service(settings, database, users), lifecycle, delivery, max_body_bytes=max_body
+            passkeys,
+            lifecycle,
+            delivery,
+            max_body_bytes=max_body,
+            fresh_proof=None if factors is None else factors.step_up.require,
+            devices=service.devices,
         ),
         account_feature(),
         *strategies.features(),
@@ -206,18 +230,30 @@ def create_app(
     app.state.strategies = strategies
     app.state.users = users
     app.state.database_breaker = breaker
+    # For other capabilities and the step-up rule (authkit.mfa.step_up.require_fresh).
+    app.state.mfa = factors
+    app.state.step_up = None if factors is None else factors.step_up
     return app
 
 
 def passkey_service(
-    settings: Settings, database: Database[dict[str, Any]], users: MongoUserStore
+    settings: Settings,
+    database: Database[dict[str, Any]],
+    users: MongoUserStore,
+    factors: SecondFactors | None,
 ) -> PasskeyService:
+    """Passkeys on `database`; with second factors on, a passkey is one (MFAPolicy asks the
+    store) and completes a password sign-in's challenge."""
     party = settings.passkeys
+    store = MongoPasskeyStore(database["passkeys"])
+    if factors is not None:
+        factors.policy.register(store)
     return PasskeyService(
         RelyingParty(party.rp_id, party.rp_name, party.expected_origins(settings.server.port)),
         WebAuthnChallenges(database["webauthn_challenges"]),
-        MongoPasskeyStore(database["passkeys"]),
+        store,
         users,
+        second_factor=None if factors is None else factors.challenges,
     )
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -44,15 +44,17 @@ from authkit.http.body import read_fields
 from authkit.http.endpoint import Endpoint
 from authkit.http.openapi import describe, error_responses, json_response
 from authkit.http.responses import JSON
+from authkit.mfa.step_up import STEP_UP_RESPONSE
 from authkit.passkeys.service import PasskeyService
 from authkit.passkeys.store import Passkey
+from authkit.passwords.devices import DeviceTokens
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
 
 __all__ = ["FreshProof", "passkey_routes"]
 
 # A route that needs a recent sign-in (authkit.mfa's step-up) raises when there is none.
-FreshProof = Callable[[Request], Awaitable[None]]
+FreshProof = Callable[[Request], None]
 
 _PASSKEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MAX_NAME = 64
@@ -143,6 +145,7 @@ def passkey_routes(
     delivery: RefreshDelivery,
     max_body_bytes: int,
     fresh_proof: FreshProof | None = None,
+    devices: DeviceTokens | None = None,
 ) -> list[Route]:
     async def body(request: Request) -> dict[str, Any]:
         return await read_fields(request, max_body_bytes, require_object=True)
@@ -232,7 +235,11 @@ def passkey_routes(
         operation_id="deletePasskey",
         summary="Delete one of the caller's passkeys (needs a recent sign-in when step-up is on)",
         parameters=[_PATH_ID],
-        responses={204: {"description": "Deleted"}, **error_responses(401, 404, 503)},
+        responses={
+            204: {"description": "Deleted"},
+            401: STEP_UP_RESPONSE,
+            **error_responses(404, 503),
+        },
         tags=_TAGS,
     )
     @guard("jwt")
@@ -240,7 +247,7 @@ def passkey_routes(
         principal: AuthenticatedUser = request.user
         passkey_id = _passkey_id(request)
         if fresh_proof is not None:
-            await fresh_proof(request)
+            fresh_proof(request)
         await service.delete(principal.id, passkey_id)
         return Response(status_code=204)
 
@@ -309,7 +316,11 @@ def passkey_routes(
             token_version=user.token_version,
             user_agent=user_agent_of(request),
         )
-        return delivery.response(pair, 201)
+        response = delivery.response(pair, 201)
+        if devices is not None:
+            # As after a password sign-in: a stranger's guesses no longer lock this client out.
+            devices.remember(request, response, user.id)
+        return response
 
     return [
         Route("/auth/passkeys", Endpoint(list_passkeys), methods=["GET"]),

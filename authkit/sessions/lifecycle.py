@@ -90,10 +90,20 @@ class TokenLifecycle:
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.tokens.now(), tz=timezone.utc)
 
-    def _access(self, user_id: str, username: str, version: int, session_id: str | None) -> str:
+    def _access(
+        self,
+        user_id: str,
+        username: str,
+        version: int,
+        session_id: str | None,
+        auth_time: datetime | None,
+    ) -> str:
         claims: dict[str, Any] = {"token_version": version}
         if session_id is not None:
             claims["sid"] = session_id
+        if auth_time is not None:
+            # When the user last proved who they are (RFC 9470): step-up reads it.
+            claims["auth_time"] = int(auth_time.timestamp())
         token = self.tokens.issue(user_id=user_id, username=username, claims=claims)
         self.metrics.token_issued()
         return token
@@ -108,16 +118,29 @@ class TokenLifecycle:
     ) -> TokenPair:
         if token_version is None:
             token_version = await self.users.token_version(user_id) or 0
+        now = self._now()
         if self.sessions is None:
-            return TokenPair(self._access(user_id, username, token_version, None))
-        refresh_token, now = new_refresh_token(), self._now()
+            return TokenPair(self._access(user_id, username, token_version, None, now))
+        refresh_token = new_refresh_token()
         expires = self._expiry(now, now)
         session = await self.sessions.start(
             user_id, user_agent, hash_token(refresh_token), now, expires
         )
         _log("session started", "session_started", user_id, session.id)
-        access = self._access(user_id, username, token_version, session.id)
+        access = self._access(user_id, username, token_version, session.id, now)
         return TokenPair(access, refresh_token, session.id, _seconds_until(expires, now))
+
+    def reauthenticated(self, claims: Mapping[str, Any]) -> str:
+        """A fresh access token for the bearer of `claims` (verified), who has just proved
+        who they are again (step-up): the same session and token version, `auth_time` now."""
+        version, sid = claims.get("token_version"), claims.get("sid")
+        return self._access(
+            claims["sub"],
+            claims["username"],
+            version if isinstance(version, int) and not isinstance(version, bool) else 0,
+            sid if isinstance(sid, str) else None,
+            self._now(),
+        )
 
     async def refresh(self, refresh_token: str, *, user_agent: str | None = None) -> TokenPair:
         """A new pair for a live refresh token, which is used up; InvalidRefreshToken if not."""
@@ -168,7 +191,11 @@ class TokenLifecycle:
         if not continued:
             _log("refresh refused", "refresh_refused", user.id, used.session_id, "revoked")
             raise InvalidRefreshToken()
-        access = self._access(user.id, user.username, user.token_version, used.session_id)
+        # The sign-in's time, not the refresh's: a refresh proves nothing about the user.
+        # A session from before authkit kept its start has none, and is never fresh.
+        access = self._access(
+            user.id, user.username, user.token_version, used.session_id, used.session_started_at
+        )
         return TokenPair(access, successor, used.session_id, _seconds_until(expires, now))
 
     def _expiry(self, started: datetime, now: datetime) -> datetime:

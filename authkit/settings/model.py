@@ -17,6 +17,7 @@ import attrs
 from authkit.core.settings import PluginSettings
 from authkit.core.values import Choice, Range, Secret
 from authkit.http.settings import CORSSettings, ServerSettings
+from authkit.mfa.settings import MFASettings
 from authkit.ops.settings import ObservabilitySettings
 from authkit.passkeys.settings import PasskeySettings
 from authkit.passwords.settings import PasswordLoad, PasswordSettings, SigninLimits
@@ -29,6 +30,7 @@ __all__ = [
     "CORSSettings",
     "Choice",
     "JWTSettings",
+    "MFASettings",
     "MongoSettings",
     "ObservabilitySettings",
     "PasskeySettings",
@@ -54,6 +56,7 @@ class Settings:
     passwords: PasswordSettings = attrs.Factory(PasswordSettings)
     signin_limits: SigninLimits = attrs.Factory(SigninLimits)
     password_load: PasswordLoad = attrs.Factory(PasswordLoad)
+    mfa: MFASettings = attrs.Factory(MFASettings)
     server: ServerSettings = attrs.Factory(ServerSettings)
     observability: ObservabilitySettings = attrs.Factory(ObservabilitySettings)
     cors: CORSSettings = attrs.Factory(CORSSettings)
