@@ -49,7 +49,7 @@ __all__ = [
 # Long enough for a person to find their phone or touch a key; the browser's own timeout
 # (the options' `timeout`) is the same.
 CHALLENGE_TTL = timedelta(minutes=5)
-Purpose = Literal["register", "signin", "mfa"]
+Purpose = Literal["register", "signin", "mfa", "step_up"]
 
 
 def token_hash(token: str) -> str:

@@ -7,6 +7,9 @@
     DELETE /auth/passkeys/{passkey_id}      Bearer (+ a fresh proof) -> deleted (204)
     POST   /auth/passkeys/signin/options    {} or {mfa_token} -> {challenge_id, options} (200)
     POST   /auth/passkeys/signin            {challenge_id, credential[, mfa_token]} -> tokens (201)
+    POST   /auth/passkeys/step-up/options   Bearer -> {challenge_id, options} (200)
+    POST   /auth/passkeys/step-up           Bearer {challenge_id, credential} -> a fresh
+                                            {accessToken}, `auth_time` now (200)
 
 A passkey sign-in ends as a password sign-in does: a session started by the token
 lifecycle, its tokens delivered the way AUTHKIT_REFRESH_TOKENS says.
@@ -28,9 +31,7 @@ Example:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
@@ -45,8 +46,21 @@ from authkit.http.endpoint import Endpoint
 from authkit.http.openapi import describe, error_responses, json_response
 from authkit.http.responses import JSON
 from authkit.mfa.step_up import STEP_UP_RESPONSE
+from authkit.passkeys.fields import (
+    ACCESS_SCHEMA,
+    CHALLENGE_SCHEMA,
+    CREDENTIAL,
+    NAME,
+    OBJECT,
+    PASSKEY_SCHEMA,
+    PATH_ID,
+    credential_field,
+    json_body,
+    optional_text,
+    passkey_json,
+    passkey_name,
+)
 from authkit.passkeys.service import PasskeyService
-from authkit.passkeys.store import Passkey
 from authkit.passwords.devices import DeviceTokens
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
@@ -57,79 +71,8 @@ __all__ = ["FreshProof", "passkey_routes"]
 FreshProof = Callable[[Request], None]
 
 _PASSKEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_MAX_NAME = 64
 _NO_STORE = {"Cache-Control": "no-store"}
 _TAGS = ["passkeys"]
-
-_OBJECT: dict[str, Any] = {"type": "object"}
-_PASSKEY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["id", "name", "createdAt", "lastUsedAt", "backedUp"],
-    "properties": {
-        "id": {"type": "string"},
-        "name": {"type": "string"},
-        "createdAt": {"type": "string", "format": "date-time"},
-        "lastUsedAt": {"type": "string", "format": "date-time", "nullable": True},
-        "backedUp": {"type": "boolean", "description": "synced to the user's other devices"},
-    },
-}
-_CREDENTIAL = {
-    "type": "object",
-    "description": "what navigator.credentials.create() / .get() gave, as JSON "
-    "(PublicKeyCredential.toJSON())",
-}
-_NAME = {"type": "string", "minLength": 1, "maxLength": _MAX_NAME}
-_PATH_ID = {
-    "name": "passkey_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-}
-
-
-def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _passkey_json(key: Passkey) -> dict[str, Any]:
-    return {
-        "id": key.id,
-        "name": key.name,
-        "createdAt": _iso(key.created_at),
-        "lastUsedAt": None if key.last_used_at is None else _iso(key.last_used_at),
-        "backedUp": key.backed_up,
-    }
-
-
-def _name(fields: dict[str, Any], default: str | None = None) -> str:
-    value = fields.get("name", default)
-    if not isinstance(value, str):
-        raise ValidationFailed(["name must be a string"])
-    value = value.strip()
-    printable = all(unicodedata.category(c)[0] != "C" for c in value)
-    if not 1 <= len(value) <= _MAX_NAME or not printable:
-        raise ValidationFailed([f"name must be 1 to {_MAX_NAME} printable characters"])
-    return value
-
-
-def _credential(fields: dict[str, Any]) -> dict[str, Any]:
-    value = fields.get("credential")
-    if not isinstance(value, dict):
-        raise ValidationFailed(["credential must be an object (PublicKeyCredential JSON)"])
-    return value
-
-
-def _optional_text(fields: dict[str, Any], key: str) -> str | None:
-    value = fields.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not 1 <= len(value) <= 256:
-        raise ValidationFailed([f"{key} must be a string"])
-    return value
 
 
 def _passkey_id(request: Request) -> str:
@@ -154,7 +97,7 @@ def passkey_routes(
         operation_id="passkeyRegistrationOptions",
         summary="Options for navigator.credentials.create(): a new passkey for the caller",
         responses={
-            200: json_response("PublicKeyCredentialCreationOptions (JSON)", _OBJECT),
+            200: json_response("PublicKeyCredentialCreationOptions (JSON)", OBJECT),
             **error_responses(401, 409, 503),
         },
         tags=_TAGS,
@@ -168,15 +111,15 @@ def passkey_routes(
     @describe(
         operation_id="registerPasskey",
         summary="Register the passkey the browser created (its challenge is used up)",
-        request_body=_json_body(
+        request_body=json_body(
             {
                 "type": "object",
                 "required": ["credential"],
-                "properties": {"credential": _CREDENTIAL, "name": _NAME},
+                "properties": {"credential": CREDENTIAL, "name": NAME},
             }
         ),
         responses={
-            201: json_response("Registered", _PASSKEY_SCHEMA),
+            201: json_response("Registered", PASSKEY_SCHEMA),
             **error_responses(400, 401, 409, 413, 503),
         },
         tags=_TAGS,
@@ -185,9 +128,9 @@ def passkey_routes(
     async def register(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
         fields = await body(request)
-        name = _name(fields, default="Passkey")
-        key = await service.register(principal.id, _credential(fields), name)
-        return JSON(_passkey_json(key), status_code=201, headers=_NO_STORE)
+        name = passkey_name(fields, default="Passkey")
+        key = await service.register(principal.id, credential_field(fields), name)
+        return JSON(passkey_json(key), status_code=201, headers=_NO_STORE)
 
     @describe(
         operation_id="listPasskeys",
@@ -198,7 +141,7 @@ def passkey_routes(
                 {
                     "type": "object",
                     "required": ["passkeys"],
-                    "properties": {"passkeys": {"type": "array", "items": _PASSKEY_SCHEMA}},
+                    "properties": {"passkeys": {"type": "array", "items": PASSKEY_SCHEMA}},
                 },
             ),
             **error_responses(401, 503),
@@ -209,17 +152,17 @@ def passkey_routes(
     async def list_passkeys(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
         keys = await service.passkeys.of_user(principal.id)
-        return JSON({"passkeys": [_passkey_json(k) for k in keys]}, headers=_NO_STORE)
+        return JSON({"passkeys": [passkey_json(k) for k in keys]}, headers=_NO_STORE)
 
     @describe(
         operation_id="renamePasskey",
         summary="Rename one of the caller's passkeys",
-        parameters=[_PATH_ID],
-        request_body=_json_body(
-            {"type": "object", "required": ["name"], "properties": {"name": _NAME}}
+        parameters=[PATH_ID],
+        request_body=json_body(
+            {"type": "object", "required": ["name"], "properties": {"name": NAME}}
         ),
         responses={
-            200: json_response("Renamed", _PASSKEY_SCHEMA),
+            200: json_response("Renamed", PASSKEY_SCHEMA),
             **error_responses(400, 401, 404, 413, 503),
         },
         tags=_TAGS,
@@ -228,13 +171,13 @@ def passkey_routes(
     async def rename(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
         passkey_id = _passkey_id(request)
-        key = await service.rename(principal.id, passkey_id, _name(await body(request)))
-        return JSON(_passkey_json(key), headers=_NO_STORE)
+        key = await service.rename(principal.id, passkey_id, passkey_name(await body(request)))
+        return JSON(passkey_json(key), headers=_NO_STORE)
 
     @describe(
         operation_id="deletePasskey",
         summary="Delete one of the caller's passkeys (needs a recent sign-in when step-up is on)",
-        parameters=[_PATH_ID],
+        parameters=[PATH_ID],
         responses={
             204: {"description": "Deleted"},
             401: STEP_UP_RESPONSE,
@@ -266,31 +209,27 @@ def passkey_routes(
         responses={
             200: json_response(
                 "The challenge's id and PublicKeyCredentialRequestOptions (JSON)",
-                {
-                    "type": "object",
-                    "required": ["challenge_id", "options"],
-                    "properties": {"challenge_id": {"type": "string"}, "options": _OBJECT},
-                },
+                CHALLENGE_SCHEMA,
             ),
             **error_responses(400, 401, 413, 503),
         },
         tags=_TAGS,
     )
     async def signin_options(request: Request) -> Response:
-        mfa_token = _optional_text(await body(request), "mfa_token")
+        mfa_token = optional_text(await body(request), "mfa_token")
         issued, options = await service.signin_options(mfa_token)
         return JSON({"challenge_id": issued.id, "options": options}, headers=_NO_STORE)
 
     @describe(
         operation_id="passkeySignIn",
         summary="Sign in with a passkey: alone, or with `mfa_token` after a password",
-        request_body=_json_body(
+        request_body=json_body(
             {
                 "type": "object",
                 "required": ["challenge_id", "credential"],
                 "properties": {
                     "challenge_id": {"type": "string"},
-                    "credential": _CREDENTIAL,
+                    "credential": CREDENTIAL,
                     "mfa_token": {"type": "string"},
                 },
             }
@@ -304,11 +243,11 @@ def passkey_routes(
     async def sign_in(request: Request) -> Response:
         delivery.refuse_cross_site(request)
         fields = await body(request)
-        challenge_id = _optional_text(fields, "challenge_id")
+        challenge_id = optional_text(fields, "challenge_id")
         if challenge_id is None:
             raise ValidationFailed(["challenge_id must be a string"])
-        credential = _credential(fields)
-        mfa_token = _optional_text(fields, "mfa_token")
+        credential = credential_field(fields)
+        mfa_token = optional_text(fields, "mfa_token")
         user = await service.sign_in(challenge_id, credential, mfa_token)
         pair = await lifecycle.sign_in(
             user.id,
@@ -322,12 +261,60 @@ def passkey_routes(
             devices.remember(request, response, user.id)
         return response
 
+    @describe(
+        operation_id="passkeyStepUpOptions",
+        summary="A challenge and options for navigator.credentials.get(), to step up with one "
+        "of the caller's passkeys",
+        responses={
+            200: json_response(
+                "The challenge's id and PublicKeyCredentialRequestOptions (JSON)",
+                CHALLENGE_SCHEMA,
+            ),
+            **error_responses(401, 404, 503),
+        },
+        tags=_TAGS,
+    )
+    @guard("jwt")
+    async def step_up_options(request: Request) -> Response:
+        principal: AuthenticatedUser = request.user
+        issued, options = await service.step_up_options(principal.id)
+        return JSON({"challenge_id": issued.id, "options": options}, headers=_NO_STORE)
+
+    @describe(
+        operation_id="passkeyStepUp",
+        summary="Prove who you are again with a passkey for a fresh access token",
+        request_body=json_body(
+            {
+                "type": "object",
+                "required": ["challenge_id", "credential"],
+                "properties": {"challenge_id": {"type": "string"}, "credential": CREDENTIAL},
+            }
+        ),
+        responses={
+            200: json_response("A fresh access token (auth_time now)", ACCESS_SCHEMA),
+            **error_responses(400, 401, 413, 503),
+        },
+        tags=_TAGS,
+    )
+    @guard("jwt")
+    async def step_up(request: Request) -> Response:
+        principal: AuthenticatedUser = request.user
+        fields = await body(request)
+        challenge_id = optional_text(fields, "challenge_id")
+        if challenge_id is None:
+            raise ValidationFailed(["challenge_id must be a string"])
+        await service.step_up(principal.id, challenge_id, credential_field(fields))
+        token = lifecycle.reauthenticated(principal.claims)
+        return JSON({"accessToken": token}, headers=_NO_STORE)
+
     return [
         Route("/auth/passkeys", Endpoint(list_passkeys), methods=["GET"]),
         Route("/auth/passkeys/register/options", Endpoint(registration_options), methods=["POST"]),
         Route("/auth/passkeys/register", Endpoint(register), methods=["POST"]),
         Route("/auth/passkeys/signin/options", Endpoint(signin_options), methods=["POST"]),
         Route("/auth/passkeys/signin", Endpoint(sign_in), methods=["POST"]),
+        Route("/auth/passkeys/step-up/options", Endpoint(step_up_options), methods=["POST"]),
+        Route("/auth/passkeys/step-up", Endpoint(step_up), methods=["POST"]),
         Route("/auth/passkeys/{passkey_id}", Endpoint(rename), methods=["PATCH"]),
         Route("/auth/passkeys/{passkey_id}", Endpoint(delete), methods=["DELETE"]),
     ]

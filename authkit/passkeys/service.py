@@ -157,6 +157,27 @@ class PasskeyService:
         _log("passkey sign-in", "passkey_signin", user.id, passkey_id=key.id)
         return user
 
+    # Step-up (signed in): a fresh proof from one of the caller's own passkeys
+
+    async def step_up_options(self, user_id: str) -> tuple[Issued, dict[str, Any]]:
+        keys = await self.passkeys.of_user(user_id)
+        if not keys:
+            raise NotFound("No passkey is registered for this account")
+        issued = await self.challenges.issue("step_up", user_id)
+        allowed = [k.credential_id for k in keys]
+        return issued, self.party.authentication_options(issued.challenge, allowed)
+
+    async def step_up(self, user_id: str, challenge_id: str, credential: dict[str, Any]) -> None:
+        """Returns when a passkey of `user_id` answered the challenge; AuthenticationFailed
+        (the step-up refused, the access token still good) otherwise."""
+        assertion = self._parse(credential)
+        issued = await self.challenges.consume(challenge_id, "step_up", user_id=user_id)
+        if issued is None:
+            _log("passkey step-up refused", "passkey_refused", user_id, reason="challenge")
+            raise AuthenticationFailed(_REFUSED)
+        key = await self._verified_key(assertion, issued)
+        _log("stepped up", "step_up", user_id, method="passkey", passkey_id=key.id)
+
     def _parse(self, credential: dict[str, Any]) -> Assertion:
         try:
             return self.party.parse_assertion(credential)

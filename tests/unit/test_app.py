@@ -839,4 +839,6 @@ def test_the_documented_routes_keep_their_order(client: TestClient) -> None:
         "/auth/passkeys/{passkey_id}",
         "/auth/passkeys/signin/options",
         "/auth/passkeys/signin",
+        "/auth/passkeys/step-up/options",
+        "/auth/passkeys/step-up",
     ]

@@ -156,3 +156,66 @@ def test_with_its_last_passkey_gone_a_user_signs_in_with_the_password_again(
     passkey_id = client.get("/auth/passkeys", headers=fresh).json()["passkeys"][0]["id"]
     assert client.delete(f"/auth/passkeys/{passkey_id}", headers=fresh).status_code == 204
     assert password_signin(client, "alice").status_code == 201
+
+
+def stale_token(db: Any, username: str) -> dict[str, str]:
+    """A bearer for `username` whose sign-in was ten minutes ago."""
+    user = db["users"].find_one({"username": username})
+    claims = {"token_version": 0, "auth_time": int(time.time()) - 600}
+    return bearer(
+        TokenIssuer(SECRET, 60).issue(user_id=str(user["_id"]), username=username, claims=claims)
+    )
+
+
+def passkey_step_up(
+    client: TestClient, token: dict[str, str], authenticator: SoftAuthenticator, **how: Any
+) -> Any:
+    options = client.post("/auth/passkeys/step-up/options", headers=token)
+    assert options.status_code == 200, options.text
+    body = options.json()
+    credential = authenticator.get(body["options"], **how)
+    return client.post(
+        "/auth/passkeys/step-up",
+        headers=token,
+        json={"challenge_id": body["challenge_id"], "credential": credential},
+    )
+
+
+def test_a_passkey_steps_up_an_old_sign_in(client: TestClient, db: Any) -> None:
+    authenticator = with_passkey(client, "alice")
+    old = stale_token(db, "alice")
+    answer = passkey_step_up(client, old, authenticator)
+    assert answer.status_code == 200, answer.text
+    fresh = bearer(answer.json()["accessToken"])
+    passkey_id = client.get("/auth/passkeys", headers=fresh).json()["passkeys"][0]["id"]
+    assert client.delete(f"/auth/passkeys/{passkey_id}", headers=fresh).status_code == 204
+
+
+def test_another_users_passkey_does_not_step_up(client: TestClient, db: Any) -> None:
+    with_passkey(client, "alice")
+    theirs = with_passkey(client, "bobby")
+    assert passkey_step_up(client, stale_token(db, "alice"), theirs).status_code == 401
+
+
+def test_a_step_up_challenge_is_the_callers_and_used_once(client: TestClient, db: Any) -> None:
+    authenticator = with_passkey(client, "alice")
+    with_passkey(client, "bobby")
+    alice, bob = stale_token(db, "alice"), stale_token(db, "bobby")
+    body = client.post("/auth/passkeys/step-up/options", headers=alice).json()
+    answer = {
+        "challenge_id": body["challenge_id"],
+        "credential": authenticator.get(body["options"]),
+    }
+    # Bob cannot spend Alice's challenge, nor does a sign-in accept it.
+    assert client.post("/auth/passkeys/step-up", headers=bob, json=answer).status_code == 401
+    assert client.post("/auth/passkeys/signin", json=answer).status_code == 401
+    answer["credential"] = authenticator.get(body["options"])
+    assert client.post("/auth/passkeys/step-up", headers=alice, json=answer).status_code == 200
+    answer["credential"] = authenticator.get(body["options"])
+    assert client.post("/auth/passkeys/step-up", headers=alice, json=answer).status_code == 401
+
+
+def test_step_up_options_need_a_passkey(client: TestClient) -> None:
+    token = sign_up_and_in(client, "carol")
+    assert client.post("/auth/passkeys/step-up/options", headers=token).status_code == 404
+    assert client.post("/auth/passkeys/step-up/options").status_code == 401

@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 let refreshToken = null;
 let mfaToken = null;
 let pendingStepUp = null;
+let hasPasskeys = false;
 
 // --- small helpers ---------------------------------------------------------------------
 
@@ -59,6 +60,7 @@ async function sensitive(action) {
     if (error instanceof ApiError && error.body.error === "step_up_required") {
       pendingStepUp = action;
       show("step-up-panel", true);
+      show("step-up-passkey", hasPasskeys);
       $("step-up-proof").focus();
       say("Confirm it is you to go on.");
       return undefined;
@@ -192,7 +194,17 @@ async function signOut() {
 async function stepUp() {
   const proof = $("step-up-proof").value.trim();
   const body = /^\d{6}$/.test(proof) ? { code: proof } : { password: proof };
-  const answer = await api("POST", "/auth/step-up", body);
+  await steppedUp(await api("POST", "/auth/step-up", body));
+}
+
+async function stepUpWithPasskey() {
+  const { challenge_id, options } = await api("POST", "/auth/passkeys/step-up/options");
+  const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
+  const answer = { challenge_id, credential: credentialJson(credential) };
+  await steppedUp(await api("POST", "/auth/passkeys/step-up", answer));
+}
+
+async function steppedUp(answer) {
   sessionStorage.setItem(TOKEN_KEY, answer.accessToken);
   $("step-up-proof").value = "";
   show("step-up-panel", false);
@@ -273,6 +285,7 @@ async function renderPasskeys() {
     return item;
   });
   $("passkeys").replaceChildren(...items);
+  hasPasskeys = passkeys.length > 0;
 }
 
 async function addPasskey() {
@@ -388,6 +401,7 @@ document.addEventListener("DOMContentLoaded", () => {
     await render();
   }));
   $("step-up-form").addEventListener("submit", guarded(stepUp));
+  $("step-up-passkey").addEventListener("click", guarded(stepUpWithPasskey));
   $("step-up-cancel").addEventListener("click", () => {
     pendingStepUp = null;
     show("step-up-panel", false);
