@@ -8,8 +8,10 @@ does; a code for the next 30-second step is a fresh one now (one step of drift i
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyotp
@@ -20,6 +22,7 @@ from support.settings import SECRET, make_settings
 
 from authkit.mfa.settings import MFASettings
 from authkit.passwords.throttle import Limit
+from authkit.sessions.settings import SessionSettings
 from authkit.tokens.issuer import TokenIssuer
 
 PASSWORD = "Passw0rd!x"
@@ -404,3 +407,39 @@ def test_one_users_wrong_step_up_codes_do_not_throttle_another(
         "/auth/step-up", json={"code": code_at(bobs_secret, 1)}, headers=bearer(bob)
     )
     assert stepped.status_code == 200
+
+
+def test_in_cookie_mode_verify_sets_the_refresh_cookie_and_refuses_other_sites(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(
+        make_settings(sessions=SessionSettings(refresh_tokens="cookie")),
+        base_url="https://testserver",
+    )
+    secret, _ = enrol(client, sign_up_and_in(client))
+    verify = {"mfa_token": challenge(client), "code": code_at(secret, 1)}
+    foreign = client.post(
+        "/auth/mfa/verify", json=verify, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 403
+    signed_in = client.post("/auth/mfa/verify", json=verify)
+    assert signed_in.status_code == 201
+    assert list(signed_in.json()) == ["accessToken"]
+    assert "authkit_refresh=" in signed_in.headers["set-cookie"]
+
+
+def test_of_two_verifies_at_once_with_right_codes_one_signs_in(
+    client: TestClient, mfa_user: tuple[str, list[str]]
+) -> None:
+    _, codes = mfa_user
+    mfa_token = challenge(client)
+    barrier = threading.Barrier(2)
+
+    def verify(code: str) -> int:
+        barrier.wait(timeout=10)
+        body = {"mfa_token": mfa_token, "recovery_code": code}
+        return client.post("/auth/mfa/verify", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(verify, codes[:2]))
+    assert statuses == [201, 401]
