@@ -101,9 +101,11 @@ def credential_field(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def optional_text(fields: dict[str, Any], key: str) -> str | None:
-    value = fields.get(key)
-    if value is None:
+    """`fields[key]` when it is a sensible string, None when absent; 400 for anything else
+    (null included: a client that sends `"mfa_token": null` meant something by it)."""
+    if key not in fields:
         return None
+    value = fields[key]
     if not isinstance(value, str) or not 1 <= len(value) <= 256:
         raise ValidationFailed([f"{key} must be a string"])
     return value

@@ -263,7 +263,8 @@ def test_another_users_registration_challenge_does_not_register(
         {"challenge_id": "x", "credential": "not an object"},
         {"challenge_id": 5, "credential": {}},
         {"challenge_id": "x", "credential": {"id": "!", "rawId": "!", "response": {}}},
-        {"challenge_id": "x", "credential": {}, "mfa_token": "abc"},
+        {"challenge_id": "x", "credential": {}, "mfa_token": None},
+        {"challenge_id": None, "credential": {}},
     ],
 )
 def test_malformed_sign_in_bodies_are_a_400(client: TestClient, body: dict[str, Any]) -> None:
@@ -288,6 +289,11 @@ def test_malformed_registrations_are_a_400(
 ) -> None:
     answer = client.post("/auth/passkeys/register", headers=user, json=body)
     assert answer.status_code == 400, answer.text
+
+
+@pytest.mark.parametrize("body", [{"mfa_token": None}, {"mfa_token": 5}, {"mfa_token": ""}])
+def test_malformed_option_requests_are_a_400(client: TestClient, body: dict[str, Any]) -> None:
+    assert client.post("/auth/passkeys/signin/options", json=body).status_code == 400
 
 
 def test_a_names_length_is_bounded(
