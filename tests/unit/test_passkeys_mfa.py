@@ -219,3 +219,20 @@ def test_step_up_options_need_a_passkey(client: TestClient) -> None:
     token = sign_up_and_in(client, "carol")
     assert client.post("/auth/passkeys/step-up/options", headers=token).status_code == 404
     assert client.post("/auth/passkeys/step-up/options").status_code == 401
+
+
+def test_the_password_does_not_step_up_a_user_with_a_passkey(client: TestClient, db: Any) -> None:
+    authenticator = with_passkey(client, "alice")
+    old = stale_token(db, "alice")
+    answer = client.post("/auth/step-up", headers=old, json={"password": PASSWORD})
+    assert answer.status_code == 400
+    assert "second factor" in answer.json()["message"][0]
+    assert passkey_step_up(client, old, authenticator).status_code == 200
+
+
+def test_the_password_steps_up_a_user_without_a_factor(client: TestClient, db: Any) -> None:
+    sign_up_and_in(client, "carol")
+    answer = client.post(
+        "/auth/step-up", headers=stale_token(db, "carol"), json={"password": PASSWORD}
+    )
+    assert answer.status_code == 200
