@@ -246,15 +246,25 @@ def passkey_service(
     store) and completes a password sign-in's challenge."""
     party = settings.passkeys
     store = MongoPasskeyStore(database["passkeys"])
+    after_delete = None
     if factors is not None:
         factors.policy.register(store)
+        after_delete = functools.partial(forget_codes_without_factor, factors)
     return PasskeyService(
         RelyingParty(party.rp_id, party.rp_name, party.expected_origins(settings.server.port)),
         WebAuthnChallenges(database["webauthn_challenges"]),
         store,
         users,
         second_factor=None if factors is None else factors.challenges,
+        after_delete=after_delete,
     )
+
+
+async def forget_codes_without_factor(factors: SecondFactors, user_id: str) -> None:
+    """Recovery codes stand in for a factor; with the last one gone they go too, as turning
+    TOTP off does."""
+    if not await factors.policy.factors(user_id):
+        await factors.totp.store.replace_codes(user_id, [])
 
 
 def device_tokens(settings: Settings) -> DeviceTokens | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -83,6 +83,7 @@ class PasskeyService:
         users: UserLookup,
         second_factor: SecondFactorChallenges | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        after_delete: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.party = party
         self.challenges = challenges
@@ -90,6 +91,9 @@ class PasskeyService:
         self.users = users
         self.second_factor = second_factor
         self._clock = clock
+        # Told the user's id once a passkey is gone (authkit.mfa drops recovery codes that
+        # no factor is left to stand in for).
+        self._after_delete = after_delete
 
     # Registration (signed in)
 
@@ -239,3 +243,5 @@ class PasskeyService:
         if not await self.passkeys.delete(user_id, passkey_id):
             raise NotFound("Passkey not found")
         _log("passkey deleted", "passkey_deleted", user_id, passkey_id=passkey_id)
+        if self._after_delete is not None:
+            await self._after_delete(user_id)

@@ -236,3 +236,16 @@ def test_the_password_steps_up_a_user_without_a_factor(client: TestClient, db: A
         "/auth/step-up", headers=stale_token(db, "carol"), json={"password": PASSWORD}
     )
     assert answer.status_code == 200
+
+
+def test_recovery_codes_go_with_the_last_passkey(client: TestClient) -> None:
+    authenticator = with_passkey(client, "alice")
+    mfa_token = password_signin(client, "alice").json()["mfa_token"]
+    fresh = bearer(second_factor(client, mfa_token, authenticator).json()["accessToken"])
+    codes = client.post("/auth/mfa/recovery-codes", headers=fresh)
+    assert (codes.status_code, len(codes.json()["recovery_codes"])) == (200, 10)
+    assert client.get("/auth/mfa", headers=fresh).json()["methods"] == ["passkey", "recovery_code"]
+    passkey_id = client.get("/auth/passkeys", headers=fresh).json()["passkeys"][0]["id"]
+    assert client.delete(f"/auth/passkeys/{passkey_id}", headers=fresh).status_code == 204
+    status = client.get("/auth/mfa", headers=fresh).json()
+    assert (status["recovery_codes_left"], status["methods"]) == (0, [])
