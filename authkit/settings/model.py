@@ -21,6 +21,7 @@ from authkit.http.settings import CORSSettings, ServerSettings
 from authkit.mail.settings import MailSettings
 from authkit.mfa.settings import MFASettings
 from authkit.ops.settings import ObservabilitySettings
+from authkit.passkeys.settings import PasskeySettings
 from authkit.passwords.settings import PasswordLoad, PasswordSettings, SigninLimits
 from authkit.sessions.settings import SessionSettings
 from authkit.social.settings import OAuthSettings, ProviderConfig
@@ -38,6 +39,7 @@ __all__ = [
     "MongoSettings",
     "OAuthSettings",
     "ObservabilitySettings",
+    "PasskeySettings",
     "PasswordLoad",
     "PasswordSettings",
     "PluginSettings",
@@ -67,6 +69,7 @@ class Settings:
     cors: CORSSettings = attrs.Factory(CORSSettings)
     accounts: AccountSettings = attrs.Factory(AccountSettings)
     mail: MailSettings = attrs.Factory(MailSettings)
+    passkeys: PasskeySettings = attrs.Factory(PasskeySettings)
     plugins: PluginSettings = attrs.Factory(PluginSettings)
     oauth: OAuthSettings = attrs.Factory(OAuthSettings)
     # One per name in AUTHKIT_OAUTH_PROVIDERS, from its AUTHKIT_OAUTH_<NAME>_* variables

@@ -840,4 +840,12 @@ def test_the_documented_routes_keep_their_order(client: TestClient) -> None:
         "/auth/password/reset",
         "/auth/password/change",
         "/auth/account",
+        "/auth/passkeys/register/options",
+        "/auth/passkeys/register",
+        "/auth/passkeys",
+        "/auth/passkeys/{passkey_id}",
+        "/auth/passkeys/signin/options",
+        "/auth/passkeys/signin",
+        "/auth/passkeys/step-up/options",
+        "/auth/passkeys/step-up",
     ]

@@ -71,6 +71,15 @@ def test_the_document_it_renders_names_each_operation(client: Any) -> None:
         "resetPassword": ("/auth/password/reset", "post"),
         "changePassword": ("/auth/password/change", "post"),
         "deleteAccount": ("/auth/account", "delete"),
+        "passkeyRegistrationOptions": ("/auth/passkeys/register/options", "post"),
+        "registerPasskey": ("/auth/passkeys/register", "post"),
+        "listPasskeys": ("/auth/passkeys", "get"),
+        "renamePasskey": ("/auth/passkeys/{passkey_id}", "patch"),
+        "deletePasskey": ("/auth/passkeys/{passkey_id}", "delete"),
+        "passkeySigninOptions": ("/auth/passkeys/signin/options", "post"),
+        "passkeySignIn": ("/auth/passkeys/signin", "post"),
+        "passkeyStepUpOptions": ("/auth/passkeys/step-up/options", "post"),
+        "passkeyStepUp": ("/auth/passkeys/step-up", "post"),
     }
     assert document["paths"]["/auth/me"]["get"]["security"] == [{"jwt": []}]
     for path in ("/auth/signout", "/auth/signout-all"):
