@@ -16,7 +16,7 @@ win, and a verification that lost a race with an address change changes nothing.
 
 Example:
 
-    records = AccountRecords(db["users"], [(db["identities"], "user_id")])
+    records = AccountRecords(db["users"], [(db["oauth_identities"], "user_id")])
     user = await store.create("alice", "$2b$04$" + "x" * 53)
     await records.request_email(user.id, "alice@example.com")   # "set" (none verified yet)
     await records.confirm(user.id, "alice@example.com")           # True
@@ -47,8 +47,15 @@ def _oid(user_id: str) -> ObjectId | None:
 
 
 # What else holds a user's data, and the field that names the user there: linked identities
-# (social sign-in), second factors and their open challenges (authkit.mfa).
-RELATED = (("identities", "user_id"), ("mfa_factors", "_id"), ("mfa_challenges", "user_id"))
+# (authkit.social), second factors and their open challenges (authkit.mfa), passkeys and
+# their ceremonies (authkit.passkeys). A capability that keeps a user's data adds its row.
+RELATED = (
+    ("oauth_identities", "user_id"),
+    ("mfa_factors", "_id"),
+    ("mfa_challenges", "user_id"),
+    ("passkeys", "user_id"),
+    ("webauthn_challenges", "user_id"),
+)
 
 
 class AccountRecords:

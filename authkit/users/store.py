@@ -309,10 +309,9 @@ class MongoUserStore:
         fields the accounts capability keeps); None when none, or more than one, has it."""
 
         def lookup() -> list[dict[str, Any]]:
-            # The domain part is case-blind; a mailbox the provider verified as typed is
-            # the same one written in lower case.
-            addresses = sorted({str(email), str(email).lower()})
-            query = {"email": {"$in": addresses}, "email_verified": True}
+            # The key sign-up keeps addresses unique by: an address the provider verified
+            # is the local one whatever its case.
+            query = {_EMAIL_KEY: email_key(str(email)), "email_verified": True}
             return list(self._users.find(query).limit(2))
 
         found = await call_database(lookup)

@@ -46,7 +46,7 @@ def test_a_token_is_used_once_and_a_stale_verification_changes_nothing(
     mongo_db: Database[dict[str, Any]],
 ) -> None:
     store = MongoUserStore(mongo_db["users"])
-    records = AccountRecords(mongo_db["users"], [(mongo_db["identities"], "user_id")])
+    records = AccountRecords(mongo_db["users"], [(mongo_db["oauth_identities"], "user_id")])
     tokens = MailTokens(mongo_db["account_tokens"])
     run(tokens.ensure_indexes())
     user = run(store.create_with_email("carol", HASH, "carol@example.com"))

@@ -277,7 +277,10 @@ def test_deleting_an_account_needs_the_password_and_removes_everything(
     app = make_client(make_settings(server=PUBLIC, sessions=sessions))
     headers = verified_user(app, mailbox)
     user_id = str(db.users.find_one({"username": "alice"})["_id"])
-    db.identities.insert_one({"user_id": user_id, "issuer": "https://idp", "subject": "1"})
+    # The collections social sign-in and passkeys keep (authkit.social, authkit.passkeys).
+    db.oauth_identities.insert_one({"user_id": user_id, "issuer": "https://idp", "subject": "1"})
+    db.passkeys.insert_one({"user_id": user_id, "name": "laptop"})
+    db.webauthn_challenges.insert_one({"_id": "c", "user_id": user_id, "purpose": "register"})
     refused = app.request(
         "DELETE", "/auth/account", json={"password": "wrong-one-1"}, headers=headers
     )
@@ -285,7 +288,9 @@ def test_deleting_an_account_needs_the_password_and_removes_everything(
     done = app.request("DELETE", "/auth/account", json={"password": PASSWORD}, headers=headers)
     assert done.status_code == 204
     assert db.users.count_documents({}) == 0
-    assert db.identities.count_documents({}) == 0
+    assert db.oauth_identities.count_documents({}) == 0
+    assert db.passkeys.count_documents({}) == 0
+    assert db.webauthn_challenges.count_documents({}) == 0
     assert db.auth_sessions.count_documents({"user_id": user_id}) == 0
     assert db.refresh_tokens.count_documents({"user_id": user_id}) == 0
     assert db.account_tokens.count_documents({"user_id": user_id}) == 0

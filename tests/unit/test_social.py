@@ -31,6 +31,7 @@ from authkit.social.flows import ExchangeCodes
 from authkit.social.oidc import GoogleProvider
 from authkit.social.providers import ProviderOptions
 from authkit.social.settings import OAuthSettings, ProviderConfig
+from authkit.users.emails import email_key
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -367,6 +368,9 @@ def _local_user(world: World, username: str, **fields: Any) -> str:
         ).status_code
         == 201
     )
+    if "email" in fields:
+        # As the accounts capability keeps an address: with the key that makes it unique.
+        fields["email_key"] = email_key(fields["email"])
     world.db["users"].update_one({"username": username}, {"$set": fields})
     return str(world.db["users"].find_one({"username": username})["_id"])
 
@@ -389,6 +393,13 @@ def test_linking_by_email_needs_both_sides_verified() -> None:
     assert _signed_in_user(world) == alice
     (identity,) = list(world.db["oauth_identities"].find())
     assert identity["user_id"] == alice and identity["subject"] == "4242"
+
+
+def test_linking_by_email_is_blind_to_case_as_sign_up_uniqueness_is() -> None:
+    world = World(settings_for(link_by_email="verified"))
+    alice = _local_user(world, "alice", email="octo@example.com", email_verified=True)
+    world.fake.emails = [{"email": "Octo@Example.COM", "primary": True, "verified": True}]
+    assert _signed_in_user(world) == alice
 
 
 def test_no_linking_when_the_local_address_is_unverified() -> None:
