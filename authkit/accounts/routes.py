@@ -119,13 +119,17 @@ def account_routes(
             202: json_response(
                 "Link mailed; a verified address stays until the new one is", _STATE_SCHEMA
             ),
-            **error_responses(400, 401, 404, 409, 413, 429, 503),
+            **error_responses(400, 404, 409, 413, 429, 503),
+            401: STEP_UP_RESPONSE,
         },
         tags=["accounts"],
     )
     @guard("jwt")
     async def set_email(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
+        # An address is where a password reset goes: a stolen access token that could set
+        # one would take the account. Everyone proves a recent sign-in for it.
+        require_fresh(request)
         body = await fields(request)
         state = await emails.change_email(
             principal.id, body.get("email"), client=throttle_key(request.scope)

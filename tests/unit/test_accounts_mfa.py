@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pyotp
-from support.accounts import NEW_PASSWORD, PASSWORD, PUBLIC, signed_up
+from support.accounts import NEW_PASSWORD, PASSWORD, PUBLIC, Mailbox, signed_up
 from support.jwt import bearer
 from support.settings import SECRET, make_settings
 
@@ -68,3 +68,23 @@ def test_a_user_without_a_second_factor_needs_the_password_only(
     change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
     answer = client.post("/auth/password/change", json=change, headers=bearer(_old_token(db)))
     assert answer.status_code == 200, answer.text
+
+
+def test_setting_an_email_address_needs_a_recent_sign_in_from_everyone(
+    make_client: Callable[..., Any], db: Any, mailbox: Mailbox
+) -> None:
+    # A reset link goes to the address: an old (stolen) access token that could set one
+    # would take the account over, second factor or not.
+    client = make_client(make_settings(server=PUBLIC))
+    signed_up(client)
+    stale = bearer(_old_token(db))
+    refused = client.post("/auth/email", json={"email": "mallory@example.com"}, headers=stale)
+    assert (refused.status_code, refused.json()["error"]) == (401, "step_up_required")
+    assert db.users.find_one({"username": "alice"}).get("email") is None
+    assert not mailbox.messages()
+
+    step_up = client.post("/auth/step-up", json={"password": PASSWORD}, headers=stale)
+    assert step_up.status_code == 200, step_up.text
+    fresh = bearer(step_up.json()["accessToken"])
+    accepted = client.post("/auth/email", json={"email": "alice@example.com"}, headers=fresh)
+    assert accepted.status_code == 202, accepted.text
