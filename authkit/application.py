@@ -27,10 +27,16 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 
+from authkit.admin.feature import admin_feature
+from authkit.admin.roles import is_role
+from authkit.admin.service import Administration, UserDirectory
 from authkit.core.errors import ConfigError, HTTPError, RegistryError
 from authkit.core.guard import GuardedApp, guards_in
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
+from authkit.events.bus import EventBus
+from authkit.events.feature import events_feature
+from authkit.events.plugins import load_handlers
 from authkit.http.front import Front
 from authkit.http.responses import exception_handlers, http_error_handler
 from authkit.ops.feature import operations_feature
@@ -73,6 +79,15 @@ def create_app(
     replaces the one MONGO_URI names (tests pass mongomock's).
     """
     metrics = Metrics() if settings.observability.metrics else NoMetrics()
+    if not is_role(settings.admin.role):
+        raise ConfigError(
+            f"AUTHKIT_ADMIN_ROLE={settings.admin.role!r} is not a role name: 1-64 letters, "
+            "digits or _ . : -, starting with a letter or digit"
+        )
+    events = EventBus(
+        queue_size=settings.events.queue_size,
+        handler_timeout=settings.events.handler_timeout.total_seconds(),
+    )
     # Before the client: settings that contradict each other stop the start with no connection.
     pool = CPUPool()
     pool.max_waiting = pool.threads * settings.password_load.queue_per_thread
@@ -98,7 +113,7 @@ def create_app(
         database["signup_attempts"], settings.password_load.signup_per_address
     )
     service = AuthService(
-        users, hasher, throttle, metrics, signup_limit, policy, device_tokens(settings)
+        users, hasher, throttle, metrics, signup_limit, policy, device_tokens(settings), events
     )
     lifetimes = settings.sessions
     sessions = (
@@ -117,6 +132,7 @@ def create_app(
         revocation_checks=lifetimes.revocation_checks,
         reuse_grace_seconds=lifetimes.reuse_grace,
         metrics=metrics,
+        events=events,
     )
     delivery = RefreshDelivery(
         lifetimes.refresh_tokens,
@@ -135,6 +151,19 @@ def create_app(
         database=database,
         revocation=RevocationChecker(denylist, users) if lifetimes.revocation_checks else None,
         settings=settings,
+        events=events,
+    )
+    for handler in load_handlers(ctx):
+        events.subscribe(handler)
+    admin = Administration(
+        users,
+        UserDirectory(database["users"]),
+        lifecycle,
+        hasher,
+        throttle,
+        policy,
+        events,
+        admin_role=settings.admin.role,
     )
     strategies = StrategyRegistry()
     strategies.load_entry_points(ctx)
@@ -143,7 +172,14 @@ def create_app(
     features = [
         users_feature(users),
         passwords_feature(
-            service, hasher, throttle, lifecycle, delivery, signup_limit, max_body_bytes=max_body
+            service,
+            hasher,
+            throttle,
+            lifecycle,
+            delivery,
+            signup_limit,
+            max_body_bytes=max_body,
+            signup_open=settings.admin.signup == "open",
         ),
         sessions_feature(
             lifecycle,
@@ -152,6 +188,8 @@ def create_app(
             denylist if lifetimes.revocation_checks else None,
             max_body_bytes=max_body,
         ),
+        admin_feature(admin, max_body_bytes=max_body),
+        events_feature(events),
         *strategies.features(),
     ]
     readiness = {name: check for f in features for name, check in f.readiness.items()}
@@ -195,6 +233,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.strategies = strategies
     app.state.users = users
+    app.state.events = events
     app.state.database_breaker = breaker
     return app
 

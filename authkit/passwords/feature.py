@@ -24,10 +24,11 @@ def passwords_feature(
     signup_limit: SignupLimit | None = None,
     *,
     max_body_bytes: int,
+    signup_open: bool = True,
 ) -> Feature:
     return Feature(
         "passwords",
-        routes=auth_routes(service, max_body_bytes, lifecycle, delivery),
+        routes=auth_routes(service, max_body_bytes, lifecycle, delivery, signup_open=signup_open),
         indexes=[throttle.ensure_indexes]
         + ([] if signup_limit is None else [signup_limit.ensure_indexes]),
         on_shutdown=[hasher.pool.close],

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from authkit.core.errors import Forbidden
 from authkit.core.guard import guard
 from authkit.core.strategy import AuthenticatedUser
 from authkit.http.body import read_fields
@@ -40,7 +41,9 @@ from authkit.passwords.service import AuthService
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
 
-__all__ = ["auth_routes"]
+__all__ = ["SIGNUP_CLOSED", "auth_routes"]
+
+SIGNUP_CLOSED = "Sign-up is closed: an administrator creates accounts"
 
 
 def _credentials_body(policy: PasswordPolicy) -> dict[str, Any]:
@@ -92,11 +95,16 @@ def auth_routes(
     max_body_bytes: int,
     lifecycle: TokenLifecycle,
     delivery: RefreshDelivery,
+    *,
+    signup_open: bool = True,
 ) -> list[Route]:
     """The seed's routes. With a `lifecycle`, sign-in also starts a session and hands out a
-    refresh token the way `delivery` says (authkit.token_routes)."""
+    refresh token the way `delivery` says (authkit.token_routes). With `signup_open` False
+    (AUTHKIT_SIGNUP=closed) sign-up answers 403 before reading the body: only an
+    administrator creates users then (authkit.admin)."""
     delivery = delivery or RefreshDelivery()
     credentials_body = _credentials_body(service.policy)
+    signup_refusals = (400, 409, 413, 429, 503) if signup_open else (400, 403, 409, 413, 429, 503)
 
     @describe(
         operation_id="signUp",
@@ -104,11 +112,13 @@ def auth_routes(
         request_body=credentials_body,
         responses={
             201: {"description": "Created; the body is empty"},
-            **error_responses(400, 409, 413, 429, 503),
+            **error_responses(*signup_refusals),
         },
         tags=["auth"],
     )
     async def sign_up(request: Request) -> Response:
+        if not signup_open:
+            raise Forbidden(SIGNUP_CLOSED)
         credentials = SignupCredentials.from_body(
             await read_fields(request, max_body_bytes), service.policy
         )
@@ -133,10 +143,12 @@ def auth_routes(
     async def sign_in(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
         version = principal.claims.get("token_version")
+        roles = principal.claims.get("roles")
         pair = await lifecycle.sign_in(
             principal.id,
             principal.username,
             token_version=version if isinstance(version, int) else None,
+            roles=tuple(roles) if isinstance(roles, list) else None,
             user_agent=user_agent_of(request),
         )
         response = delivery.response(pair, 201)

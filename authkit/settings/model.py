@@ -14,8 +14,10 @@ from typing import Any, TypeVar
 
 import attrs
 
+from authkit.admin.settings import AdminSettings
 from authkit.core.settings import PluginSettings
 from authkit.core.values import Choice, Range, Secret
+from authkit.events.settings import EventSettings
 from authkit.http.settings import CORSSettings, ServerSettings
 from authkit.ops.settings import ObservabilitySettings
 from authkit.passwords.settings import PasswordLoad, PasswordSettings, SigninLimits
@@ -25,8 +27,10 @@ from authkit.tokens.settings import JWTSettings
 
 __all__ = [
     "DEFAULT_MONGO_URI",
+    "AdminSettings",
     "CORSSettings",
     "Choice",
+    "EventSettings",
     "JWTSettings",
     "MongoSettings",
     "ObservabilitySettings",
@@ -55,6 +59,8 @@ class Settings:
     server: ServerSettings = attrs.Factory(ServerSettings)
     observability: ObservabilitySettings = attrs.Factory(ObservabilitySettings)
     cors: CORSSettings = attrs.Factory(CORSSettings)
+    admin: AdminSettings = attrs.Factory(AdminSettings)
+    events: EventSettings = attrs.Factory(EventSettings)
     plugins: PluginSettings = attrs.Factory(PluginSettings)
     # Sections plugins declare (the `authkit.settings` entry points), by their class.
     extensions: Mapping[Any, Any] = attrs.field(factory=dict)
