@@ -23,6 +23,8 @@ what it exports keeps its name and meaning across minor releases. Everything els
 - Settings (the `authkit.settings` entry points): a section is an attrs class whose fields
   are annotated with `Env(name, help)` (and `Range`, `Choice`, `Secret` where they fit);
   the strategy reads it with `ctx.settings.section(MySettings)`.
+- Lifecycle events (the `authkit.events` entry points): `Event`, `EventBus`; a plugin's
+  route emits its own with `await ctx.events.emit(Event("thing_done", user_id, {...}))`.
 - Commands (the `authkit.commands` entry points): `CommandError`, `add_common_options`,
   `load_settings_for`, `database_uri_for`.
 
@@ -39,6 +41,7 @@ Example (a route of a plugin):
 
 from authkit.cli.common import CommandError, add_common_options, database_uri_for, load_settings_for
 from authkit.core.errors import (
+    AccountDisabled,
     AuthenticationFailed,
     BackendUnavailable,
     BadRequest,
@@ -61,6 +64,7 @@ from authkit.core.strategy import (
     Success,
 )
 from authkit.core.values import Choice, Env, Range, Secret
+from authkit.events.bus import Event, EventBus
 from authkit.http.body import read_fields
 from authkit.http.client_address import client_ip, throttle_key
 from authkit.http.disconnect import ClientConnection
@@ -81,6 +85,7 @@ from authkit.users.store import MongoUserStore, User, UserStore
 __all__ = [
     "DEFAULT_DATABASE",
     "JSON",
+    "AccountDisabled",
     "AuthService",
     "AuthenticatedUser",
     "AuthenticationFailed",
@@ -92,6 +97,8 @@ __all__ = [
     "Conflict",
     "DeviceTokens",
     "Env",
+    "Event",
+    "EventBus",
     "Fail",
     "Feature",
     "Forbidden",
