@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from support.jwt import bearer
-from support.settings import make_settings
+from support.settings import SECRET, make_settings
 
 import authkit.events.plugins
 from authkit import create_app
 from authkit.core.errors import ConfigError
+from authkit.core.strategy import StrategyContext
 from authkit.events.bus import Event, EventBus
+from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.service import AuthService
+from authkit.tokens.issuer import TokenIssuer
+from authkit.users.store import MongoUserStore
 
 PASSWORD = "Passw0rd!x"
 
@@ -234,3 +241,56 @@ def test_a_broken_event_plugin_stops_the_start(db: Any, monkeypatch: pytest.Monk
     monkeypatch.setattr(authkit.events.plugins, "entry_points", lambda *, group: eps)
     with pytest.raises(ConfigError, match="event handler 'audit'"):
         create_app(make_settings(), database=db)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "accounts.md"
+
+
+def _docs_example(title: str) -> str:
+    """The python block that follows `**<title>**` in docs/accounts.md."""
+    section = DOCS.read_text("utf-8").split(f"**{title}**", 1)[1]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found, f"no python block after {title!r}"
+    return found[1]
+
+
+def test_the_docs_audit_example_writes_each_event_to_a_collection(db: Any) -> None:
+    namespace: dict[str, Any] = {}
+    exec(_docs_example("Audit to a collection"), namespace)  # noqa: S102 - our own docs
+    ctx = StrategyContext(
+        users=MongoUserStore(db["users"]),
+        passwords=PasswordHasher(4),
+        tokens=TokenIssuer(SECRET, 60),
+        service=AuthService(MongoUserStore(db["users"]), PasswordHasher(4)),
+        database=db,
+    )
+
+    async def scenario() -> None:
+        bus = EventBus([namespace["audit_to_collection"](ctx)])
+        await bus.emit(Event("signin", "u1", {"username": "alice", "session_id": "s1"}))
+        await bus.drain(timeout=5)
+        bus.close()
+
+    asyncio.run(scenario())
+    doc = db["audit"].find_one({}, {"_id": 0, "at": 0})
+    assert doc == {"event": "signin", "user_id": "u1", "username": "alice", "session_id": "s1"}
+
+
+def test_the_docs_welcome_example_mails_new_users_only() -> None:
+    sent: list[tuple[str, str]] = []
+
+    async def send_mail(to: str, subject: str, body: str) -> None:
+        sent.append((to, subject))
+
+    namespace: dict[str, Any] = {"send_mail": send_mail}
+    exec(_docs_example("Send a welcome mail"), namespace)  # noqa: S102 - our own docs
+
+    async def scenario() -> None:
+        bus = EventBus([namespace["welcome"]])
+        await bus.emit(Event("signin", "u1", {"username": "alice"}))
+        await bus.emit(Event("signup", "u2", {"username": "bob1"}))
+        await bus.drain(timeout=5)
+        bus.close()
+
+    asyncio.run(scenario())
+    assert sent == [("bob1", "Welcome")]
