@@ -31,9 +31,9 @@ from typing import Any, Protocol
 import attrs
 
 from authkit.admin.store import UserDirectory
-from authkit.core.errors import Conflict, NotFound
+from authkit.core.errors import Conflict, NotFound, ValidationFailed
 from authkit.events.bus import Event, EventBus
-from authkit.passwords.dto import SignupCredentials
+from authkit.passwords.dto import SignupCredentials, password_problems
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.policy import PasswordPolicy
 from authkit.passwords.service import throttle_account
@@ -122,10 +122,11 @@ class Administration:
     async def set_password(self, user_id: str, password: str, *, by: str) -> User:
         """A new password, under sign-up's policy; every session of the user ends."""
         user = await self.show(user_id)
-        credentials = SignupCredentials.from_body(
-            {"username": user.username, "password": password}, self.policy
-        )
-        password_hash = await self.passwords.hash(credentials.password)
+        # The password's rules alone: a name the NestJS app let in stays as it is.
+        problems = password_problems(password, self.policy, username=user.username)
+        if problems:
+            raise ValidationFailed(problems)
+        password_hash = await self.passwords.hash(password)
         user = _found(await self.directory.set_password_hash(user.id, password_hash))
         sessions = await self.sessions.end_every_session(user.id)
         await self._done("password_set", user, by, sessions=sessions)

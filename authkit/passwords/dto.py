@@ -38,7 +38,7 @@ from authkit.passwords.hasher import BCRYPT_MAX_BYTES, PasswordHasher, normalize
 from authkit.passwords.policy import PasswordPolicy
 from authkit.users.names import UsernameRefused, canonical_username
 
-__all__ = ["SignupCredentials", "is_clean_text"]
+__all__ = ["SignupCredentials", "is_clean_text", "password_problems"]
 
 
 @attrs.frozen
@@ -98,6 +98,26 @@ def is_clean_text(value: str) -> bool:
     return True
 
 
+def password_problems(
+    password: object, policy: PasswordPolicy = _DEFAULT_POLICY, *, username: object = None
+) -> list[str]:
+    """What sign-up's rules say of a new password (none: it may be used), for every place
+    that sets one: sign-up, and an administrator setting a user's (authkit.admin)."""
+    clean = isinstance(password, str) and is_clean_text(password)
+    measured = normalized(password) if clean and isinstance(password, str) else password
+    problems = _password_rule(policy).check(measured)
+    if isinstance(password, str) and not problems:
+        if not clean:
+            problems.append("password must be valid Unicode text")
+        elif PasswordHasher.too_long(password):
+            problems.append(
+                f"Password is too long ({BCRYPT_MAX_BYTES} bytes max in UTF-8, bcrypt's limit)"
+            )
+        else:
+            problems = policy.problems(password, username=username)
+    return problems
+
+
 @attrs.frozen
 class SignupCredentials:
     username: str
@@ -111,18 +131,7 @@ class SignupCredentials:
         username_errors = _USERNAME.check(username)
         if isinstance(username, str) and not username_errors:
             username_errors = _username_problems(username)
-        clean = isinstance(password, str) and is_clean_text(password)
-        measured = normalized(password) if clean and isinstance(password, str) else password
-        password_errors = _password_rule(policy).check(measured)
-        if isinstance(password, str) and not password_errors:
-            if not clean:
-                password_errors.append("password must be valid Unicode text")
-            elif PasswordHasher.too_long(password):
-                password_errors.append(
-                    f"Password is too long ({BCRYPT_MAX_BYTES} bytes max in UTF-8, bcrypt's limit)"
-                )
-            else:
-                password_errors = policy.problems(password, username=username)
+        password_errors = password_problems(password, policy, username=username)
         errors = username_errors + password_errors
         if errors or not isinstance(username, str) or not isinstance(password, str):
             raise ValidationFailed(errors)

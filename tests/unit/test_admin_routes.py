@@ -312,3 +312,22 @@ def test_with_revocation_checks_disable_stops_the_users_tokens(client_for: Any, 
     assert client.get("/auth/me", headers=token).status_code == 200
     assert client.post(f"{USERS}/{user_id}/disable", headers=root).status_code == 200
     assert client.get("/auth/me", headers=token).status_code == 401
+
+
+def test_set_password_works_for_a_name_the_nestjs_app_let_in(admin_client: Any, db: Any) -> None:
+    root = _admin(admin_client, db)
+    legacy = db["users"].insert_one({"username": "abc", "password": "$2b$04$x", "__v": 0})
+    answer = admin_client.put(
+        f"{USERS}/{legacy.inserted_id}/password", json={"password": "N3w-password"}, headers=root
+    )
+    assert answer.status_code == 204, answer.text
+    _signin(admin_client, "abc", "N3w-password")
+
+
+@pytest.mark.parametrize("search", ["\x00", "(", "[a-", "$where", "ａｌ", "\u200b", "a" * 64])
+def test_any_search_text_is_an_answer_never_an_error(
+    admin_client: Any, db: Any, search: str
+) -> None:
+    answer = admin_client.get(USERS, params={"q": search}, headers=_admin(admin_client, db))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["users"] == []  # only root exists, and no text here finds it
