@@ -8,17 +8,28 @@ The same through uvicorn and a real database: tests/e2e/test_admin.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from support.jwt import bearer, payload_of
-from support.settings import make_settings
+from support.settings import SECRET, make_settings
 
 from authkit import create_app, guard
+from authkit.admin.service import Administration, UserDirectory
+from authkit.core.errors import InvalidRefreshToken
+from authkit.passwords.hasher import PasswordHasher
+from authkit.passwords.throttle import SigninThrottle
+from authkit.sessions.lifecycle import TokenLifecycle, TokenPair
+from authkit.sessions.revocation import MongoDenylist
+from authkit.sessions.store import MongoSessionStore
 from authkit.settings.model import SessionSettings
+from authkit.tokens.issuer import TokenIssuer
+from authkit.users.store import MongoUserStore
 
 PASSWORD = "Passw0rd!x"
 
@@ -167,3 +178,56 @@ def test_without_revocation_checks_a_disabled_users_token_lives_until_exp(
     pair = _signup_and_signin(client, "lingering")
     db["users"].update_one({"username": "lingering"}, {"$set": {"disabled": True}})
     assert client.get("/auth/me", headers=bearer(pair["accessToken"])).status_code == 200
+
+
+def test_a_refresh_racing_a_disable_never_leaves_a_live_session(db: Any) -> None:
+    # Whichever reaches the database first, once the disable has returned the user has no
+    # session and no refresh token that works: a refresh that won got a pair that is dead.
+    users = MongoUserStore(db["users"])
+    sessions = MongoSessionStore(db["auth_sessions"], db["refresh_tokens"])
+    lifecycle = TokenLifecycle(
+        TokenIssuer(SECRET, 60), users, sessions, MongoDenylist(db["revoked_tokens"])
+    )
+    admin = Administration(
+        users,
+        UserDirectory(db["users"]),
+        lifecycle,
+        PasswordHasher(4),
+        SigninThrottle(db["signin_failures"], per_account=None, per_address=None),
+    )
+
+    async def round_(n: int) -> None:
+        user = await users.create(f"racer{n}", "$2b$04$" + "x" * 53)
+        pair = await lifecycle.sign_in(user.id, user.username)
+        assert pair.refresh_token is not None
+        # Started in either order, so that either may reach the database first.
+        disable, refresh = admin.disable(user.id, by="test"), lifecycle.refresh(pair.refresh_token)
+        first, second = (refresh, disable) if n % 2 else (disable, refresh)
+        outcomes = await asyncio.gather(first, second, return_exceptions=True)
+        refreshed = outcomes[0] if n % 2 else outcomes[1]
+        assert await lifecycle.list_sessions(user.id) == []
+        if isinstance(refreshed, TokenPair):
+            assert refreshed.refresh_token is not None
+            with pytest.raises(InvalidRefreshToken):
+                await lifecycle.refresh(refreshed.refresh_token)
+        else:
+            assert isinstance(refreshed, InvalidRefreshToken)
+
+    async def refreshed_just_before(n: int) -> None:
+        # The refresh won outright: its new pair dies with the disable.
+        user = await users.create(f"early{n}", "$2b$04$" + "x" * 53)
+        pair = await lifecycle.sign_in(user.id, user.username)
+        assert pair.refresh_token is not None
+        fresh = await lifecycle.refresh(pair.refresh_token)
+        await admin.disable(user.id, by="test")
+        assert await lifecycle.list_sessions(user.id) == []
+        assert fresh.refresh_token is not None
+        with pytest.raises(InvalidRefreshToken):
+            await lifecycle.refresh(fresh.refresh_token)
+
+    async def rounds() -> None:
+        await refreshed_just_before(0)
+        for n in range(12):
+            await round_(n)
+
+    asyncio.run(rounds())
