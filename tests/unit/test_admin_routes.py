@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from bson import ObjectId
 from support.jwt import bearer
-from support.settings import make_settings
+from support.settings import SECRET, make_settings
 
 from authkit import create_app
 from authkit.admin.settings import AdminSettings
+from authkit.core.errors import ConfigError
 from authkit.passwords.settings import SigninLimits
 from authkit.passwords.throttle import Limit
+from authkit.settings.loader import load_settings
 from authkit.settings.model import SessionSettings
 
 PASSWORD = "Passw0rd!x"
@@ -324,10 +326,27 @@ def test_set_password_works_for_a_name_the_nestjs_app_let_in(admin_client: Any, 
     _signin(admin_client, "abc", "N3w-password")
 
 
-@pytest.mark.parametrize("search", ["\x00", "(", "[a-", "$where", "ａｌ", "\u200b", "a" * 64])
+@pytest.mark.parametrize(
+    "search", ["\x00", "(", "[a-", "$where", "\uff41\uff4c", "\u200b", "a" * 64]
+)
 def test_any_search_text_is_an_answer_never_an_error(
     admin_client: Any, db: Any, search: str
 ) -> None:
     answer = admin_client.get(USERS, params={"q": search}, headers=_admin(admin_client, db))
     assert answer.status_code == 200, answer.text
     assert answer.json()["users"] == []  # only root exists, and no text here finds it
+
+
+def test_an_admin_role_that_is_no_role_name_stops_the_start(db: Any) -> None:
+    with pytest.raises(ConfigError, match="AUTHKIT_ADMIN_ROLE='two words' is not a role name"):
+        create_app(make_settings(admin=AdminSettings(role="two words")), database=db)
+
+
+def test_the_settings_are_read_from_the_environment() -> None:
+    settings = load_settings(
+        {"JWT_SECRET": SECRET, "AUTHKIT_SIGNUP": "closed", "AUTHKIT_ADMIN_ROLE": "ops"},
+        plugins=[],
+    )
+    assert (settings.admin.signup, settings.admin.role) == ("closed", "ops")
+    with pytest.raises(ConfigError, match="AUTHKIT_SIGNUP"):
+        load_settings({"JWT_SECRET": SECRET, "AUTHKIT_SIGNUP": "maybe"}, plugins=[])
