@@ -39,6 +39,9 @@ from authkit.events.feature import events_feature
 from authkit.events.plugins import load_handlers
 from authkit.http.front import Front
 from authkit.http.responses import exception_handlers, http_error_handler
+from authkit.mfa.factors import build_second_factors
+from authkit.mfa.feature import mfa_feature
+from authkit.mfa.gate import MFAGate
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
@@ -169,6 +172,9 @@ def create_app(
     strategies.load_entry_points(ctx)
     strategies.load_paths(settings.plugins.strategies, ctx)
     max_body = settings.server.max_body_bytes
+    # Second factors (authkit.mfa): asked at every password sign-in, once the password is right.
+    factors = build_second_factors(settings.mfa, settings.jwt.secret, database, clock=tokens.now)
+    gate = None if factors is None else MFAGate(factors.policy, factors.challenges)
     features = [
         users_feature(users),
         passwords_feature(
@@ -179,6 +185,7 @@ def create_app(
             delivery,
             signup_limit,
             max_body_bytes=max_body,
+            gate=gate,
             signup_open=settings.admin.signup == "open",
         ),
         sessions_feature(
@@ -187,6 +194,11 @@ def create_app(
             sessions,
             denylist if lifetimes.revocation_checks else None,
             max_body_bytes=max_body,
+        ),
+        *(
+            []
+            if factors is None
+            else [mfa_feature(factors, lifecycle, delivery, service, max_body_bytes=max_body)]
         ),
         admin_feature(admin, max_body_bytes=max_body),
         events_feature(events),
@@ -235,6 +247,9 @@ def create_app(
     app.state.users = users
     app.state.events = events
     app.state.database_breaker = breaker
+    # For other capabilities and the step-up rule (authkit.mfa.step_up.require_fresh).
+    app.state.mfa = factors
+    app.state.step_up = None if factors is None else factors.step_up
     return app
 
 

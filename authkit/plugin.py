@@ -14,6 +14,8 @@ what it exports keeps its name and meaning across minor releases. Everything els
   to raise (`ValidationFailed`, `Conflict`, `Forbidden`, `NotFound`, `BackendUnavailable`,
   ...): one handler renders them all.
 - OpenAPI: `describe` a route, with `json_response` and `error_responses`.
+- Step-up: `require_fresh(request)` refuses (401 `step_up_required`, `StepUpRequired`) an
+  access token whose sign-in is older than AUTHKIT_STEP_UP_MAX_AGE (docs/mfa.md).
 - Passwords, for a password-based strategy and its tests: `AuthService` (every password
   check, throttled and timed alike), `PasswordHasher`, `SigninThrottle`, `Limit`,
   `DeviceTokens` (what a client that signed in before presents), `SignupCredentials`,
@@ -71,6 +73,7 @@ from authkit.http.disconnect import ClientConnection
 from authkit.http.headers import first_header
 from authkit.http.openapi import describe, error_responses, json_response
 from authkit.http.responses import JSON
+from authkit.mfa.step_up import StepUpRequired, require_fresh
 from authkit.ops.metrics import NoMetrics
 from authkit.passwords.devices import DeviceTokens
 from authkit.passwords.dto import SignupCredentials, is_clean_text
@@ -116,6 +119,7 @@ __all__ = [
     "Secret",
     "SigninThrottle",
     "SignupCredentials",
+    "StepUpRequired",
     "Strategy",
     "StrategyContext",
     "Success",
@@ -137,5 +141,6 @@ __all__ = [
     "load_settings_for",
     "open_client",
     "read_fields",
+    "require_fresh",
     "throttle_key",
 ]

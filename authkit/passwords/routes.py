@@ -12,8 +12,8 @@ Example:
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -39,11 +39,22 @@ from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.policy import PasswordPolicy
 from authkit.passwords.service import AuthService
 from authkit.sessions.lifecycle import TokenLifecycle
-from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
+from authkit.sessions.routes import NO_STORE, PAIR_SCHEMA, RefreshDelivery, user_agent_of
 
-__all__ = ["SIGNUP_CLOSED", "auth_routes"]
+__all__ = ["SIGNUP_CLOSED", "SignInGate", "auth_routes"]
 
 SIGNUP_CLOSED = "Sign-up is closed: an administrator creates accounts"
+
+
+class SignInGate(Protocol):
+    """Asked after the password was right and before any token is issued: a body to answer
+    instead (a second factor's challenge, authkit.mfa), or None to sign the user in."""
+
+    @property
+    def openapi_response(self) -> Mapping[str, Any]:
+        """The sign-in's other answer (200), for /openapi.json."""
+
+    async def challenge(self, user_id: str) -> Mapping[str, Any] | None: ...
 
 
 def _credentials_body(policy: PasswordPolicy) -> dict[str, Any]:
@@ -95,11 +106,13 @@ def auth_routes(
     max_body_bytes: int,
     lifecycle: TokenLifecycle,
     delivery: RefreshDelivery,
+    gate: SignInGate | None = None,
     *,
     signup_open: bool = True,
 ) -> list[Route]:
     """The seed's routes. With a `lifecycle`, sign-in also starts a session and hands out a
-    refresh token the way `delivery` says (authkit.token_routes). With `signup_open` False
+    refresh token the way `delivery` says (authkit.token_routes). A `gate` may answer a
+    right password with a challenge instead (a second factor). With `signup_open` False
     (AUTHKIT_SIGNUP=closed) sign-up answers 403 before reading the body: only an
     administrator creates users then (authkit.admin)."""
     delivery = delivery or RefreshDelivery()
@@ -133,6 +146,7 @@ def auth_routes(
         request_body=credentials_body,
         parameters=[DEVICE_PARAMETER],
         responses={
+            **({} if gate is None else {200: gate.openapi_response}),
             201: {**json_response("Signed in", PAIR_SCHEMA), "headers": DEVICE_RESPONSE_HEADERS},
             **error_responses(400, 401, 403, 413, 429, 503),
         },
@@ -142,6 +156,9 @@ def auth_routes(
     @guard("local")
     async def sign_in(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
+        if gate is not None and (challenge := await gate.challenge(principal.id)) is not None:
+            # No token and no device token yet: the second factor completes the sign-in.
+            return JSON(dict(challenge), status_code=200, headers=NO_STORE)
         version = principal.claims.get("token_version")
         roles = principal.claims.get("roles")
         pair = await lifecycle.sign_in(

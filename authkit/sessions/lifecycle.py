@@ -102,11 +102,15 @@ class TokenLifecycle:
         username: str,
         version: int,
         session_id: str | None,
+        auth_time: datetime | None,
         roles: Sequence[str] = (),
     ) -> str:
         claims: dict[str, Any] = {"token_version": version}
         if session_id is not None:
             claims["sid"] = session_id
+        if auth_time is not None:
+            # When the user last proved who they are (RFC 9470): step-up reads it.
+            claims["auth_time"] = int(auth_time.timestamp())
         if roles:
             # Only when there are some: a user without roles gets the seed's token.
             claims["roles"] = list(roles)
@@ -134,20 +138,36 @@ class TokenLifecycle:
                 token_version = 0 if user is None else user.token_version
             if roles is None:
                 roles = () if user is None else user.roles
+        now = self._now()
         if self.sessions is None:
-            pair = TokenPair(self._access(user_id, username, token_version, None, roles))
+            pair = TokenPair(self._access(user_id, username, token_version, None, now, roles))
         else:
-            refresh_token, now = new_refresh_token(), self._now()
+            refresh_token = new_refresh_token()
             expires = self._expiry(now, now)
             session = await self.sessions.start(
                 user_id, user_agent, hash_token(refresh_token), now, expires
             )
             _log("session started", "session_started", user_id, session.id)
-            access = self._access(user_id, username, token_version, session.id, roles)
+            access = self._access(user_id, username, token_version, session.id, now, roles)
             pair = TokenPair(access, refresh_token, session.id, _seconds_until(expires, now))
         data = {"username": username, "session_id": pair.session_id}
         await self.events.emit(Event("signin", user_id, data))
         return pair
+
+    def reauthenticated(self, claims: Mapping[str, Any]) -> str:
+        """A fresh access token for the bearer of `claims` (verified), who has just proved
+        who they are again (step-up): the same session and token version, `auth_time` now."""
+        version, sid = claims.get("token_version"), claims.get("sid")
+        roles = claims.get("roles")
+        return self._access(
+            claims["sub"],
+            claims["username"],
+            version if isinstance(version, int) and not isinstance(version, bool) else 0,
+            sid if isinstance(sid, str) else None,
+            self._now(),
+            # The token's own: step-up proves who the user is, it grants nothing new.
+            [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else (),
+        )
 
     async def refresh(self, refresh_token: str, *, user_agent: str | None = None) -> TokenPair:
         """A new pair for a live refresh token, which is used up; InvalidRefreshToken if not."""
@@ -201,9 +221,16 @@ class TokenLifecycle:
         if not continued:
             _log("refresh refused", "refresh_refused", user.id, used.session_id, "revoked")
             raise InvalidRefreshToken()
-        # The roles as they are now: a change since the last refresh arrives here.
+        # The sign-in's time, not the refresh's: a refresh proves nothing about the user.
+        # A session from before authkit kept its start has none, and is never fresh. The
+        # roles as they are now: a change since the last refresh arrives here.
         access = self._access(
-            user.id, user.username, user.token_version, used.session_id, user.roles
+            user.id,
+            user.username,
+            user.token_version,
+            used.session_id,
+            used.session_started_at,
+            user.roles,
         )
         return TokenPair(access, successor, used.session_id, _seconds_until(expires, now))
 

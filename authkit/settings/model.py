@@ -19,6 +19,7 @@ from authkit.core.settings import PluginSettings
 from authkit.core.values import Choice, Range, Secret
 from authkit.events.settings import EventSettings
 from authkit.http.settings import CORSSettings, ServerSettings
+from authkit.mfa.settings import MFASettings
 from authkit.ops.settings import ObservabilitySettings
 from authkit.passwords.settings import PasswordLoad, PasswordSettings, SigninLimits
 from authkit.sessions.settings import SessionSettings
@@ -32,6 +33,7 @@ __all__ = [
     "Choice",
     "EventSettings",
     "JWTSettings",
+    "MFASettings",
     "MongoSettings",
     "ObservabilitySettings",
     "PasswordLoad",
@@ -56,6 +58,7 @@ class Settings:
     passwords: PasswordSettings = attrs.Factory(PasswordSettings)
     signin_limits: SigninLimits = attrs.Factory(SigninLimits)
     password_load: PasswordLoad = attrs.Factory(PasswordLoad)
+    mfa: MFASettings = attrs.Factory(MFASettings)
     server: ServerSettings = attrs.Factory(ServerSettings)
     observability: ObservabilitySettings = attrs.Factory(ObservabilitySettings)
     cors: CORSSettings = attrs.Factory(CORSSettings)

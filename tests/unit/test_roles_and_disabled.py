@@ -231,3 +231,20 @@ def test_a_refresh_racing_a_disable_never_leaves_a_live_session(db: Any) -> None
             await round_(n)
 
     asyncio.run(rounds())
+
+
+def test_a_step_up_keeps_the_tokens_roles(client_for: Any, db: Any) -> None:
+    client = _client(client_for, db)
+    client.post("/auth/signup", json={"username": "stepper", "password": PASSWORD})
+    _give_roles(db, "stepper", ["editor"])
+    pair = client.post("/auth/signin", json={"username": "stepper", "password": PASSWORD}).json()
+    stepped = client.post(
+        "/auth/step-up", json={"password": PASSWORD}, headers=bearer(pair["accessToken"])
+    )
+    assert stepped.status_code == 200, stepped.text
+    assert payload_of(stepped.json()["accessToken"])["roles"] == ["editor"]
+    plain_pair = _signup_and_signin(client, "plainer")
+    plain = client.post(
+        "/auth/step-up", json={"password": PASSWORD}, headers=bearer(plain_pair["accessToken"])
+    )
+    assert "roles" not in payload_of(plain.json()["accessToken"])
