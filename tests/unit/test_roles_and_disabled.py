@@ -9,9 +9,11 @@ The same through uvicorn and a real database: tests/e2e/test_admin.py.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
+import pyotp
 import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -248,3 +250,42 @@ def test_a_step_up_keeps_the_tokens_roles(client_for: Any, db: Any) -> None:
         "/auth/step-up", json={"password": PASSWORD}, headers=bearer(plain_pair["accessToken"])
     )
     assert "roles" not in payload_of(plain.json()["accessToken"])
+
+
+def _with_totp(client: Any, name: str) -> tuple[str, list[str]]:
+    """Sign `name` up and turn TOTP on: its secret and recovery codes."""
+    token = _signup_and_signin(client, name)["accessToken"]
+    secret: str = client.post("/auth/mfa/totp", headers=bearer(token)).json()["secret"]
+    code = pyotp.TOTP(secret).now()
+    confirmed = client.post("/auth/mfa/totp/confirm", json={"code": code}, headers=bearer(token))
+    assert confirmed.status_code == 200, confirmed.text
+    return secret, confirmed.json()["recovery_codes"]
+
+
+def _challenge(client: Any, name: str) -> str:
+    signin = client.post("/auth/signin", json={"username": name, "password": PASSWORD})
+    assert signin.status_code == 200 and signin.json()["mfa_required"], signin.text
+    token: str = signin.json()["mfa_token"]
+    return token
+
+
+def test_a_second_factor_sign_in_carries_the_roles_and_refuses_a_disabled_user(
+    client_for: Any, db: Any
+) -> None:
+    client = _client(client_for, db)
+    secret, recovery_codes = _with_totp(client, "twofa")
+    _give_roles(db, "twofa", ["editor"])
+    # The code of the next step: the current one was spent confirming the enrolment.
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    verified = client.post(
+        "/auth/mfa/verify", json={"mfa_token": _challenge(client, "twofa"), "code": code}
+    )
+    assert verified.status_code == 201, verified.text
+    assert payload_of(verified.json()["accessToken"])["roles"] == ["editor"]
+    # Disabled between the password and the code: no tokens.
+    pending = _challenge(client, "twofa")
+    db["users"].update_one({"username": "twofa"}, {"$set": {"disabled": True}})
+    refused = client.post(
+        "/auth/mfa/verify", json={"mfa_token": pending, "recovery_code": recovery_codes[0]}
+    )
+    assert (refused.status_code, refused.json()["message"]) == (403, "This account is disabled")
