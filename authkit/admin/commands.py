@@ -32,7 +32,7 @@ from authkit.cli.common import CommandError, add_common_options, database_uri, l
 from authkit.core.errors import HTTPError
 from authkit.users.store import MongoUserStore, User
 
-__all__ = ["add_users_command", "read_password"]
+__all__ = ["add_users_command"]
 
 T = TypeVar("T")
 _BY = "cli"
@@ -105,12 +105,6 @@ async def _user(admin: Administration, name: str) -> User:
 def _line(user: User) -> str:
     roles = ",".join(user.roles) or "-"
     return f"{user.id}  {user.username}  roles: {roles}" + ("  disabled" if user.disabled else "")
-
-
-def read_password(args: argparse.Namespace) -> str:
-    from authkit.cli.users import _read_password
-
-    return _read_password(args)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -199,6 +193,8 @@ def _with_password(
     handler: Callable[[argparse.Namespace], int],
 ) -> Callable[[argparse.Namespace], int]:
     def read_first(args: argparse.Namespace) -> int:
+        from authkit.cli.users import read_password
+
         args.password = read_password(args)
         return handler(args)
 

@@ -26,6 +26,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from authkit.admin.openapi import (
+    CREATE_BODY,
+    DEFAULT_PAGE,
+    LIST_PARAMETERS,
+    MAX_SEARCH,
+    PAGE_SCHEMA,
+    PASSWORD_BODY,
+    ROLES_BODY,
+    USER_ID,
+    USER_SCHEMA,
+)
 from authkit.admin.roles import parse_roles
 from authkit.admin.service import Administration
 from authkit.admin.store import MAX_PAGE, is_user_id
@@ -34,92 +45,13 @@ from authkit.core.guard import guard
 from authkit.core.strategy import AuthenticatedUser
 from authkit.http.body import read_fields
 from authkit.http.endpoint import Endpoint
-from authkit.http.openapi import describe, error_responses, fields_body, json_response
+from authkit.http.openapi import describe, error_responses, json_response
 from authkit.http.responses import JSON
 from authkit.users.store import User
 
-__all__ = ["USER_SCHEMA", "admin_routes", "user_json"]
+__all__ = ["admin_routes", "user_json"]
 
-DEFAULT_PAGE = 20
-_MAX_SEARCH = 64
 _NO_STORE = {"Cache-Control": "no-store"}
-
-USER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["_id", "username", "roles", "disabled", "createdAt"],
-    "properties": {
-        "_id": {"type": "string"},
-        "username": {"type": "string"},
-        "roles": {"type": "array", "items": {"type": "string"}},
-        "disabled": {"type": "boolean"},
-        "createdAt": {"type": "string", "format": "date-time"},
-    },
-}
-_PAGE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["users", "next"],
-    "properties": {
-        "users": {"type": "array", "items": USER_SCHEMA},
-        "next": {
-            "type": "string",
-            "nullable": True,
-            "description": "pass as `after` for the next page; null on the last",
-        },
-    },
-}
-_USER_ID = {
-    "name": "user_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-}
-_LIST_PARAMETERS = [
-    {
-        "name": "q",
-        "in": "query",
-        "required": False,
-        "description": "a prefix of the username (compared in canonical form)",
-        "schema": {"type": "string", "maxLength": _MAX_SEARCH},
-    },
-    {
-        "name": "after",
-        "in": "query",
-        "required": False,
-        "description": "the `next` of the page before",
-        "schema": {"type": "string"},
-    },
-    {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
-    },
-]
-_ROLES_SCHEMA = {
-    "type": "array",
-    "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
-    "description": "or, in a form, one field of roles separated by spaces or commas",
-}
-_CREATE_BODY = fields_body(
-    {
-        "type": "object",
-        "required": ["username", "password"],
-        "properties": {
-            "username": {"type": "string", "minLength": 4, "maxLength": 20},
-            "password": {"type": "string"},
-            "roles": _ROLES_SCHEMA,
-        },
-    },
-    required=True,
-)
-_ROLES_BODY = fields_body(
-    {"type": "object", "required": ["roles"], "properties": {"roles": _ROLES_SCHEMA}},
-    required=True,
-)
-_PASSWORD_BODY = fields_body(
-    {"type": "object", "required": ["password"], "properties": {"password": {"type": "string"}}},
-    required=True,
-)
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -148,8 +80,8 @@ def _limit(text: str | None) -> int:
 def _page_query(request: Request) -> tuple[str | None, str | None, int]:
     params = request.query_params
     search, after = params.get("q"), params.get("after")
-    if search is not None and len(search) > _MAX_SEARCH:
-        raise ValidationFailed([f"q must be at most {_MAX_SEARCH} characters"])
+    if search is not None and len(search) > MAX_SEARCH:
+        raise ValidationFailed([f"q must be at most {MAX_SEARCH} characters"])
     if after is not None and not is_user_id(after):
         raise ValidationFailed(["after must be the `next` of a page"])
     return search or None, after, _limit(params.get("limit"))
@@ -188,8 +120,8 @@ def admin_routes(admin: Administration, max_body_bytes: int) -> list[Route]:
     @describe(
         operation_id="adminListUsers",
         summary="A page of users, oldest first, optionally those whose name starts with q",
-        parameters=_LIST_PARAMETERS,
-        responses={200: json_response("Users", _PAGE_SCHEMA), **error_responses(400, 401, 503)},
+        parameters=LIST_PARAMETERS,
+        responses={200: json_response("Users", PAGE_SCHEMA), **error_responses(400, 401, 503)},
         tags=["admin"],
     )
     @guard("jwt", scopes=[role])
@@ -203,7 +135,7 @@ def admin_routes(admin: Administration, max_body_bytes: int) -> list[Route]:
     @describe(
         operation_id="adminCreateUser",
         summary="Create a user (sign-up's rules), with roles; works with sign-up closed",
-        request_body=_CREATE_BODY,
+        request_body=CREATE_BODY,
         responses={
             201: json_response("Created", USER_SCHEMA),
             **error_responses(400, 401, 409, 413, 503),
@@ -223,7 +155,7 @@ def admin_routes(admin: Administration, max_body_bytes: int) -> list[Route]:
     @describe(
         operation_id="adminGetUser",
         summary="One user",
-        parameters=[_USER_ID],
+        parameters=[USER_ID],
         responses={200: one_user, **error_responses(401, 404, 503)},
         tags=["admin"],
     )
@@ -235,7 +167,7 @@ def admin_routes(admin: Administration, max_body_bytes: int) -> list[Route]:
     @describe(
         operation_id="adminDisableUser",
         summary="Disable a user: no sign-in, no refresh, every session ended",
-        parameters=[_USER_ID],
+        parameters=[USER_ID],
         responses={200: one_user, **error_responses(401, 404, 409, 503)},
         tags=["admin"],
     )
@@ -247,7 +179,7 @@ def admin_routes(admin: Administration, max_body_bytes: int) -> list[Route]:
     @describe(
         operation_id="adminEnableUser",
         summary="Enable a disabled user again",
-        parameters=[_USER_ID],
+        parameters=[USER_ID],
         responses={200: one_user, **error_responses(401, 404, 503)},
         tags=["admin"],
     )
@@ -259,8 +191,8 @@ def admin_routes(admin: Administration, max_body_bytes: int) -> list[Route]:
     @describe(
         operation_id="adminSetRoles",
         summary="Replace a user's roles (in their tokens from the next refresh on)",
-        parameters=[_USER_ID],
-        request_body=_ROLES_BODY,
+        parameters=[USER_ID],
+        request_body=ROLES_BODY,
         responses={200: one_user, **error_responses(400, 401, 404, 409, 413, 503)},
         tags=["admin"],
     )
@@ -277,7 +209,7 @@ def admin_routes(admin: Administration, max_body_bytes: int) -> list[Route]:
     @describe(
         operation_id="adminUnlockUser",
         summary="Forget a user's failed sign-ins (a lock-out), from every address",
-        parameters=[_USER_ID],
+        parameters=[USER_ID],
         responses={
             200: json_response(
                 "Unlocked",
@@ -299,7 +231,7 @@ def admin_routes(admin: Administration, max_body_bytes: int) -> list[Route]:
     @describe(
         operation_id="adminSignOutUser",
         summary="End every session of a user and outdate their access tokens",
-        parameters=[_USER_ID],
+        parameters=[USER_ID],
         responses={
             200: json_response(
                 "Signed out",
@@ -321,8 +253,8 @@ def admin_routes(admin: Administration, max_body_bytes: int) -> list[Route]:
     @describe(
         operation_id="adminSetPassword",
         summary="Set a user's password (sign-up's policy); every session of theirs ends",
-        parameters=[_USER_ID],
-        request_body=_PASSWORD_BODY,
+        parameters=[USER_ID],
+        request_body=PASSWORD_BODY,
         responses={204: {"description": "Set"}, **error_responses(400, 401, 404, 413, 503)},
         tags=["admin"],
     )

@@ -16,7 +16,7 @@ from typing import Any
 from authkit.cli.common import CommandError, add_common_options, database_uri, load_settings_for
 from authkit.core.errors import HTTPError, ValidationFailed
 
-__all__ = ["add_user_commands"]
+__all__ = ["add_user_commands", "read_password"]
 
 
 def add_user_commands(commands: Any) -> None:
@@ -47,7 +47,7 @@ def add_user_commands(commands: Any) -> None:
     delete.set_defaults(handler=_delete_user)
 
 
-def _read_password(args: argparse.Namespace) -> str:
+def read_password(args: argparse.Namespace) -> str:
     if args.password_stdin or not sys.stdin.isatty():
         line = sys.stdin.readline()
         return line[:-1] if line.endswith("\n") else line
@@ -69,7 +69,7 @@ def _create_user(args: argparse.Namespace) -> int:
         raise CommandError("; ".join(exc.message)) from None
     try:
         credentials = SignupCredentials.from_body(
-            {"username": args.username, "password": _read_password(args)},
+            {"username": args.username, "password": read_password(args)},
             settings.passwords.policy(),
         )
     except ValidationFailed as exc:
