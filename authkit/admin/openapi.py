@@ -7,17 +7,18 @@ from typing import Any
 
 from authkit.admin.store import MAX_PAGE
 from authkit.http.openapi import fields_body
+from authkit.passwords.policy import PasswordPolicy
 
 __all__ = [
-    "CREATE_BODY",
     "DEFAULT_PAGE",
     "LIST_PARAMETERS",
     "MAX_SEARCH",
     "PAGE_SCHEMA",
-    "PASSWORD_BODY",
     "ROLES_BODY",
     "USER_ID",
     "USER_SCHEMA",
+    "create_body",
+    "password_body",
 ]
 
 DEFAULT_PAGE = 20
@@ -79,23 +80,40 @@ ROLES_SCHEMA = {
     "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
     "description": "or, in a form, one field of roles separated by spaces or commas",
 }
-CREATE_BODY = fields_body(
-    {
+
+
+def _password(policy: PasswordPolicy) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "minLength": policy.min_length,
+        "maxLength": policy.max_length,
+        "description": "sign-up's password policy applies",
+    }
+
+
+def create_body(policy: PasswordPolicy) -> dict[str, Any]:
+    schema = {
         "type": "object",
         "required": ["username", "password"],
         "properties": {
             "username": {"type": "string", "minLength": 4, "maxLength": 20},
-            "password": {"type": "string"},
+            "password": _password(policy),
             "roles": ROLES_SCHEMA,
         },
-    },
-    required=True,
-)
+    }
+    return fields_body(schema, required=True)
+
+
+def password_body(policy: PasswordPolicy) -> dict[str, Any]:
+    schema = {
+        "type": "object",
+        "required": ["password"],
+        "properties": {"password": _password(policy)},
+    }
+    return fields_body(schema, required=True)
+
+
 ROLES_BODY = fields_body(
     {"type": "object", "required": ["roles"], "properties": {"roles": ROLES_SCHEMA}},
-    required=True,
-)
-PASSWORD_BODY = fields_body(
-    {"type": "object", "required": ["password"], "properties": {"password": {"type": "string"}}},
     required=True,
 )

@@ -27,15 +27,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from authkit.admin.openapi import (
-    CREATE_BODY,
     DEFAULT_PAGE,
     LIST_PARAMETERS,
     MAX_SEARCH,
     PAGE_SCHEMA,
-    PASSWORD_BODY,
     ROLES_BODY,
     USER_ID,
     USER_SCHEMA,
+    create_body,
+    password_body,
 )
 from authkit.admin.roles import parse_roles
 from authkit.admin.service import Administration
@@ -135,7 +135,7 @@ def admin_routes(admin: Administration, max_body_bytes: int) -> list[Route]:
     @describe(
         operation_id="adminCreateUser",
         summary="Create a user (sign-up's rules), with roles; works with sign-up closed",
-        request_body=CREATE_BODY,
+        request_body=create_body(admin.policy),
         responses={
             201: json_response("Created", USER_SCHEMA),
             **error_responses(400, 401, 409, 413, 503),
@@ -254,7 +254,7 @@ def admin_routes(admin: Administration, max_body_bytes: int) -> list[Route]:
         operation_id="adminSetPassword",
         summary="Set a user's password (sign-up's policy); every session of theirs ends",
         parameters=[USER_ID],
-        request_body=PASSWORD_BODY,
+        request_body=password_body(admin.policy),
         responses={204: {"description": "Set"}, **error_responses(400, 401, 404, 413, 503)},
         tags=["admin"],
     )
