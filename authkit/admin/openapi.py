@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from authkit.admin.roles import MAX_ROLES
 from authkit.admin.store import MAX_PAGE
 from authkit.http.openapi import fields_body
 from authkit.passwords.policy import PasswordPolicy
@@ -78,8 +79,28 @@ LIST_PARAMETERS = [
 ROLES_SCHEMA = {
     "type": "array",
     "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
-    "description": "or, in a form, one field of roles separated by spaces or commas",
+    "maxItems": MAX_ROLES,
 }
+# A form field is one string: the roles separated by spaces or commas (empty: none).
+_FORM_ROLES = {
+    "type": "string",
+    "pattern": r"^[\s,]*([A-Za-z0-9][A-Za-z0-9_.:-]{0,63}([\s,]+|$))*$",
+    "description": "roles separated by spaces or commas",
+}
+
+
+def _json_or_form(schema: dict[str, Any]) -> dict[str, Any]:
+    """A body read by read_fields whose `roles` is a list in JSON and a string in a form."""
+    form = dict(schema)
+    if "roles" in schema["properties"]:
+        form["properties"] = {**schema["properties"], "roles": _FORM_ROLES}
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": schema},
+            "application/x-www-form-urlencoded": {"schema": form},
+        },
+    }
 
 
 def _password(policy: PasswordPolicy) -> dict[str, Any]:
@@ -101,7 +122,7 @@ def create_body(policy: PasswordPolicy) -> dict[str, Any]:
             "roles": ROLES_SCHEMA,
         },
     }
-    return fields_body(schema, required=True)
+    return _json_or_form(schema)
 
 
 def password_body(policy: PasswordPolicy) -> dict[str, Any]:
@@ -113,7 +134,6 @@ def password_body(policy: PasswordPolicy) -> dict[str, Any]:
     return fields_body(schema, required=True)
 
 
-ROLES_BODY = fields_body(
-    {"type": "object", "required": ["roles"], "properties": {"roles": ROLES_SCHEMA}},
-    required=True,
+ROLES_BODY = _json_or_form(
+    {"type": "object", "required": ["roles"], "properties": {"roles": ROLES_SCHEMA}}
 )

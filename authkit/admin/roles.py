@@ -33,12 +33,10 @@ def parse_roles(value: object) -> tuple[str, ...]:
         value = [part for part in re.split(r"[\s,]+", value) if part]
     if not isinstance(value, list):
         raise ValidationFailed(["roles must be a list of strings"])
-    bad = [v for v in value if not is_role(v)]
-    if bad:
+    if len(value) > MAX_ROLES:
+        raise ValidationFailed([f"at most {MAX_ROLES} roles"])
+    if not all(is_role(v) for v in value):
         raise ValidationFailed(
             ["each role must be 1-64 letters, digits or _ . : - (starting with a letter or digit)"]
         )
-    roles = tuple(dict.fromkeys(value))
-    if len(roles) > MAX_ROLES:
-        raise ValidationFailed([f"at most {MAX_ROLES} roles"])
-    return roles
+    return tuple(dict.fromkeys(value))
