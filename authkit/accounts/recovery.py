@@ -87,7 +87,7 @@ class PasswordService:
         _event("password reset mail queued", "password_reset_requested", user.id)
 
     async def _new_hash(self, password: str, user: User, client: Client | None) -> str:
-        problems = password_problems(password, user.username, self.auth.policy)
+        problems = password_problems(password, self.auth.policy, username=user.username)
         if problems:
             raise ValidationFailed(problems)
         hasher = self.auth.passwords
@@ -108,7 +108,9 @@ class PasswordService:
         ):
             raise InvalidMailToken()
         if not isinstance(password, str):
-            raise ValidationFailed(password_problems(password, user.username, self.auth.policy))
+            raise ValidationFailed(
+                password_problems(password, self.auth.policy, username=user.username)
+            )
         new_hash = await self._new_hash(password, user, client)
         # The new password is acceptable: now the token is used up, by one request only.
         if await self.tokens.use(RESET, token, now) is None:
@@ -150,7 +152,7 @@ class PasswordService:
             claims["sub"], claims.get("username", ""), current, "currentPassword", address, client
         )
         if not isinstance(new, str):
-            raise ValidationFailed(password_problems(new, user.username, self.auth.policy))
+            raise ValidationFailed(password_problems(new, self.auth.policy, username=user.username))
         new_hash = await self._new_hash(new, user, client)
         if not await self.records.set_password(user.id, user.password_hash, new_hash):
             raise Conflict("The password changed meanwhile; sign in again")
