@@ -27,18 +27,25 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 
+from authkit.account_page.page import account_feature
+from authkit.accounts.feature import accounts_feature, build_accounts, mail_setup
 from authkit.core.errors import ConfigError, HTTPError, RegistryError
 from authkit.core.guard import GuardedApp, guards_in
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
 from authkit.http.front import Front
 from authkit.http.responses import exception_handlers, http_error_handler
-from authkit.mfa.factors import build_second_factors
+from authkit.mfa.factors import SecondFactors, build_second_factors
 from authkit.mfa.feature import mfa_feature
 from authkit.mfa.gate import MFAGate
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
+from authkit.passkeys.ceremony import RelyingParty
+from authkit.passkeys.challenges import WebAuthnChallenges
+from authkit.passkeys.feature import passkeys_feature
+from authkit.passkeys.service import PasskeyService
+from authkit.passkeys.store import MongoPasskeyStore
 from authkit.passwords.cpu_pool import CPUPool
 from authkit.passwords.devices import DEVICE_HEADER, DeviceTokens, derive_device_key
 from authkit.passwords.feature import passwords_feature
@@ -85,6 +92,7 @@ def create_app(
     pool.max_waiting = pool.threads * settings.password_load.queue_per_thread
     hasher = settings.passwords.hasher(metrics, pool)
     policy = settings.passwords.policy()
+    mail = mail_setup(settings)
     client = None
     heartbeats = HeartbeatWatch()
     if database is None:
@@ -147,9 +155,11 @@ def create_app(
     strategies.load_entry_points(ctx)
     strategies.load_paths(settings.plugins.strategies, ctx)
     max_body = settings.server.max_body_bytes
+    accounts = build_accounts(settings, database, users, service, lifecycle, mail=mail)
     # Second factors (authkit.mfa): asked at every password sign-in, once the password is right.
     factors = build_second_factors(settings.mfa, settings.jwt.secret, database, clock=tokens.now)
     gate = None if factors is None else MFAGate(factors.policy, factors.challenges)
+    passkeys = passkey_service(settings, database, users, factors)
     features = [
         users_feature(users),
         passwords_feature(
@@ -160,6 +170,7 @@ def create_app(
             delivery,
             signup_limit,
             max_body_bytes=max_body,
+            signup_mail=accounts.emails,
             gate=gate,
         ),
         sessions_feature(
@@ -174,6 +185,21 @@ def create_app(
             if factors is None
             else [mfa_feature(factors, lifecycle, delivery, service, max_body_bytes=max_body)]
         ),
+        accounts_feature(
+            accounts,
+            delivery,
+            max_body_bytes=max_body,
+            second_factors=None if factors is None else factors.policy.factors,
+        ),
+        passkeys_feature(
+            passkeys,
+            lifecycle,
+            delivery,
+            max_body_bytes=max_body,
+            fresh_proof=None if factors is None else factors.step_up.require,
+            devices=service.devices,
+        ),
+        account_feature(),
         *strategies.features(),
     ]
     social = social_service(settings, database, users, options=oauth_options)
@@ -227,6 +253,37 @@ def create_app(
     app.state.mfa = factors
     app.state.step_up = None if factors is None else factors.step_up
     return app
+
+
+def passkey_service(
+    settings: Settings,
+    database: Database[dict[str, Any]],
+    users: MongoUserStore,
+    factors: SecondFactors | None,
+) -> PasskeyService:
+    """Passkeys on `database`; with second factors on, a passkey is one (MFAPolicy asks the
+    store) and completes a password sign-in's challenge."""
+    party = settings.passkeys
+    store = MongoPasskeyStore(database["passkeys"])
+    after_delete = None
+    if factors is not None:
+        factors.policy.register(store)
+        after_delete = functools.partial(forget_codes_without_factor, factors)
+    return PasskeyService(
+        RelyingParty(party.rp_id, party.rp_name, party.expected_origins(settings.server.port)),
+        WebAuthnChallenges(database["webauthn_challenges"]),
+        store,
+        users,
+        second_factor=None if factors is None else factors.challenges,
+        after_delete=after_delete,
+    )
+
+
+async def forget_codes_without_factor(factors: SecondFactors, user_id: str) -> None:
+    """Recovery codes stand in for a factor; with the last one gone they go too, as turning
+    TOTP off does."""
+    if not await factors.policy.factors(user_id):
+        await factors.totp.store.replace_codes(user_id, [])
 
 
 def device_tokens(settings: Settings) -> DeviceTokens | None:

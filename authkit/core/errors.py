@@ -44,6 +44,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "DuplicateStrategyError",
+    "EmailAlreadyInUse",
     "Forbidden",
     "HTTPError",
     "InsufficientScope",
@@ -215,6 +216,10 @@ class Conflict(HTTPError):
 
 class UserAlreadyExists(Conflict):
     default_message = "User already exists"
+
+
+class EmailAlreadyInUse(Conflict):
+    default_message = "Email already in use"
 
 
 class PayloadTooLarge(HTTPError):

@@ -154,8 +154,12 @@ def sign_in_routes(
             right = await factors.attempts.check(
                 principal.id, "step-up", lambda: factors.totp.verify(principal.id, proof)
             )
-        elif await factors.totp.enabled(principal.id):
-            raise ValidationFailed(["this account has TOTP on: send code, not password"])
+        elif await factors.policy.factors(principal.id):
+            # A passkey counts too: the password alone is what any factor is there to be more
+            # than (a passkey steps up at POST /auth/passkeys/step-up).
+            raise ValidationFailed(
+                ["this account has a second factor: send a TOTP code, or step up with a passkey"]
+            )
         else:
             user = await service.validate_user(
                 principal.username, proof, address=throttle_key(request.scope)

@@ -39,8 +39,19 @@ from authkit.passwords.policy import PasswordPolicy
 from authkit.passwords.service import AuthService
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import NO_STORE, PAIR_SCHEMA, RefreshDelivery, user_agent_of
+from authkit.users.store import User
 
-__all__ = ["SignInGate", "auth_routes"]
+__all__ = ["SignInGate", "SignupMail", "auth_routes"]
+
+
+class SignupMail(Protocol):
+    """What a sign-up with an `email` asks of the accounts capability (authkit.accounts)."""
+
+    def ready(self) -> None:
+        """Raise an HTTPError when no verification mail could be sent."""
+
+    async def after_signup(self, user: User, client: str) -> None:
+        """Mail the new user's address its verification link."""
 
 
 class SignInGate(Protocol):
@@ -66,6 +77,11 @@ def _credentials_body(policy: PasswordPolicy) -> dict[str, Any]:
                 "maxLength": policy.max_length,
                 "description": "at most 72 bytes in UTF-8 (bcrypt's limit); at signup not "
                 "whitespace only, not the username, not a common password",
+            },
+            "email": {
+                "type": "string",
+                "maxLength": 254,
+                "description": "optional, at signup only: a verification link is mailed to it",
             },
         },
     }
@@ -104,10 +120,13 @@ def auth_routes(
     lifecycle: TokenLifecycle,
     delivery: RefreshDelivery,
     gate: SignInGate | None = None,
+    *,
+    signup_mail: SignupMail | None = None,
 ) -> list[Route]:
     """The seed's routes. With a `lifecycle`, sign-in also starts a session and hands out a
     refresh token the way `delivery` says (authkit.token_routes). A `gate` may answer a
-    right password with a challenge instead (a second factor)."""
+    right password with a challenge instead (a second factor). With `signup_mail`, a
+    sign-up that gives an `email` has a verification link mailed to it."""
     delivery = delivery or RefreshDelivery()
     credentials_body = _credentials_body(service.policy)
 
@@ -125,9 +144,14 @@ def auth_routes(
         credentials = SignupCredentials.from_body(
             await read_fields(request, max_body_bytes), service.policy
         )
-        await service.sign_up(
-            credentials, address=throttle_key(request.scope), client=ClientConnection(request)
-        )
+        mail = signup_mail if credentials.email is not None else None
+        if mail is not None:
+            mail.ready()
+        address = throttle_key(request.scope)
+        user = await service.sign_up(credentials, address=address, client=ClientConnection(request))
+        if mail is not None:
+            await mail.after_signup(user, address)
+        # The seed's answer, with or without an email: nothing in it says who has an address.
         return Response(status_code=201)
 
     @describe(

@@ -49,7 +49,7 @@ from authkit.passwords.policy import PasswordPolicy
 from authkit.passwords.signup_limit import SignupLimit
 from authkit.passwords.throttle import Attempt, SigninThrottle
 from authkit.users.names import UsernameRefused, canonical_username, signin_username_problem
-from authkit.users.store import AccountStore, User, UserStore
+from authkit.users.store import AccountStore, EmailUserStore, User, UserStore
 
 __all__ = ["MAX_SIGNIN_USERNAME_LENGTH", "AuthService"]
 
@@ -115,12 +115,21 @@ class AuthService:
             if limit is not None:
                 await limit.take_back(record)
             raise
-        user = await self.users.create(credentials.username, password_hash)
+        user = await self._create(credentials, password_hash)
         security_log.info(
             "signup",
             extra={"fields": {"event": "signup", "user": user.username, "user_id": user.id}},
         )
         return user
+
+    async def _create(self, credentials: SignupCredentials, password_hash: str) -> User:
+        if credentials.email is None:
+            return await self.users.create(credentials.username, password_hash)
+        if not isinstance(self.users, EmailUserStore):
+            raise ValidationFailed(["email is not accepted: this user store keeps none"])
+        return await self.users.create_with_email(
+            credentials.username, password_hash, credentials.email
+        )
 
     async def validate_user(
         self,

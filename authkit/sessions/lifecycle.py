@@ -244,6 +244,36 @@ class TokenLifecycle:
         )
         return ended
 
+    async def sign_out_others(self, user_id: str, username: str, keep_session: str | None) -> str:
+        """Revoke every session of the user but `keep_session` and outdate every access
+        token issued so far (a password change); a new access token for the session kept."""
+        now = self._now()
+        version = await self.users.bump_token_version(user_id)
+        ended = 0
+        if self.sessions is not None:
+            ended = await self.sessions.revoke_all(user_id, now, keep=keep_session)
+        security_log.info(
+            "signed out other sessions",
+            extra={
+                "fields": {
+                    "event": "signout_others",
+                    "user_id": user_id,
+                    "session_id": keep_session,
+                    "sessions": ended,
+                    "token_version": version,
+                }
+            },
+        )
+        # The caller has just given their password: that is a sign-in's proof, `auth_time` now.
+        return self._access(user_id, username, version, keep_session, now)
+
+    async def forget_user(self, user_id: str) -> None:
+        """Every session and refresh token of a deleted user, gone; the user's access
+        tokens are refused from here on when revocation checks are on (no such user)."""
+        if self.sessions is not None:
+            await self.sessions.delete_all(user_id)
+        _log("sessions deleted", "sessions_deleted", user_id, None)
+
     async def list_sessions(self, user_id: str) -> list[Session]:
         if self.sessions is None:
             return []

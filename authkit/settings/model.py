@@ -14,11 +14,14 @@ from typing import Any, TypeVar
 
 import attrs
 
+from authkit.accounts.settings import AccountSettings
 from authkit.core.settings import PluginSettings
 from authkit.core.values import Choice, Range, Secret
 from authkit.http.settings import CORSSettings, ServerSettings
+from authkit.mail.settings import MailSettings
 from authkit.mfa.settings import MFASettings
 from authkit.ops.settings import ObservabilitySettings
+from authkit.passkeys.settings import PasskeySettings
 from authkit.passwords.settings import PasswordLoad, PasswordSettings, SigninLimits
 from authkit.sessions.settings import SessionSettings
 from authkit.social.settings import OAuthSettings, ProviderConfig
@@ -27,13 +30,16 @@ from authkit.tokens.settings import JWTSettings
 
 __all__ = [
     "DEFAULT_MONGO_URI",
+    "AccountSettings",
     "CORSSettings",
     "Choice",
     "JWTSettings",
     "MFASettings",
+    "MailSettings",
     "MongoSettings",
     "OAuthSettings",
     "ObservabilitySettings",
+    "PasskeySettings",
     "PasswordLoad",
     "PasswordSettings",
     "PluginSettings",
@@ -61,6 +67,9 @@ class Settings:
     server: ServerSettings = attrs.Factory(ServerSettings)
     observability: ObservabilitySettings = attrs.Factory(ObservabilitySettings)
     cors: CORSSettings = attrs.Factory(CORSSettings)
+    accounts: AccountSettings = attrs.Factory(AccountSettings)
+    mail: MailSettings = attrs.Factory(MailSettings)
+    passkeys: PasskeySettings = attrs.Factory(PasskeySettings)
     plugins: PluginSettings = attrs.Factory(PluginSettings)
     oauth: OAuthSettings = attrs.Factory(OAuthSettings)
     # One per name in AUTHKIT_OAUTH_PROVIDERS, from its AUTHKIT_OAUTH_<NAME>_* variables

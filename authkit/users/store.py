@@ -43,14 +43,17 @@ from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from authkit.core.errors import UserAlreadyExists
+from authkit.core.errors import EmailAlreadyInUse, UserAlreadyExists
 from authkit.storage.database import call_database
+from authkit.users.emails import email_key
 from authkit.users.names import UsernameRefused, canonical_username, lookalike_key
 
-__all__ = ["AccountStore", "MongoUserStore", "User", "UserStore", "name_fields"]
+__all__ = ["AccountStore", "EmailUserStore", "MongoUserStore", "User", "UserStore", "name_fields"]
 
 logger = logging.getLogger("authkit.users")
 _NAME_FIELDS = ("username_canonical", "username_key")
+# Unique when present: the email's case-folded key (authkit.users.emails).
+_EMAIL_KEY = "email_key"
 
 
 @attrs.frozen
@@ -62,6 +65,11 @@ class User:
     token_version: int = 0
     # The hash is of the password's NFC form, as authkit hashes (see PasswordHasher).
     password_nfc: bool = False
+    # Optional, canonical (authkit.users.emails); only a verified one receives resets.
+    email: str | None = None
+    email_verified: bool = False
+    # An address the user asked to change to, waiting for its verification.
+    pending_email: str | None = None
 
     @property
     def has_password(self) -> bool:
@@ -76,7 +84,14 @@ class User:
             password_hash=doc["password"] if isinstance(doc.get("password"), str) else "",
             token_version=_token_version(doc),
             password_nfc=doc.get("password_nfc") is True,
+            email=_text_or_none(doc.get("email")),
+            email_verified=doc.get("email_verified") is True,
+            pending_email=_text_or_none(doc.get("email_pending")),
         )
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _token_version(doc: Mapping[str, Any]) -> int:
@@ -91,6 +106,13 @@ class UserStore(Protocol):
     async def find_by_username(self, username: str) -> User | None: ...
 
     async def create(self, username: str, password_hash: str) -> User: ...
+
+
+@runtime_checkable
+class EmailUserStore(UserStore, Protocol):
+    """A store that keeps an email address with the user (sign-up with `email`)."""
+
+    async def create_with_email(self, username: str, password_hash: str, email: str) -> User: ...
 
 
 @runtime_checkable
@@ -134,7 +156,7 @@ class MongoUserStore:
         in-memory server restarted) gets its index back before the next insert.
         """
         await call_database(self._users.create_index, "username", unique=True)
-        for field in _NAME_FIELDS:
+        for field in (*_NAME_FIELDS, _EMAIL_KEY):
             await call_database(self._users.create_index, field, unique=True, sparse=True)
 
     async def backfill_names(self) -> None:
@@ -205,6 +227,15 @@ class MongoUserStore:
 
         `password_hash` must come from PasswordHasher.hash, which hashes the NFC form.
         """
+        return await self._insert(username, password_hash, {})
+
+    async def create_with_email(self, username: str, password_hash: str, email: str) -> User:
+        """A new user with an unverified `email` (canonical: authkit.users.emails);
+        EmailAlreadyInUse when another user has that address."""
+        fields = {"email": email, _EMAIL_KEY: email_key(email), "email_verified": False}
+        return await self._insert(username, password_hash, fields)
+
+    async def _insert(self, username: str, password_hash: str, more: Mapping[str, Any]) -> User:
         # Without the unique indexes in place, two racing sign-ups could both get in.
         await self.ensure_indexes()
         doc: dict[str, Any] = {
@@ -214,12 +245,29 @@ class MongoUserStore:
             "__v": 0,
             **name_fields(str(username)),
             "password_nfc": True,
+            **more,
         }
         try:
             await call_database(self._users.insert_one, doc)
-        except DuplicateKeyError:
+        except DuplicateKeyError as exc:
+            if more and await self._email_clashed(exc, doc):
+                raise EmailAlreadyInUse() from None
             raise UserAlreadyExists() from None
         return User.from_document(doc)
+
+    async def _email_clashed(self, exc: DuplicateKeyError, doc: Mapping[str, Any]) -> bool:
+        """Whether the insert of `doc` failed on its address, not its name (a name clash
+        wins: it is the answer a sign-up without an email gets too)."""
+        pattern = (exc.details or {}).get("keyPattern")
+        if isinstance(pattern, Mapping):
+            return _EMAIL_KEY in pattern
+        # A server that does not say which index refused (mongomock): ask.
+        names = [{"username": doc["username"]}]
+        if "username_key" in doc:
+            names.append({"username_key": doc["username_key"]})
+        if await call_database(self._users.find_one, {"$or": names}, {"_id": 1}):
+            return False
+        return bool(await call_database(self._users.find_one, {_EMAIL_KEY: doc[_EMAIL_KEY]}))
 
     async def find_by_id(self, user_id: str) -> User | None:
         oid = _object_id(user_id)
@@ -313,6 +361,6 @@ class MongoUserStore:
         They are looked up, not remembered: one dropped behind our back is made again.
         """
         indexes = await call_database(self._users.index_information)
-        names = ("username_1", *(f"{field}_1" for field in _NAME_FIELDS))
+        names = ("username_1", *(f"{field}_1" for field in (*_NAME_FIELDS, _EMAIL_KEY)))
         if not all(indexes.get(name, {}).get("unique") for name in names):
             await self.ensure_indexes()

@@ -16,6 +16,7 @@ from typing import Any
 import mongomock
 import pytest
 from starlette.requests import Request
+from support.accounts import Mailbox
 from support.clock import Clock
 from support.settings import SECRET, make_settings
 
@@ -81,6 +82,12 @@ def contract() -> dict[str, dict[str, Any]]:
     """The NestJS app's recorded answers, by case name."""
     recorded = json.loads(CONTRACT_FILE.read_text("utf-8"))
     return {case["case"]: case for case in recorded["cases"]}
+
+
+@pytest.fixture
+def mailbox(caplog: pytest.LogCaptureFixture) -> Mailbox:
+    """The mail the development sender wrote to the log (the default without AUTHKIT_SMTP_URL)."""
+    return Mailbox(caplog)
 
 
 @pytest.fixture
