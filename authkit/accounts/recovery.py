@@ -42,6 +42,7 @@ from authkit.accounts.settings import AccountSettings
 from authkit.accounts.store import AccountRecords
 from authkit.accounts.tokens import MailTokens, password_mark
 from authkit.core.errors import Conflict, ValidationFailed
+from authkit.events.bus import Event
 from authkit.passwords.dto import password_problems
 from authkit.passwords.service import SIGNUP_PRIORITY, SIGNUP_SHARE, AuthService, Client
 from authkit.sessions.lifecycle import TokenLifecycle
@@ -120,6 +121,7 @@ class PasswordService:
         await self.tokens.withdraw(user.id, RESET)
         ended = await self.lifecycle.sign_out_all({"sub": user.id})
         _event("password reset", "password_reset", user.id, sessions=ended)
+        await self.auth.events.emit(Event("password_reset", user.id, {"sessions": ended}))
 
     async def _check(
         self,
@@ -160,6 +162,7 @@ class PasswordService:
         session = claims.get("sid") if isinstance(claims.get("sid"), str) else None
         access = await self.lifecycle.sign_out_others(user.id, user.username, session)
         _event("password changed", "password_changed", user.id)
+        await self.auth.events.emit(Event("password_changed", user.id, {}))
         return access
 
     async def delete(
@@ -180,6 +183,7 @@ class PasswordService:
         await self.tokens.withdraw(user.id)
         await self.records.delete_user(user.id)
         _event("account deleted", "account_deleted", user.id)
+        await self.auth.events.emit(Event("account_deleted", user.id, {"username": user.username}))
 
 
 def _event(message: str, event: str, user_id: str, **more: object) -> None:

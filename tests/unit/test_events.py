@@ -294,3 +294,36 @@ def test_the_docs_welcome_example_mails_new_users_only() -> None:
 
     asyncio.run(scenario())
     assert sent == [("bob1", "Welcome")]
+
+
+def test_the_accounts_changes_are_events_too(
+    make_client: Any, db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from support.accounts import NEW_PASSWORD, PUBLIC, Mailbox, verified_user
+    from support.accounts import PASSWORD as ACCOUNT_PASSWORD
+
+    seen: list[Event] = []
+
+    async def record(event: Event) -> None:
+        seen.append(event)
+
+    client = make_client(make_settings(server=PUBLIC))
+    client.app.state.events.subscribe(record)
+    mailbox = Mailbox(caplog)
+    headers = verified_user(client, mailbox)
+    change = {"currentPassword": ACCOUNT_PASSWORD, "newPassword": NEW_PASSWORD}
+    changed = client.post("/auth/password/change", json=change, headers=headers)
+    assert changed.status_code == 200, changed.text
+    fresh = bearer(changed.json()["accessToken"])
+    gone = client.request("DELETE", "/auth/account", json={"password": NEW_PASSWORD}, headers=fresh)
+    assert gone.status_code == 204, gone.text
+    _drain(client)
+    names = [e.name for e in seen]
+    # Deleting ends every session first (signout_all), then the user goes.
+    expected = ["signup", "email_verified", "signin", "password_changed", "signout_all"]
+    assert names == [*expected, "account_deleted"]
+    assert seen[1].data == {"email": "alice@example.com"}
+    assert seen[-1].data == {"username": "alice"}
+    for event in seen:
+        assert ACCOUNT_PASSWORD not in repr(dict(event.data))
+        assert NEW_PASSWORD not in repr(dict(event.data))
