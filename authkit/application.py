@@ -24,14 +24,13 @@ from typing import Any
 from pymongo.database import Database
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 
 from authkit.core.errors import ConfigError, HTTPError, RegistryError
 from authkit.core.guard import GuardedApp, guards_in
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
-from authkit.http.front import Front
+from authkit.http.cors import CORS
 from authkit.http.responses import exception_handlers, http_error_handler
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
@@ -286,9 +285,9 @@ def _middleware(
     strategies: StrategyRegistry,
     breaker: DatabaseBreaker,
 ) -> list[Middleware]:
-    # Outermost of ours: nosniff and relative own-origin redirects on every answer, a 500
-    # the observer renders and a CORS preflight's included.
-    stack = [Middleware(Front, registry=strategies, breaker=breaker)]
+    # CORS outside the observer: its headers go on the observer's 500s and 404s too. The
+    # preflight answers it gives itself get their nosniff from authkit.http.cors.
+    stack: list[Middleware] = []
     cors = settings.cors
     if cors.origins:
         if cors.allow_credentials and "*" in cors.origins:
@@ -298,7 +297,7 @@ def _middleware(
             )
         stack.append(
             Middleware(
-                CORSMiddleware,
+                CORS,
                 allow_origins=list(cors.origins),
                 allow_credentials=cors.allow_credentials,
                 # Origins are the boundary; methods and headers are whatever routes and
@@ -321,6 +320,8 @@ def _middleware(
             RequestObserver,
             metrics=metrics,
             routes=routes,
+            registry=strategies,
+            breaker=breaker,
             access_log=settings.observability.access_log,
         )
     )

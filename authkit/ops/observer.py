@@ -1,4 +1,17 @@
-"""Per-request observation: a request id, one access-log line, and the HTTP metrics.
+"""The one layer every request meets (inside CORS, when that is on): the rules that hold
+for every route, authkit's, yours and mounted apps', and the request's observation.
+
+- every response says `nosniff`, and a redirect to the request's own origin goes out as a
+  path, never naming the `Host` the client sent (authkit.http.response_headers);
+- the strategy registry goes into the scope, where every guard finds it, a guard in a
+  mounted application's route included (authkit.core.guard);
+- the database breaker of this application is the one its database calls go through
+  while the request is served (authkit.storage.breaker);
+- a request id, one access-log line, and the HTTP metrics.
+
+One layer for all of it: each layer is another call, and each that wraps `send` another
+call per message, on every request. A CORS preflight, which CORS answers itself, gets its
+`nosniff` there (authkit.http.cors).
 
 It also answers any exception nothing else handled with NestJS's 500, logged
 without its message (see authkit.responses); Starlette's own last-resort handler
@@ -14,10 +27,19 @@ and of the path only its first LOGGED_PATH_LENGTH characters.
 
 Example:
 
+    from authkit.core.registry import StrategyRegistry
     from authkit.ops.metrics import Metrics
+    from authkit.storage.breaker import DatabaseBreaker
 
-    m = Metrics()
-    Starlette(routes=routes, middleware=[Middleware(RequestObserver, metrics=m, routes=routes)])
+    breaker = DatabaseBreaker(lambda: db.command("ping"))
+    observer = Middleware(
+        RequestObserver,
+        metrics=Metrics(),
+        routes=routes,
+        registry=StrategyRegistry(),
+        breaker=breaker,
+    )
+    Starlette(routes=routes, middleware=[observer])
 """
 
 from __future__ import annotations
@@ -32,9 +54,12 @@ from collections.abc import Iterable
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from authkit.core.guard import REGISTRY_SCOPE_KEY
+from authkit.core.registry import StrategyRegistry
 from authkit.http.client_address import client_ip_text
 from authkit.http.headers import first_header
-from authkit.http.paths import ends_in_newline, not_found
+from authkit.http.paths import not_found
+from authkit.http.response_headers import NOSNIFF, keep_redirect_relative
 from authkit.http.responses import unexpected_error_response
 from authkit.ops.logs import (
     JSONFormatter,
@@ -45,6 +70,7 @@ from authkit.ops.logs import (
     sole_json_handler,
 )
 from authkit.ops.metrics import NoMetrics
+from authkit.storage.breaker import REQUEST_BREAKER, DatabaseBreaker
 
 __all__ = ["LOGGED_PATH_LENGTH", "RequestObserver"]
 
@@ -72,41 +98,59 @@ class RequestObserver:
         app: ASGIApp,
         metrics: NoMetrics,
         routes: Iterable[BaseRoute],
+        registry: StrategyRegistry,
+        breaker: DatabaseBreaker,
         *,
         access_log: bool = True,
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.registry = registry
+        self.breaker = breaker
         self.access_log = access_log
         # Metrics are labelled by route template, so their number stays bounded.
         self._templates = {r.endpoint: r.path for r in routes if isinstance(r, Route)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await (not_found if ends_in_newline(scope) else self.app)(scope, receive, send)
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        scope[REGISTRY_SCOPE_KEY] = self.registry
+        token = REQUEST_BREAKER.set(self.breaker)
+        if kind != "http":
+            try:
+                app = not_found if scope["path"].endswith("\n") else self.app
+                await app(scope, receive, send)
+            finally:
+                REQUEST_BREAKER.reset(token)
             return
         request_id = _incoming_request_id(scope) or f"{_ids.getrandbits(128):032x}"
         scope.setdefault("state", {})["request_id"] = request_id
-        id_bytes = request_id.encode("latin-1")
+        added = ((b"x-request-id", request_id.encode("latin-1")), NOSNIFF)
         status: int | None = None
         started = time.perf_counter()
 
-        async def send_with_id(message: Message) -> None:
+        async def send_observed(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                # What MutableHeaders(scope=message).append() does, without building one.
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", id_bytes)]
+                if 300 <= status < 400:
+                    keep_redirect_relative(message, scope)
+                # A list of our own: the app's may be a tuple, or shared with another response.
+                message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
         try:
-            await (not_found if ends_in_newline(scope) else self.app)(scope, receive, send_with_id)
+            app = not_found if scope["path"].endswith("\n") else self.app
+            await app(scope, receive, send_observed)
         except Exception as exc:
             if status is not None:
                 raise  # too late to answer; the server closes the connection
             response = unexpected_error_response(scope["method"], scope["path"], exc)
-            await response(scope, receive, send_with_id)
+            await response(scope, receive, send_observed)
         finally:
+            REQUEST_BREAKER.reset(token)
             seconds = time.perf_counter() - started
             status = status or 500
             endpoint = scope.get("endpoint")
