@@ -315,10 +315,12 @@ def _middleware(
                 max_age=600,
             )
         )
+    # Counting every request is work for nobody while no scraper can read /metrics.
+    readable = isinstance(metrics, Metrics) and settings.observability.metrics_token is not None
     stack.append(
         Middleware(
             RequestObserver,
-            metrics=metrics,
+            metrics=metrics if readable else NoMetrics(),
             routes=routes,
             registry=strategies,
             breaker=breaker,
