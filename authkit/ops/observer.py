@@ -56,35 +56,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authkit.core.guard import REGISTRY_SCOPE_KEY
 from authkit.core.registry import StrategyRegistry
-from authkit.http.client_address import client_ip_text
 from authkit.http.headers import first_header
 from authkit.http.paths import not_found
 from authkit.http.response_headers import NOSNIFF, keep_redirect_relative
 from authkit.http.responses import unexpected_error_response
-from authkit.ops.logs import (
-    JSONFormatter,
-    clip,
-    json_string,
-    own_json_string,
-    repr_of_round2,
-    sole_json_handler,
-)
+from authkit.ops.access_line import LOGGED_PATH_LENGTH, access_log, log_access
 from authkit.ops.metrics import NoMetrics
 from authkit.storage.breaker import REQUEST_BREAKER, DatabaseBreaker
 
 __all__ = ["LOGGED_PATH_LENGTH", "RequestObserver"]
 
-access_log = logging.getLogger("authkit.access")
-# The access line's head after its time, up to the message: what JSONFormatter.head writes.
-_ACCESS_HEAD = f'"level": "info", "logger": {json_string(access_log.name)}, "message": '
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # A request id names a request in the logs; it guards nothing, so it need not come from the
 # operating system's generator (a system call per request): a generator seeded from it once.
 # Reseeded in a forked worker (gunicorn --preload), or two workers would share a sequence.
 _ids = random.Random()  # noqa: S311 - not a secret, see above
 os.register_at_fork(after_in_child=_ids.seed)
-# Far above any path authkit routes; the server lets a client send one of many kilobytes.
-LOGGED_PATH_LENGTH = 1024
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
@@ -157,62 +144,7 @@ class RequestObserver:
             route = self._templates.get(endpoint, "unmatched") if endpoint else "unmatched"
             self.metrics.request(route, scope["method"], status, seconds)
             if self.access_log and access_log.isEnabledFor(logging.INFO):
-                self._log_access(scope, route, status, seconds, request_id)
+                log_access(scope, route, status, seconds, request_id)
 
-    @staticmethod
-    def _log_access(scope: Scope, route: str, status: int, seconds: float, request_id: str) -> None:
-        method, path = scope["method"], scope["path"]
-        if len(path) > LOGGED_PATH_LENGTH:
-            path = clip(path, LOGGED_PATH_LENGTH)
-        user = scope.get("user")
-        user_id = user.identity if user is not None and user.is_authenticated else None
-        address = client_ip_text(scope)
-        # As shipped, the line's only destination is authkit's own JSON handler on stderr:
-        # handing it the line skips the LogRecord, the handler chain and the general encoder,
-        # and the handler writes a loop turn's lines together. Any other logging set-up gets
-        # the record, as for every other event; the two lines are the same
-        # (tests/unit/test_access_line.py).
-        handler = sole_json_handler(access_log, logging.INFO)
-        if handler is not None:
-            fmt: JSONFormatter = handler.formatter  # type: ignore[assignment]
-            # ASCII without DEL, the usual case, needs only the encoder's escapes.
-            plain = (
-                path.isascii() and method.isascii() and "\x7f" not in path and "\x7f" not in method
-            )
-            string = own_json_string if plain else json_string
-            # format()'s line for this record, its constant parts written out once.
-            handler.write_soon(
-                f'{{"time": "{fmt.time_text(time.time())}", {_ACCESS_HEAD}'
-                f"{string(f'{method} {path} {status}')}"
-                f', "event": "request", "method": {string(method)}'
-                f', "path": {string(path)}, "route": {own_json_string(route)}'
-                f', "status": {int(status)}, "duration_ms": {repr_of_round2(seconds * 1000)}'
-                f', "request_id": {own_json_string(request_id)}'
-                f', "user_id": {fmt.json_scalar(user_id)}, "client": {fmt.json_scalar(address)}}}'
-            )
-            return
-        duration_ms = round(seconds * 1000, 2)
-        fields = {
-            "event": "request",
-            "method": method,
-            "path": path,
-            "route": route,
-            "status": status,
-            "duration_ms": duration_ms,
-            "request_id": request_id,
-            "user_id": user_id,
-            "client": address,
-        }
-        # Logger.info() would also walk the stack for the caller's file and line, which no
-        # formatter of ours prints. makeRecord() + handle() is info() without that walk.
-        record = access_log.makeRecord(
-            access_log.name,
-            logging.INFO,
-            __file__,
-            0,
-            "%s %s %d",
-            (method, path, status),
-            None,
-            extra={"fields": fields},
-        )
-        access_log.handle(record)
+    # The access line's writer (authkit.ops.access_line), where the tests and bench reach it.
+    _log_access = staticmethod(log_access)
