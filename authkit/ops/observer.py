@@ -112,7 +112,8 @@ class RequestObserver:
             finally:
                 REQUEST_BREAKER.reset(token)
             return
-        request_id = _incoming_request_id(scope) or f"{_ids.getrandbits(128):032x}"
+        # printf-style: an int as hex without the f-string's format-spec machinery
+        request_id = _incoming_request_id(scope) or "%032x" % _ids.getrandbits(128)  # noqa: UP031
         scope.setdefault("state", {})["request_id"] = request_id
         added = ((b"x-request-id", request_id.encode("latin-1")), NOSNIFF)
         status: int | None = None
