@@ -26,15 +26,31 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
+from authkit.account_page.page import account_feature
+from authkit.accounts.feature import accounts_feature, build_accounts, mail_setup
+from authkit.admin.feature import admin_feature
+from authkit.admin.roles import is_role
+from authkit.admin.service import Administration, UserDirectory
 from authkit.core.errors import ConfigError, HTTPError, RegistryError
 from authkit.core.guard import GuardedApp, guards_in
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
+from authkit.events.bus import EventBus
+from authkit.events.feature import events_feature
+from authkit.events.plugins import load_handlers
 from authkit.http.cors import CORS
 from authkit.http.responses import exception_handlers, http_error_handler
+from authkit.mfa.factors import SecondFactors, build_second_factors
+from authkit.mfa.feature import mfa_feature
+from authkit.mfa.gate import MFAGate
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
 from authkit.ops.observer import RequestObserver
+from authkit.passkeys.ceremony import RelyingParty
+from authkit.passkeys.challenges import WebAuthnChallenges
+from authkit.passkeys.feature import passkeys_feature
+from authkit.passkeys.service import PasskeyService
+from authkit.passkeys.store import MongoPasskeyStore
 from authkit.passwords.cpu_pool import CPUPool
 from authkit.passwords.devices import DEVICE_HEADER, DeviceTokens, derive_device_key
 from authkit.passwords.feature import passwords_feature
@@ -47,6 +63,8 @@ from authkit.sessions.revocation import MongoDenylist, RevocationChecker
 from authkit.sessions.routes import RefreshDelivery
 from authkit.sessions.store import MongoSessionStore
 from authkit.settings.model import Settings
+from authkit.social.feature import social_feature, social_service
+from authkit.social.providers import ProviderOptions
 from authkit.storage.breaker import DatabaseBreaker, HeartbeatWatch
 from authkit.storage.database import DEFAULT_DATABASE, describe_uri, open_client
 from authkit.tokens.issuer import TokenIssuer
@@ -64,19 +82,31 @@ def create_app(
     *,
     database: Database[dict[str, Any]] | None = None,
     routes: Sequence[BaseRoute] = (),
+    oauth_options: ProviderOptions | None = None,
 ) -> Starlette:
     """Build the app: each capability's objects, then the features they make, served.
 
     `routes` are your own, added beside authkit's and guarded with `@guard(...)` or
     `GuardedApp`; their guards are checked at start-up like authkit's. `database`
-    replaces the one MONGO_URI names (tests pass mongomock's).
+    replaces the one MONGO_URI names (tests pass mongomock's); `oauth_options` the
+    social sign-in providers' timeouts and transport (tests pass an in-process one).
     """
     metrics = Metrics() if settings.observability.metrics else NoMetrics()
+    if not is_role(settings.admin.role):
+        raise ConfigError(
+            f"AUTHKIT_ADMIN_ROLE={settings.admin.role!r} is not a role name: 1-64 letters, "
+            "digits or _ . : -, starting with a letter or digit"
+        )
+    events = EventBus(
+        queue_size=settings.events.queue_size,
+        handler_timeout=settings.events.handler_timeout.total_seconds(),
+    )
     # Before the client: settings that contradict each other stop the start with no connection.
     pool = CPUPool()
     pool.max_waiting = pool.threads * settings.password_load.queue_per_thread
     hasher = settings.passwords.hasher(metrics, pool)
     policy = settings.passwords.policy()
+    mail = mail_setup(settings)
     client = None
     heartbeats = HeartbeatWatch()
     if database is None:
@@ -97,7 +127,7 @@ def create_app(
         database["signup_attempts"], settings.password_load.signup_per_address
     )
     service = AuthService(
-        users, hasher, throttle, metrics, signup_limit, policy, device_tokens(settings)
+        users, hasher, throttle, metrics, signup_limit, policy, device_tokens(settings), events
     )
     lifetimes = settings.sessions
     sessions = (
@@ -116,6 +146,7 @@ def create_app(
         revocation_checks=lifetimes.revocation_checks,
         reuse_grace_seconds=lifetimes.reuse_grace,
         metrics=metrics,
+        events=events,
     )
     delivery = RefreshDelivery(
         lifetimes.refresh_tokens,
@@ -134,15 +165,42 @@ def create_app(
         database=database,
         revocation=RevocationChecker(denylist, users) if lifetimes.revocation_checks else None,
         settings=settings,
+        events=events,
+    )
+    for handler in load_handlers(ctx):
+        events.subscribe(handler)
+    admin = Administration(
+        users,
+        UserDirectory(database["users"]),
+        lifecycle,
+        hasher,
+        throttle,
+        policy,
+        events,
+        admin_role=settings.admin.role,
     )
     strategies = StrategyRegistry()
     strategies.load_entry_points(ctx)
     strategies.load_paths(settings.plugins.strategies, ctx)
     max_body = settings.server.max_body_bytes
+    accounts = build_accounts(settings, database, users, service, lifecycle, mail=mail)
+    # Second factors (authkit.mfa): asked at every password sign-in, once the password is right.
+    factors = build_second_factors(settings.mfa, settings.jwt.secret, database, clock=tokens.now)
+    gate = None if factors is None else MFAGate(factors.policy, factors.challenges)
+    passkeys = passkey_service(settings, database, users, factors)
     features = [
         users_feature(users),
         passwords_feature(
-            service, hasher, throttle, lifecycle, delivery, signup_limit, max_body_bytes=max_body
+            service,
+            hasher,
+            throttle,
+            lifecycle,
+            delivery,
+            signup_limit,
+            max_body_bytes=max_body,
+            signup_mail=accounts.emails,
+            gate=gate,
+            signup_open=settings.admin.signup == "open",
         ),
         sessions_feature(
             lifecycle,
@@ -151,8 +209,35 @@ def create_app(
             denylist if lifetimes.revocation_checks else None,
             max_body_bytes=max_body,
         ),
+        *(
+            []
+            if factors is None
+            else [mfa_feature(factors, lifecycle, delivery, service, max_body_bytes=max_body)]
+        ),
+        accounts_feature(
+            accounts,
+            delivery,
+            max_body_bytes=max_body,
+            second_factors=None if factors is None else factors.policy.factors,
+        ),
+        passkeys_feature(
+            passkeys,
+            lifecycle,
+            delivery,
+            max_body_bytes=max_body,
+            fresh_proof=None if factors is None else factors.step_up.require,
+            devices=service.devices,
+        ),
+        account_feature(),
+        admin_feature(admin, max_body_bytes=max_body),
+        events_feature(events),
         *strategies.features(),
     ]
+    social = social_service(settings, database, users, options=oauth_options)
+    if social is not None:
+        features.append(
+            social_feature(social, lifecycle, delivery, max_body_bytes=max_body, gate=gate)
+        )
     readiness = {name: check for f in features for name, check in f.readiness.items()}
     features.append(operations_feature(readiness, metrics, settings.observability.metrics_token))
     all_routes: list[BaseRoute] = [route for f in features for route in f.routes]
@@ -194,8 +279,43 @@ def create_app(
     app.state.metrics = metrics
     app.state.strategies = strategies
     app.state.users = users
+    app.state.events = events
     app.state.database_breaker = breaker
+    # For other capabilities and the step-up rule (authkit.mfa.step_up.require_fresh).
+    app.state.mfa = factors
+    app.state.step_up = None if factors is None else factors.step_up
     return app
+
+
+def passkey_service(
+    settings: Settings,
+    database: Database[dict[str, Any]],
+    users: MongoUserStore,
+    factors: SecondFactors | None,
+) -> PasskeyService:
+    """Passkeys on `database`; with second factors on, a passkey is one (MFAPolicy asks the
+    store) and completes a password sign-in's challenge."""
+    party = settings.passkeys
+    store = MongoPasskeyStore(database["passkeys"])
+    after_delete = None
+    if factors is not None:
+        factors.policy.register(store)
+        after_delete = functools.partial(forget_codes_without_factor, factors)
+    return PasskeyService(
+        RelyingParty(party.rp_id, party.rp_name, party.expected_origins(settings.server.port)),
+        WebAuthnChallenges(database["webauthn_challenges"]),
+        store,
+        users,
+        second_factor=None if factors is None else factors.challenges,
+        after_delete=after_delete,
+    )
+
+
+async def forget_codes_without_factor(factors: SecondFactors, user_id: str) -> None:
+    """Recovery codes stand in for a factor; with the last one gone they go too, as turning
+    TOTP off does."""
+    if not await factors.policy.factors(user_id):
+        await factors.totp.store.replace_codes(user_id, [])
 
 
 def device_tokens(settings: Settings) -> DeviceTokens | None:

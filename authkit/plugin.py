@@ -14,6 +14,8 @@ what it exports keeps its name and meaning across minor releases. Everything els
   to raise (`ValidationFailed`, `Conflict`, `Forbidden`, `NotFound`, `BackendUnavailable`,
   ...): one handler renders them all.
 - OpenAPI: `describe` a route, with `json_response` and `error_responses`.
+- Step-up: `require_fresh(request)` refuses (401 `step_up_required`, `StepUpRequired`) an
+  access token whose sign-in is older than AUTHKIT_STEP_UP_MAX_AGE (docs/mfa.md).
 - Passwords, for a password-based strategy and its tests: `AuthService` (every password
   check, throttled and timed alike), `PasswordHasher`, `SigninThrottle`, `Limit`,
   `DeviceTokens` (what a client that signed in before presents), `SignupCredentials`,
@@ -23,6 +25,11 @@ what it exports keeps its name and meaning across minor releases. Everything els
 - Settings (the `authkit.settings` entry points): a section is an attrs class whose fields
   are annotated with `Env(name, help)` (and `Range`, `Choice`, `Secret` where they fit);
   the strategy reads it with `ctx.settings.section(MySettings)`.
+- Social sign-in providers (the `authkit.oauth_providers` entry points): `AuthlibProvider`
+  (subclass it: `registration()` for Authlib, `complete()` returns a `Profile`),
+  `ProviderConfig`, `ProviderOptions`, `ProviderFailure`, `guarded` (docs/social-login.md).
+- Lifecycle events (the `authkit.events` entry points): `Event`, `EventBus`; a plugin's
+  route emits its own with `await ctx.events.emit(Event("thing_done", user_id, {...}))`.
 - Commands (the `authkit.commands` entry points): `CommandError`, `add_common_options`,
   `load_settings_for`, `database_uri_for`.
 
@@ -39,6 +46,7 @@ Example (a route of a plugin):
 
 from authkit.cli.common import CommandError, add_common_options, database_uri_for, load_settings_for
 from authkit.core.errors import (
+    AccountDisabled,
     AuthenticationFailed,
     BackendUnavailable,
     BadRequest,
@@ -61,12 +69,14 @@ from authkit.core.strategy import (
     Success,
 )
 from authkit.core.values import Choice, Env, Range, Secret
+from authkit.events.bus import Event, EventBus
 from authkit.http.body import read_fields
 from authkit.http.client_address import client_ip, throttle_key
 from authkit.http.disconnect import ClientConnection
 from authkit.http.headers import first_header
 from authkit.http.openapi import describe, error_responses, json_response
 from authkit.http.responses import JSON
+from authkit.mfa.step_up import StepUpRequired, require_fresh
 from authkit.ops.metrics import NoMetrics
 from authkit.passwords.devices import DeviceTokens
 from authkit.passwords.dto import SignupCredentials, is_clean_text
@@ -74,6 +84,14 @@ from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.service import AuthService
 from authkit.passwords.throttle import Limit, SigninThrottle
 from authkit.sessions.revocation import RevocationChecker
+from authkit.social.providers import (
+    AuthlibProvider,
+    Profile,
+    ProviderFailure,
+    ProviderOptions,
+    guarded,
+)
+from authkit.social.settings import ProviderConfig
 from authkit.storage.database import DEFAULT_DATABASE, call_database, open_client
 from authkit.tokens.issuer import TokenIssuer
 from authkit.users.store import MongoUserStore, User, UserStore
@@ -81,9 +99,11 @@ from authkit.users.store import MongoUserStore, User, UserStore
 __all__ = [
     "DEFAULT_DATABASE",
     "JSON",
+    "AccountDisabled",
     "AuthService",
     "AuthenticatedUser",
     "AuthenticationFailed",
+    "AuthlibProvider",
     "BackendUnavailable",
     "BadRequest",
     "Choice",
@@ -92,6 +112,8 @@ __all__ = [
     "Conflict",
     "DeviceTokens",
     "Env",
+    "Event",
+    "EventBus",
     "Fail",
     "Feature",
     "Forbidden",
@@ -104,11 +126,16 @@ __all__ = [
     "NotFound",
     "Outcome",
     "PasswordHasher",
+    "Profile",
+    "ProviderConfig",
+    "ProviderFailure",
+    "ProviderOptions",
     "Range",
     "RevocationChecker",
     "Secret",
     "SigninThrottle",
     "SignupCredentials",
+    "StepUpRequired",
     "Strategy",
     "StrategyContext",
     "Success",
@@ -125,10 +152,12 @@ __all__ = [
     "error_responses",
     "first_header",
     "guard",
+    "guarded",
     "is_clean_text",
     "json_response",
     "load_settings_for",
     "open_client",
     "read_fields",
+    "require_fresh",
     "throttle_key",
 ]

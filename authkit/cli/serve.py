@@ -74,6 +74,7 @@ def _serve(args: argparse.Namespace) -> int:
     from authkit.settings.catalog import catalog
     from authkit.settings.loader import ensure_local_secret, read_env_file
     from authkit.settings.plugins import plugin_sections
+    from authkit.social.settings import provider_variables
 
     env_file = Path(args.env_file)
     if ensure_local_secret(env_file, os.environ):
@@ -92,6 +93,8 @@ def _serve(args: argparse.Namespace) -> int:
     known = {e.env.name for e in catalog()} | {
         e.env.name for plugin in plugin_sections() for e in plugin.entries
     }
+    # Social sign-in providers' own variables, named after the providers listed.
+    known |= {name for c in settings.oauth_clients for name in provider_variables(c.name)}
     for key, value in read_env_file(env_file, dict.fromkeys(known)).items():
         os.environ.setdefault(key, value)
     host = args.host or settings.server.host

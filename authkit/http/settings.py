@@ -47,6 +47,16 @@ class ServerSettings:
             "body) once it connects or starts one; then it closes the connection",
         ),
     ] = 10
+    public_url: Annotated[
+        str | None,
+        Env(
+            "AUTHKIT_PUBLIC_URL",
+            "the base URL clients reach this service at (`https://auth.example.com`); "
+            "social sign-in's callbacks and the links in mail are built from it, never from "
+            "the Host header",
+            "(unset: routes that send mail answer 503; with providers configured, the start stops)",
+        ),
+    ] = None
     max_body_bytes: Annotated[
         int,
         Range(256, 64 * 1024 * 1024),

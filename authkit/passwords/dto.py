@@ -19,7 +19,9 @@ The rules after those are ours, each checked once the lengths are right:
   characters, so `"  ab  "` is not a way round the minimum;
 - bcrypt hashes only 72 bytes, and 20 characters can be 80 bytes in UTF-8, so
   a password over 72 bytes is refused instead of being truncated silently;
-- PasswordPolicy: not whitespace only, not the username, not a common password.
+- PasswordPolicy: not whitespace only, not the username, not a common password;
+- `email` is optional (absent, null or empty: none); when given it must be an
+  address authkit accepts (authkit.users.emails), and is kept in its canonical form.
 
 Example:
 
@@ -36,9 +38,10 @@ import attrs
 from authkit.core.errors import ValidationFailed
 from authkit.passwords.hasher import BCRYPT_MAX_BYTES, PasswordHasher, normalized
 from authkit.passwords.policy import PasswordPolicy
+from authkit.users.emails import EmailRefused, canonical_email
 from authkit.users.names import UsernameRefused, canonical_username
 
-__all__ = ["SignupCredentials", "is_clean_text"]
+__all__ = ["SignupCredentials", "is_clean_text", "password_problems"]
 
 
 @attrs.frozen
@@ -98,10 +101,42 @@ def is_clean_text(value: str) -> bool:
     return True
 
 
+def password_problems(
+    password: object, policy: PasswordPolicy = _DEFAULT_POLICY, *, username: object = None
+) -> list[str]:
+    """What sign-up's rules say of a new password (none: it may be used), for every place
+    that sets one: sign-up, and an administrator setting a user's (authkit.admin)."""
+    clean = isinstance(password, str) and is_clean_text(password)
+    measured = normalized(password) if clean and isinstance(password, str) else password
+    problems = _password_rule(policy).check(measured)
+    if isinstance(password, str) and not problems:
+        if not clean:
+            problems.append("password must be valid Unicode text")
+        elif PasswordHasher.too_long(password):
+            problems.append(
+                f"Password is too long ({BCRYPT_MAX_BYTES} bytes max in UTF-8, bcrypt's limit)"
+            )
+        else:
+            problems = policy.problems(password, username=username)
+    return problems
+
+
+def _email_of(body: Mapping[str, Any]) -> tuple[str | None, list[str]]:
+    value = body.get("email")
+    if value is None or value == "":
+        return None, []
+    try:
+        return canonical_email(value), []
+    except EmailRefused as refused:
+        return None, [str(refused)]
+
+
 @attrs.frozen
 class SignupCredentials:
     username: str
     password: str = attrs.field(repr=False)
+    # Canonical (authkit.users.emails); None when the client sent none.
+    email: str | None = None
 
     @classmethod
     def from_body(
@@ -111,19 +146,9 @@ class SignupCredentials:
         username_errors = _USERNAME.check(username)
         if isinstance(username, str) and not username_errors:
             username_errors = _username_problems(username)
-        clean = isinstance(password, str) and is_clean_text(password)
-        measured = normalized(password) if clean and isinstance(password, str) else password
-        password_errors = _password_rule(policy).check(measured)
-        if isinstance(password, str) and not password_errors:
-            if not clean:
-                password_errors.append("password must be valid Unicode text")
-            elif PasswordHasher.too_long(password):
-                password_errors.append(
-                    f"Password is too long ({BCRYPT_MAX_BYTES} bytes max in UTF-8, bcrypt's limit)"
-                )
-            else:
-                password_errors = policy.problems(password, username=username)
-        errors = username_errors + password_errors
+        password_errors = password_problems(password, policy, username=username)
+        email, email_errors = _email_of(body)
+        errors = username_errors + password_errors + email_errors
         if errors or not isinstance(username, str) or not isinstance(password, str):
             raise ValidationFailed(errors)
-        return cls(username=username, password=password)
+        return cls(username=username, password=password, email=email)

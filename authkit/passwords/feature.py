@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from authkit.core.feature import Feature
 from authkit.passwords.hasher import PasswordHasher
-from authkit.passwords.routes import auth_routes
+from authkit.passwords.routes import SignInGate, SignupMail, auth_routes
 from authkit.passwords.service import AuthService
 from authkit.passwords.signup_limit import SignupLimit
 from authkit.passwords.throttle import SigninThrottle
@@ -24,10 +24,21 @@ def passwords_feature(
     signup_limit: SignupLimit | None = None,
     *,
     max_body_bytes: int,
+    gate: SignInGate | None = None,
+    signup_mail: SignupMail | None = None,
+    signup_open: bool = True,
 ) -> Feature:
     return Feature(
         "passwords",
-        routes=auth_routes(service, max_body_bytes, lifecycle, delivery),
+        routes=auth_routes(
+            service,
+            max_body_bytes,
+            lifecycle,
+            delivery,
+            gate,
+            signup_mail=signup_mail,
+            signup_open=signup_open,
+        ),
         indexes=[throttle.ensure_indexes]
         + ([] if signup_limit is None else [signup_limit.ensure_indexes]),
         on_shutdown=[hasher.pool.close],

@@ -12,13 +12,14 @@ Example:
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from authkit.core.errors import Forbidden
 from authkit.core.guard import guard
 from authkit.core.strategy import AuthenticatedUser
 from authkit.http.body import read_fields
@@ -38,9 +39,33 @@ from authkit.passwords.dto import SignupCredentials
 from authkit.passwords.policy import PasswordPolicy
 from authkit.passwords.service import AuthService
 from authkit.sessions.lifecycle import TokenLifecycle
-from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
+from authkit.sessions.routes import NO_STORE, PAIR_SCHEMA, RefreshDelivery, user_agent_of
+from authkit.users.store import User
 
-__all__ = ["auth_routes"]
+__all__ = ["SIGNUP_CLOSED", "SignInGate", "SignupMail", "auth_routes"]
+
+SIGNUP_CLOSED = "Sign-up is closed: an administrator creates accounts"
+
+
+class SignupMail(Protocol):
+    """What a sign-up with an `email` asks of the accounts capability (authkit.accounts)."""
+
+    def ready(self) -> None:
+        """Raise an HTTPError when no verification mail could be sent."""
+
+    async def after_signup(self, user: User, client: str) -> None:
+        """Mail the new user's address its verification link."""
+
+
+class SignInGate(Protocol):
+    """Asked after the password was right and before any token is issued: a body to answer
+    instead (a second factor's challenge, authkit.mfa), or None to sign the user in."""
+
+    @property
+    def openapi_response(self) -> Mapping[str, Any]:
+        """The sign-in's other answer (200), for /openapi.json."""
+
+    async def challenge(self, user_id: str) -> Mapping[str, Any] | None: ...
 
 
 def _credentials_body(policy: PasswordPolicy) -> dict[str, Any]:
@@ -55,6 +80,11 @@ def _credentials_body(policy: PasswordPolicy) -> dict[str, Any]:
                 "maxLength": policy.max_length,
                 "description": "at most 72 bytes in UTF-8 (bcrypt's limit); at signup not "
                 "whitespace only, not the username, not a common password",
+            },
+            "email": {
+                "type": "string",
+                "maxLength": 254,
+                "description": "optional, at signup only: a verification link is mailed to it",
             },
         },
     }
@@ -92,11 +122,20 @@ def auth_routes(
     max_body_bytes: int,
     lifecycle: TokenLifecycle,
     delivery: RefreshDelivery,
+    gate: SignInGate | None = None,
+    *,
+    signup_mail: SignupMail | None = None,
+    signup_open: bool = True,
 ) -> list[Route]:
     """The seed's routes. With a `lifecycle`, sign-in also starts a session and hands out a
-    refresh token the way `delivery` says (authkit.token_routes)."""
+    refresh token the way `delivery` says (authkit.token_routes). A `gate` may answer a
+    right password with a challenge instead (a second factor). With `signup_mail`, a
+    sign-up that gives an `email` has a verification link mailed to it. With `signup_open`
+    False (AUTHKIT_SIGNUP=closed) sign-up answers 403 before reading the body: only an
+    administrator creates users then (authkit.admin)."""
     delivery = delivery or RefreshDelivery()
     credentials_body = _credentials_body(service.policy)
+    signup_refusals = (400, 409, 413, 429, 503) if signup_open else (400, 403, 409, 413, 429, 503)
 
     @describe(
         operation_id="signUp",
@@ -104,17 +143,24 @@ def auth_routes(
         request_body=credentials_body,
         responses={
             201: {"description": "Created; the body is empty"},
-            **error_responses(400, 409, 413, 429, 503),
+            **error_responses(*signup_refusals),
         },
         tags=["auth"],
     )
     async def sign_up(request: Request) -> Response:
+        if not signup_open:
+            raise Forbidden(SIGNUP_CLOSED)
         credentials = SignupCredentials.from_body(
             await read_fields(request, max_body_bytes), service.policy
         )
-        await service.sign_up(
-            credentials, address=throttle_key(request.scope), client=ClientConnection(request)
-        )
+        mail = signup_mail if credentials.email is not None else None
+        if mail is not None:
+            mail.ready()
+        address = throttle_key(request.scope)
+        user = await service.sign_up(credentials, address=address, client=ClientConnection(request))
+        if mail is not None:
+            await mail.after_signup(user, address)
+        # The seed's answer, with or without an email: nothing in it says who has an address.
         return Response(status_code=201)
 
     @describe(
@@ -123,6 +169,7 @@ def auth_routes(
         request_body=credentials_body,
         parameters=[DEVICE_PARAMETER],
         responses={
+            **({} if gate is None else {200: gate.openapi_response}),
             201: {**json_response("Signed in", PAIR_SCHEMA), "headers": DEVICE_RESPONSE_HEADERS},
             **error_responses(400, 401, 403, 413, 429, 503),
         },
@@ -132,11 +179,16 @@ def auth_routes(
     @guard("local")
     async def sign_in(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
+        if gate is not None and (challenge := await gate.challenge(principal.id)) is not None:
+            # No token and no device token yet: the second factor completes the sign-in.
+            return JSON(dict(challenge), status_code=200, headers=NO_STORE)
         version = principal.claims.get("token_version")
+        roles = principal.claims.get("roles")
         pair = await lifecycle.sign_in(
             principal.id,
             principal.username,
             token_version=version if isinstance(version, int) else None,
+            roles=tuple(roles) if isinstance(roles, list) else None,
             user_agent=user_agent_of(request),
         )
         response = delivery.response(pair, 201)

@@ -52,9 +52,13 @@ class SignupLimit:
         per_address: Limit | None,
         *,
         clock: Callable[[], float] = time.time,
+        refusal: str = "Too many sign-ups from this address",
     ) -> None:
         self._attempts = collection
         self.per_address = per_address
+        # What a refused client reads, before "; try again in N seconds" (other counts
+        # made the same way, such as mail sent to one address, say what they count).
+        self._refusal = refusal
         self._clock = clock
         self._indexes_ready = False
 
@@ -92,9 +96,7 @@ class SignupLimit:
         await self.take_back(record_id)
         # Until the limit-th newest of the others leaves the window, the count stays full.
         wait = max(1, math.ceil(float(others[-1]["at"]) + limit.window_seconds - now))
-        raise TooManyRequests(
-            wait, f"Too many sign-ups from this address; try again in {wait} seconds"
-        )
+        raise TooManyRequests(wait, f"{self._refusal}; try again in {wait} seconds")
 
     async def take_back(self, record_id: ObjectId | None) -> None:
         """Uncount a sign-up that did not happen (its client went away first)."""

@@ -41,6 +41,7 @@ from authkit.sessions.store import Session
 
 __all__ = [
     "HOST_PREFIXED_REFRESH_COOKIE",
+    "NO_STORE",
     "REFRESH_COOKIE",
     "RefreshDelivery",
     "token_routes",
@@ -55,7 +56,7 @@ _COOKIE_PATH = "/auth"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MAX_USER_AGENT = 256
 # RFC 6749 5.1: a response carrying tokens must not be stored by any cache.
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @attrs.frozen
@@ -106,7 +107,7 @@ class RefreshDelivery:
         body = {"accessToken": pair.access_token}
         if self.mode == "body" and pair.refresh_token is not None:
             body["refreshToken"] = pair.refresh_token
-        response = JSON(body, status_code=status_code, headers=_NO_STORE)
+        response = JSON(body, status_code=status_code, headers=NO_STORE)
         if self.mode == "cookie" and pair.refresh_token is not None:
             response.set_cookie(
                 self.cookie_name,

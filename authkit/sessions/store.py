@@ -312,19 +312,24 @@ class MongoSessionStore:
         )
         return True
 
-    async def revoke_all(self, user_id: str, now: datetime) -> int:
-        """Revoke every session of `user_id`; how many were live."""
+    async def revoke_all(self, user_id: str, now: datetime, *, keep: str | None = None) -> int:
+        """Revoke every session of `user_id` but `keep` (the caller's own, when it changes
+        its password); how many were live."""
+        sessions: dict[str, Any] = {"user_id": user_id, "revoked": False}
+        tokens: dict[str, Any] = {"user_id": user_id, "revoked": False}
+        if keep is not None:
+            sessions["_id"] = {"$ne": keep}
+            tokens["session_id"] = {"$ne": keep}
         result = await call_database(
-            self._sessions.update_many,
-            {"user_id": user_id, "revoked": False},
-            {"$set": {"revoked": True, "revoked_at": now}},
+            self._sessions.update_many, sessions, {"$set": {"revoked": True, "revoked_at": now}}
         )
-        await call_database(
-            self._tokens.update_many,
-            {"user_id": user_id, "revoked": False},
-            {"$set": {"revoked": True}},
-        )
+        await call_database(self._tokens.update_many, tokens, {"$set": {"revoked": True}})
         return int(result.modified_count)
+
+    async def delete_all(self, user_id: str) -> None:
+        """Forget every session and refresh token of `user_id` (the account is deleted)."""
+        await call_database(self._tokens.delete_many, {"user_id": user_id})
+        await call_database(self._sessions.delete_many, {"user_id": user_id})
 
     async def active(self, user_id: str, now: datetime) -> list[Session]:
         """The user's live sessions, newest first (at most MAX_LISTED_SESSIONS)."""

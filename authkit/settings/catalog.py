@@ -62,10 +62,14 @@ def entries_of(cls: type, section: str) -> Iterator[Entry]:
         yield Entry(env, section, field.name, default)
 
 
+# Fields of Settings that hold no section of Env-annotated fields.
+_NOT_SECTIONS = frozenset({"extensions", "oauth_clients"})
+
+
 def _entries() -> Iterator[Entry]:
     sections = typing.get_type_hints(Settings)
     for section in attrs.fields(Settings):
-        if section.name != "extensions":
+        if section.name not in _NOT_SECTIONS:
             yield from entries_of(sections[section.name], section.name)
 
 

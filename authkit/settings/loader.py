@@ -33,6 +33,7 @@ from authkit.settings.catalog import catalog
 from authkit.settings.converter import make_converter
 from authkit.settings.model import Settings
 from authkit.settings.plugins import PluginSection, plugin_sections
+from authkit.social.settings import PROVIDER_NAME, ProviderConfig, provider_variables
 
 __all__ = ["ENV_VARS", "MIN_SECRET_BYTES", "ensure_local_secret", "load_settings", "read_env_file"]
 
@@ -116,6 +117,14 @@ def load_settings(
     for plugin in sections:
         # A key of its own, so a plugin named like one of authkit's sections stays apart.
         owners.update({e.env.name: (f"plugin:{plugin.name}", e.field) for e in plugin.entries})
+    providers = _oauth_provider_names(environ, env_file)
+    for name in providers:
+        owners.update(
+            {
+                var: (f"oauth_client:{name}", field)
+                for var, field in provider_variables(name).items()
+            }
+        )
     raw = _raw_values(environ, env_file, owners)
     if "JWT_SECRET" not in raw and "AUTHKIT_JWT_KEYS" not in raw:
         raise ConfigError(
@@ -142,7 +151,8 @@ def load_settings(
     except ClassValidationError as exc:
         problems = _describe(exc, by_path, "$" if exc.cl is Settings else _path_of(exc, sections))
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
-    settings = attrs.evolve(settings, extensions=extensions)
+    clients = tuple(_provider_config(name, nested, converter) for name in providers)
+    settings = attrs.evolve(settings, extensions=extensions, oauth_clients=clients)
     secret = settings.jwt.secret
     if (
         settings.jwt.keys_file is None
@@ -156,6 +166,44 @@ def load_settings(
             _KEYGEN_HINT,
         )
     return settings
+
+
+def _oauth_provider_names(environ: Mapping[str, str], env_file: Path | None) -> tuple[str, ...]:
+    """The names in AUTHKIT_OAUTH_PROVIDERS (the environment over the .env file), checked:
+    they decide which further variables are settings at all."""
+    text = environ.get("AUTHKIT_OAUTH_PROVIDERS", "").strip()
+    if not text and env_file is not None and env_file.is_file():
+        text = (dotenv_values(env_file).get("AUTHKIT_OAUTH_PROVIDERS") or "").strip()
+    names = tuple(dict.fromkeys(word.strip() for word in text.split(",") if word.strip()))
+    bad = [name for name in names if not PROVIDER_NAME.match(name)]
+    if bad:
+        raise ConfigError(
+            f"AUTHKIT_OAUTH_PROVIDERS: {', '.join(map(repr, bad))}: a provider name is lower-case "
+            "letters and digits, starting with a letter, at most 32 characters"
+        )
+    return names
+
+
+def _provider_config(
+    name: str, nested: Mapping[str, Mapping[str, str]], converter: Any
+) -> ProviderConfig:
+    values = dict(nested.get(f"oauth_client:{name}", {}))
+    variables = {field: var for var, field in provider_variables(name).items()}
+    if "client_id" not in values:
+        raise ConfigError(
+            f"{variables['client_id']} is not set: provider {name!r} is named in "
+            "AUTHKIT_OAUTH_PROVIDERS"
+        )
+    try:
+        config: ProviderConfig = converter.structure({"name": name, **values}, ProviderConfig)
+    except ClassValidationError as exc:
+        by_path = {f"$.{field}": var for field, var in variables.items()}
+        problems = [
+            p.split(" (got ")[0] if variables["client_secret"] in p else p
+            for p in _describe(exc, by_path, "$")
+        ]
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    return config
 
 
 def load_section(environ: Mapping[str, str], env_file: Path | None, section: str) -> Any:

@@ -10,7 +10,10 @@ may appear; mongoose ignores fields its schema does not name:
   look-alike key (authkit.users.names), each uniquely indexed (sparse: the
   NestJS app's documents have neither until `backfill_names` gives them theirs);
 - `password_nfc: true`: the hash was made by authkit from the NFC form of the
-  password; without it the hash may be the NestJS app's, of the text as typed.
+  password; without it the hash may be the NestJS app's, of the text as typed;
+- `roles`, a list of strings (absent: none), which access tokens carry in their `roles`
+  claim, and `disabled: true` on a user an administrator disabled (authkit.admin): such a
+  user cannot sign in or refresh, and with revocation checks their tokens stop at once.
 
 A name is looked up exactly as stored first, then by its canonical form: a user
 the NestJS app made keeps signing in by the name as written even when another
@@ -43,14 +46,25 @@ from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from authkit.core.errors import UserAlreadyExists
+from authkit.core.errors import EmailAlreadyInUse, UserAlreadyExists
 from authkit.storage.database import call_database
+from authkit.users.emails import email_key
 from authkit.users.names import UsernameRefused, canonical_username, lookalike_key
 
-__all__ = ["AccountStore", "MongoUserStore", "User", "UserStore", "name_fields"]
+__all__ = [
+    "AccountStore",
+    "EmailUserStore",
+    "MongoUserStore",
+    "User",
+    "UserStore",
+    "name_fields",
+    "roles_of",
+]
 
 logger = logging.getLogger("authkit.users")
 _NAME_FIELDS = ("username_canonical", "username_key")
+# Unique when present: the email's case-folded key (authkit.users.emails).
+_EMAIL_KEY = "email_key"
 
 
 @attrs.frozen
@@ -62,16 +76,48 @@ class User:
     token_version: int = 0
     # The hash is of the password's NFC form, as authkit hashes (see PasswordHasher).
     password_nfc: bool = False
+    # Optional, canonical (authkit.users.emails); only a verified one receives resets.
+    email: str | None = None
+    email_verified: bool = False
+    # An address the user asked to change to, waiting for its verification.
+    pending_email: str | None = None
+
+    # What access tokens carry in `roles` (authkit.admin sets them); none by default.
+    roles: tuple[str, ...] = ()
+    # Set by an administrator: no sign-in, no refresh.
+    disabled: bool = False
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> User:
         return cls(
             id=str(doc["_id"]),
             username=doc["username"],
-            password_hash=doc["password"],
+            # "" for a user with no password (made by social sign-in): no password matches it.
+            password_hash=doc["password"] if isinstance(doc.get("password"), str) else "",
             token_version=_token_version(doc),
             password_nfc=doc.get("password_nfc") is True,
+            email=_text_or_none(doc.get("email")),
+            email_verified=doc.get("email_verified") is True,
+            pending_email=_text_or_none(doc.get("email_pending")),
+            roles=roles_of(doc),
+            disabled=doc.get("disabled") is True,
         )
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def roles_of(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """The roles a user document holds: its `roles` list's strings (absent or not a list: none)."""
+    roles = doc.get("roles")
+    if not isinstance(roles, list):
+        return ()
+    return tuple(dict.fromkeys(r for r in roles if isinstance(r, str)))
 
 
 def _token_version(doc: Mapping[str, Any]) -> int:
@@ -86,6 +132,13 @@ class UserStore(Protocol):
     async def find_by_username(self, username: str) -> User | None: ...
 
     async def create(self, username: str, password_hash: str) -> User: ...
+
+
+@runtime_checkable
+class EmailUserStore(UserStore, Protocol):
+    """A store that keeps an email address with the user (sign-up with `email`)."""
+
+    async def create_with_email(self, username: str, password_hash: str, email: str) -> User: ...
 
 
 @runtime_checkable
@@ -129,7 +182,7 @@ class MongoUserStore:
         in-memory server restarted) gets its index back before the next insert.
         """
         await call_database(self._users.create_index, "username", unique=True)
-        for field in _NAME_FIELDS:
+        for field in (*_NAME_FIELDS, _EMAIL_KEY):
             await call_database(self._users.create_index, field, unique=True, sparse=True)
 
     async def backfill_names(self) -> None:
@@ -195,11 +248,24 @@ class MongoUserStore:
             return None
         return User.from_document(doc)
 
-    async def create(self, username: str, password_hash: str) -> User:
+    async def create(
+        self, username: str, password_hash: str, *, roles: tuple[str, ...] = ()
+    ) -> User:
         """A new user; UserAlreadyExists when the name, or one that looks like it, is taken.
 
         `password_hash` must come from PasswordHasher.hash, which hashes the NFC form.
+        `roles` are stored only when there are some: a user without is the seed's document.
         """
+        more = {"roles": list(dict.fromkeys(roles))} if roles else {}
+        return await self._insert(username, password_hash, more)
+
+    async def create_with_email(self, username: str, password_hash: str, email: str) -> User:
+        """A new user with an unverified `email` (canonical: authkit.users.emails);
+        EmailAlreadyInUse when another user has that address."""
+        fields = {"email": email, _EMAIL_KEY: email_key(email), "email_verified": False}
+        return await self._insert(username, password_hash, fields)
+
+    async def _insert(self, username: str, password_hash: str, more: Mapping[str, Any]) -> User:
         # Without the unique indexes in place, two racing sign-ups could both get in.
         await self.ensure_indexes()
         doc: dict[str, Any] = {
@@ -209,6 +275,49 @@ class MongoUserStore:
             "__v": 0,
             **name_fields(str(username)),
             "password_nfc": True,
+            **more,
+        }
+        try:
+            await call_database(self._users.insert_one, doc)
+        except DuplicateKeyError as exc:
+            if more and await self._email_clashed(exc, doc):
+                raise EmailAlreadyInUse() from None
+            raise UserAlreadyExists() from None
+        return User.from_document(doc)
+
+    async def _email_clashed(self, exc: DuplicateKeyError, doc: Mapping[str, Any]) -> bool:
+        """Whether the insert of `doc` failed on its address, not its name (a name clash
+        wins: it is the answer a sign-up without an email gets too)."""
+        pattern = (exc.details or {}).get("keyPattern")
+        if isinstance(pattern, Mapping):
+            return _EMAIL_KEY in pattern
+        # A server that does not say which index refused (mongomock): ask.
+        names = [{"username": doc["username"]}]
+        if "username_key" in doc:
+            names.append({"username_key": doc["username_key"]})
+        if await call_database(self._users.find_one, {"$or": names}, {"_id": 1}):
+            return False
+        return bool(await call_database(self._users.find_one, {_EMAIL_KEY: doc[_EMAIL_KEY]}))
+
+    async def find_by_id(self, user_id: str) -> User | None:
+        oid = _object_id(user_id)
+        if oid is None:
+            return None
+        doc = await call_database(self._users.find_one, {"_id": oid})
+        # A user with no password (social sign-in's) is a user too: its sessions refresh.
+        if doc is None or not isinstance(doc.get("username"), str):
+            return None
+        return User.from_document(doc)
+
+    async def create_without_password(self, username: str) -> User:
+        """A new user who signs in another way (social sign-in) and cannot use /auth/signin
+        until it has a password; UserAlreadyExists when the name, or a look-alike, is taken."""
+        await self.ensure_indexes()
+        doc: dict[str, Any] = {
+            "_id": ObjectId(),
+            "username": str(username),
+            "__v": 0,
+            **name_fields(str(username)),
         }
         try:
             await call_database(self._users.insert_one, doc)
@@ -216,22 +325,41 @@ class MongoUserStore:
             raise UserAlreadyExists() from None
         return User.from_document(doc)
 
-    async def find_by_id(self, user_id: str) -> User | None:
+    async def remove_without_password(self, user_id: str) -> None:
+        """Remove a user made by `create_without_password` that never got a way in (it lost a
+        race to link its identity); a user with a password is left alone."""
         oid = _object_id(user_id)
-        if oid is None:
+        if oid is not None:
+            await call_database(
+                self._users.delete_one, {"_id": oid, "password": {"$exists": False}}
+            )
+
+    async def find_by_verified_email(self, email: str) -> User | None:
+        """The one user whose `email` is `email` and verified (the `email` and `email_verified`
+        fields the accounts capability keeps); None when none, or more than one, has it."""
+
+        def lookup() -> list[dict[str, Any]]:
+            # The key sign-up keeps addresses unique by: an address the provider verified
+            # is the local one whatever its case.
+            query = {_EMAIL_KEY: email_key(str(email)), "email_verified": True}
+            return list(self._users.find(query).limit(2))
+
+        found = await call_database(lookup)
+        if len(found) != 1 or not isinstance(found[0].get("username"), str):
             return None
-        doc = await call_database(self._users.find_one, {"_id": oid})
-        if doc is None or not isinstance(doc.get("password"), str):
-            return None
-        return User.from_document(doc)
+        return User.from_document(found[0])
 
     async def token_version(self, user_id: str) -> int | None:
-        """The user's token version; None when there is no such user (any more)."""
+        """The user's token version; None when there is no such user (any more), or it is
+        disabled: revocation checks then refuse every token it holds."""
         oid = _object_id(user_id)
         if oid is None:
             return None
-        doc = await call_database(self._users.find_one, {"_id": oid}, {"token_version": 1})
-        return None if doc is None else _token_version(doc)
+        projection = {"token_version": 1, "disabled": 1}
+        doc = await call_database(self._users.find_one, {"_id": oid}, projection)
+        if doc is None or doc.get("disabled") is True:
+            return None
+        return _token_version(doc)
 
     async def bump_token_version(self, user_id: str) -> int:
         """Raise the user's token version by one; the new value (0 for an unknown user)."""
@@ -266,6 +394,6 @@ class MongoUserStore:
         They are looked up, not remembered: one dropped behind our back is made again.
         """
         indexes = await call_database(self._users.index_information)
-        names = ("username_1", *(f"{field}_1" for field in _NAME_FIELDS))
+        names = ("username_1", *(f"{field}_1" for field in (*_NAME_FIELDS, _EMAIL_KEY)))
         if not all(indexes.get(name, {}).get("unique") for name in names):
             await self.ensure_indexes()

@@ -14,22 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.browser import CHROMIUM, FLAGS
 from support.processes import UVICORN_ARGS, Launcher
 
 from authkit.storage.embedded import EmbeddedMongo
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")

@@ -130,9 +130,10 @@ def test_issued_token_has_the_node_header_bytes_and_claims(http: httpx.Client) -
     assert b64url_decode(header) == b'{"alg":"HS256","typ":"JWT"}'
     ours = json.loads(b64url_decode(payload))
     # username, sub, iat, exp first, as the Node app writes them; then authkit's own claims,
-    # which jsonwebtoken ignores.
+    # which jsonwebtoken ignores (auth_time: when the user signed in, for step-up).
     assert list(ours)[:4] == list(json.loads(b64url_decode(node_payload)))
-    assert list(ours)[4:] == ["jti", "token_version", "sid"]
+    assert list(ours)[4:] == ["jti", "token_version", "sid", "auth_time"]
+    assert abs(ours["auth_time"] - time.time()) < 60 and ours["auth_time"] <= ours["iat"]
     assert ours["username"] == "alice"
     assert ours["exp"] - ours["iat"] == 60  # JWT_EXPIRES_IN's default, the seed's '60s'
     assert abs(ours["iat"] - time.time()) < 60

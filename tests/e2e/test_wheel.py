@@ -7,8 +7,9 @@ the user's own that has an `app.py` and a `config.py` of its own.
   `app`, `config` or `strategies`: those names are the user's.
 - `<venv>/bin/authkit --version` prints the wheel's version.
 - `<venv>/bin/authkit serve` in the user's folder, with nothing configured, starts the
-  embedded database, serves signup, signin and /auth/me, and on SIGTERM exits 0 and stops
-  the database. The user's app.py and config.py exit the interpreter if imported.
+  embedded database, serves signup, signin, /auth/me and the account page's files, and
+  on SIGTERM exits 0 and stops the database. The user's app.py and config.py exit the
+  interpreter if imported.
 
 Nothing runs with this checkout on sys.path: no PYTHONPATH (or any other PYTHON*
 variable), the venv's own interpreter, and a working directory outside the checkout.
@@ -301,6 +302,10 @@ def test_installed_serve_runs_in_the_users_folder_and_stops_on_sigterm(
         assert set(profile) == {"_id", "username"}, profile
         assert profile["username"] == CREDENTIALS["username"]
         assert re.fullmatch(r"[0-9a-f]{24}", profile["_id"]), profile
+        # The account page's files are package data: in the wheel, served from it.
+        for path in ("/account", "/account/static/account.js", "/account/static/account.css"):
+            page = http.get(path)
+            assert (page.status_code, bool(page.text)) == (200, True), path
 
     # It kept to the user's folder: its secret in ./.env, the database under ./.authkit/db.
     assert (user_folder / ".env").is_file()

@@ -16,11 +16,13 @@ from typing import Any
 import mongomock
 import pytest
 from starlette.requests import Request
+from support.accounts import Mailbox
 from support.clock import Clock
 from support.settings import SECRET, make_settings
 
 import authkit.cli.main
 import authkit.core.registry
+import authkit.events.plugins
 import authkit.testing
 from authkit import create_app
 from authkit.passwords.hasher import PasswordHasher
@@ -61,6 +63,7 @@ def only_authkits_own_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     A test that fakes entry points patches over this."""
     monkeypatch.setattr(authkit.core.registry, "entry_points", _authkits_own)
     monkeypatch.setattr(authkit.cli.main, "entry_points", _authkits_own)
+    monkeypatch.setattr(authkit.events.plugins, "entry_points", _authkits_own)
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +84,12 @@ def contract() -> dict[str, dict[str, Any]]:
     """The NestJS app's recorded answers, by case name."""
     recorded = json.loads(CONTRACT_FILE.read_text("utf-8"))
     return {case["case"]: case for case in recorded["cases"]}
+
+
+@pytest.fixture
+def mailbox(caplog: pytest.LogCaptureFixture) -> Mailbox:
+    """The mail the development sender wrote to the log (the default without AUTHKIT_SMTP_URL)."""
+    return Mailbox(caplog)
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Mail: the sender protocol, SMTP and development senders, templates, background delivery."""
