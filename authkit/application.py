@@ -24,7 +24,6 @@ from typing import Any
 from pymongo.database import Database
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 
 from authkit.account_page.page import account_feature
@@ -39,7 +38,7 @@ from authkit.core.strategy import StrategyContext
 from authkit.events.bus import EventBus
 from authkit.events.feature import events_feature
 from authkit.events.plugins import load_handlers
-from authkit.http.front import Front
+from authkit.http.cors import CORS
 from authkit.http.responses import exception_handlers, http_error_handler
 from authkit.mfa.factors import SecondFactors, build_second_factors
 from authkit.mfa.feature import mfa_feature
@@ -406,9 +405,9 @@ def _middleware(
     strategies: StrategyRegistry,
     breaker: DatabaseBreaker,
 ) -> list[Middleware]:
-    # Outermost of ours: nosniff and relative own-origin redirects on every answer, a 500
-    # the observer renders and a CORS preflight's included.
-    stack = [Middleware(Front, registry=strategies, breaker=breaker)]
+    # CORS outside the observer: its headers go on the observer's 500s and 404s too. The
+    # preflight answers it gives itself get their nosniff from authkit.http.cors.
+    stack: list[Middleware] = []
     cors = settings.cors
     if cors.origins:
         if cors.allow_credentials and "*" in cors.origins:
@@ -418,7 +417,7 @@ def _middleware(
             )
         stack.append(
             Middleware(
-                CORSMiddleware,
+                CORS,
                 allow_origins=list(cors.origins),
                 allow_credentials=cors.allow_credentials,
                 # Origins are the boundary; methods and headers are whatever routes and
@@ -436,11 +435,15 @@ def _middleware(
                 max_age=600,
             )
         )
+    # Counting every request is work for nobody while no scraper can read /metrics.
+    readable = isinstance(metrics, Metrics) and settings.observability.metrics_token is not None
     stack.append(
         Middleware(
             RequestObserver,
-            metrics=metrics,
+            metrics=metrics if readable else NoMetrics(),
             routes=routes,
+            registry=strategies,
+            breaker=breaker,
             access_log=settings.observability.access_log,
         )
     )
