@@ -42,7 +42,7 @@ from authkit.accounts.settings import AccountSettings
 from authkit.accounts.store import AccountRecords
 from authkit.accounts.tokens import MailTokens, password_mark
 from authkit.core.errors import Conflict, ValidationFailed
-from authkit.passwords.dto import password_problems
+from authkit.passwords.dto import is_clean_text, password_problems
 from authkit.passwords.service import SIGNUP_PRIORITY, SIGNUP_SHARE, AuthService, Client
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.users.emails import email_key
@@ -129,7 +129,7 @@ class PasswordService:
         client: Client | None,
     ) -> User:
         """The user, when `password` is theirs: a sign-in's check (throttled, counted)."""
-        if not isinstance(password, str):
+        if not isinstance(password, str) or not is_clean_text(password):
             raise ValidationFailed([f"{field} must be a string"])
         user = await self.auth.validate_user(username, password, address=address, client=client)
         if user is None or user.id != user_id:
