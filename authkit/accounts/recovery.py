@@ -105,6 +105,7 @@ class PasswordService:
             doc is None
             or user is None
             or doc.get("password_mark") != password_mark(user.password_hash)
+            or not _still_their_address(doc.get("email"), user)
         ):
             raise InvalidMailToken()
         if not isinstance(password, str):
@@ -178,6 +179,17 @@ class PasswordService:
         await self.tokens.withdraw(user.id)
         await self.records.delete_user(user.id)
         _event("account deleted", "account_deleted", user.id)
+
+
+def _still_their_address(mailed_to: object, user: User) -> bool:
+    """Whether the link went to the verified address the user has now: one mailed to an
+    address they have since left (perhaps because someone else reads it) resets nothing."""
+    return (
+        isinstance(mailed_to, str)
+        and user.email is not None
+        and user.email_verified
+        and email_key(mailed_to) == email_key(user.email)
+    )
 
 
 def _event(message: str, event: str, user_id: str, **more: object) -> None:
