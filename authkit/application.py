@@ -24,16 +24,21 @@ from typing import Any
 from pymongo.database import Database
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount
 
 from authkit.account_page.page import account_feature
 from authkit.accounts.feature import accounts_feature, build_accounts, mail_setup
+from authkit.admin.feature import admin_feature
+from authkit.admin.roles import is_role
+from authkit.admin.service import Administration, UserDirectory
 from authkit.core.errors import ConfigError, HTTPError, RegistryError
 from authkit.core.guard import GuardedApp, guards_in
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
-from authkit.http.front import Front
+from authkit.events.bus import EventBus
+from authkit.events.feature import events_feature
+from authkit.events.plugins import load_handlers
+from authkit.http.cors import CORS
 from authkit.http.responses import exception_handlers, http_error_handler
 from authkit.mfa.factors import SecondFactors, build_second_factors
 from authkit.mfa.feature import mfa_feature
@@ -87,6 +92,15 @@ def create_app(
     social sign-in providers' timeouts and transport (tests pass an in-process one).
     """
     metrics = Metrics() if settings.observability.metrics else NoMetrics()
+    if not is_role(settings.admin.role):
+        raise ConfigError(
+            f"AUTHKIT_ADMIN_ROLE={settings.admin.role!r} is not a role name: 1-64 letters, "
+            "digits or _ . : -, starting with a letter or digit"
+        )
+    events = EventBus(
+        queue_size=settings.events.queue_size,
+        handler_timeout=settings.events.handler_timeout.total_seconds(),
+    )
     # Before the client: settings that contradict each other stop the start with no connection.
     pool = CPUPool()
     pool.max_waiting = pool.threads * settings.password_load.queue_per_thread
@@ -113,7 +127,7 @@ def create_app(
         database["signup_attempts"], settings.password_load.signup_per_address
     )
     service = AuthService(
-        users, hasher, throttle, metrics, signup_limit, policy, device_tokens(settings)
+        users, hasher, throttle, metrics, signup_limit, policy, device_tokens(settings), events
     )
     lifetimes = settings.sessions
     sessions = (
@@ -132,6 +146,7 @@ def create_app(
         revocation_checks=lifetimes.revocation_checks,
         reuse_grace_seconds=lifetimes.reuse_grace,
         metrics=metrics,
+        events=events,
     )
     delivery = RefreshDelivery(
         lifetimes.refresh_tokens,
@@ -150,6 +165,19 @@ def create_app(
         database=database,
         revocation=RevocationChecker(denylist, users) if lifetimes.revocation_checks else None,
         settings=settings,
+        events=events,
+    )
+    for handler in load_handlers(ctx):
+        events.subscribe(handler)
+    admin = Administration(
+        users,
+        UserDirectory(database["users"]),
+        lifecycle,
+        hasher,
+        throttle,
+        policy,
+        events,
+        admin_role=settings.admin.role,
     )
     strategies = StrategyRegistry()
     strategies.load_entry_points(ctx)
@@ -172,6 +200,7 @@ def create_app(
             max_body_bytes=max_body,
             signup_mail=accounts.emails,
             gate=gate,
+            signup_open=settings.admin.signup == "open",
         ),
         sessions_feature(
             lifecycle,
@@ -200,6 +229,8 @@ def create_app(
             devices=service.devices,
         ),
         account_feature(),
+        admin_feature(admin, max_body_bytes=max_body),
+        events_feature(events),
         *strategies.features(),
     ]
     social = social_service(settings, database, users, options=oauth_options)
@@ -248,6 +279,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.strategies = strategies
     app.state.users = users
+    app.state.events = events
     app.state.database_breaker = breaker
     # For other capabilities and the step-up rule (authkit.mfa.step_up.require_fresh).
     app.state.mfa = factors
@@ -373,9 +405,9 @@ def _middleware(
     strategies: StrategyRegistry,
     breaker: DatabaseBreaker,
 ) -> list[Middleware]:
-    # Outermost of ours: nosniff and relative own-origin redirects on every answer, a 500
-    # the observer renders and a CORS preflight's included.
-    stack = [Middleware(Front, registry=strategies, breaker=breaker)]
+    # CORS outside the observer: its headers go on the observer's 500s and 404s too. The
+    # preflight answers it gives itself get their nosniff from authkit.http.cors.
+    stack: list[Middleware] = []
     cors = settings.cors
     if cors.origins:
         if cors.allow_credentials and "*" in cors.origins:
@@ -385,7 +417,7 @@ def _middleware(
             )
         stack.append(
             Middleware(
-                CORSMiddleware,
+                CORS,
                 allow_origins=list(cors.origins),
                 allow_credentials=cors.allow_credentials,
                 # Origins are the boundary; methods and headers are whatever routes and
@@ -403,11 +435,15 @@ def _middleware(
                 max_age=600,
             )
         )
+    # Counting every request is work for nobody while no scraper can read /metrics.
+    readable = isinstance(metrics, Metrics) and settings.observability.metrics_token is not None
     stack.append(
         Middleware(
             RequestObserver,
-            metrics=metrics,
+            metrics=metrics if readable else NoMetrics(),
             routes=routes,
+            registry=strategies,
+            breaker=breaker,
             access_log=settings.observability.access_log,
         )
     )

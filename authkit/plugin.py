@@ -28,6 +28,8 @@ what it exports keeps its name and meaning across minor releases. Everything els
 - Social sign-in providers (the `authkit.oauth_providers` entry points): `AuthlibProvider`
   (subclass it: `registration()` for Authlib, `complete()` returns a `Profile`),
   `ProviderConfig`, `ProviderOptions`, `ProviderFailure`, `guarded` (docs/social-login.md).
+- Lifecycle events (the `authkit.events` entry points): `Event`, `EventBus`; a plugin's
+  route emits its own with `await ctx.events.emit(Event("thing_done", user_id, {...}))`.
 - Commands (the `authkit.commands` entry points): `CommandError`, `add_common_options`,
   `load_settings_for`, `database_uri_for`.
 
@@ -44,6 +46,7 @@ Example (a route of a plugin):
 
 from authkit.cli.common import CommandError, add_common_options, database_uri_for, load_settings_for
 from authkit.core.errors import (
+    AccountDisabled,
     AuthenticationFailed,
     BackendUnavailable,
     BadRequest,
@@ -66,6 +69,7 @@ from authkit.core.strategy import (
     Success,
 )
 from authkit.core.values import Choice, Env, Range, Secret
+from authkit.events.bus import Event, EventBus
 from authkit.http.body import read_fields
 from authkit.http.client_address import client_ip, throttle_key
 from authkit.http.disconnect import ClientConnection
@@ -95,6 +99,7 @@ from authkit.users.store import MongoUserStore, User, UserStore
 __all__ = [
     "DEFAULT_DATABASE",
     "JSON",
+    "AccountDisabled",
     "AuthService",
     "AuthenticatedUser",
     "AuthenticationFailed",
@@ -107,6 +112,8 @@ __all__ = [
     "Conflict",
     "DeviceTokens",
     "Env",
+    "Event",
+    "EventBus",
     "Fail",
     "Feature",
     "Forbidden",

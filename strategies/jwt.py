@@ -44,6 +44,8 @@ _BAD_TOKEN = Fail(challenge=InvalidToken().bearer_challenge())
 
 def scopes_from_claims(claims: Mapping[str, Any]) -> tuple[str, ...]:
     """OAuth's space-separated `scope` (RFC 8693) and a `roles` list, as one tuple of scopes."""
+    if "scope" not in claims and "roles" not in claims:
+        return ()  # most tokens, authkit's own included: no list, no dict built
     found: list[str] = []
     scope = claims.get("scope")
     if isinstance(scope, str):

@@ -74,7 +74,7 @@ class LocalStrategy:
         )
         if user is None:
             return _INVALID
-        # The token version travels to the sign-in route, which puts it in the access token.
-        return Success(
-            AuthenticatedUser(user.id, user.username, {"token_version": user.token_version})
-        )
+        # The token version and roles travel to the sign-in route, which puts them in the
+        # access token.
+        claims = {"token_version": user.token_version, "roles": list(user.roles)}
+        return Success(AuthenticatedUser(user.id, user.username, claims))

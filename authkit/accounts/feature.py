@@ -112,7 +112,7 @@ def build_accounts(
             counts, accounts.mail_per_client, refusal="Too many mail requests from this address"
         ),
     )
-    emails = EmailService(users, records, tokens, mailer, limits, accounts)
+    emails = EmailService(users, records, tokens, mailer, limits, accounts, events=auth.events)
     passwords = PasswordService(auth, users, records, tokens, mailer, limits, lifecycle, accounts)
     return Accounts(emails, passwords, tokens, limits, outbox)
 

@@ -42,6 +42,7 @@ from authkit.accounts.settings import AccountSettings
 from authkit.accounts.store import AccountRecords
 from authkit.accounts.tokens import MailTokens, password_mark
 from authkit.core.errors import Conflict, ValidationFailed
+from authkit.events.bus import Event
 from authkit.passwords.dto import is_clean_text, password_problems
 from authkit.passwords.service import SIGNUP_PRIORITY, SIGNUP_SHARE, AuthService, Client
 from authkit.sessions.lifecycle import TokenLifecycle
@@ -87,7 +88,7 @@ class PasswordService:
         _event("password reset mail queued", "password_reset_requested", user.id)
 
     async def _new_hash(self, password: str, user: User, client: Client | None) -> str:
-        problems = password_problems(password, user.username, self.auth.policy)
+        problems = password_problems(password, self.auth.policy, username=user.username)
         if problems:
             raise ValidationFailed(problems)
         hasher = self.auth.passwords
@@ -109,7 +110,9 @@ class PasswordService:
         ):
             raise InvalidMailToken()
         if not isinstance(password, str):
-            raise ValidationFailed(password_problems(password, user.username, self.auth.policy))
+            raise ValidationFailed(
+                password_problems(password, self.auth.policy, username=user.username)
+            )
         new_hash = await self._new_hash(password, user, client)
         # The new password is acceptable: now the token is used up, by one request only.
         if await self.tokens.use(RESET, token, now) is None:
@@ -119,6 +122,7 @@ class PasswordService:
         await self.tokens.withdraw(user.id, RESET)
         ended = await self.lifecycle.sign_out_all({"sub": user.id})
         _event("password reset", "password_reset", user.id, sessions=ended)
+        await self.auth.events.emit(Event("password_reset", user.id, {"sessions": ended}))
 
     async def _check(
         self,
@@ -151,7 +155,7 @@ class PasswordService:
             claims["sub"], claims.get("username", ""), current, "currentPassword", address, client
         )
         if not isinstance(new, str):
-            raise ValidationFailed(password_problems(new, user.username, self.auth.policy))
+            raise ValidationFailed(password_problems(new, self.auth.policy, username=user.username))
         new_hash = await self._new_hash(new, user, client)
         if not await self.records.set_password(user.id, user.password_hash, new_hash):
             raise Conflict("The password changed meanwhile; sign in again")
@@ -159,6 +163,7 @@ class PasswordService:
         session = claims.get("sid") if isinstance(claims.get("sid"), str) else None
         access = await self.lifecycle.sign_out_others(user.id, user.username, session)
         _event("password changed", "password_changed", user.id)
+        await self.auth.events.emit(Event("password_changed", user.id, {}))
         return access
 
     async def delete(
@@ -179,6 +184,7 @@ class PasswordService:
         await self.tokens.withdraw(user.id)
         await self.records.delete_user(user.id)
         _event("account deleted", "account_deleted", user.id)
+        await self.auth.events.emit(Event("account_deleted", user.id, {"username": user.username}))
 
 
 def _still_their_address(mailed_to: object, user: User) -> bool:

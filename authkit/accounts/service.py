@@ -43,6 +43,7 @@ from authkit.core.errors import (
     TooManyRequests,
     ValidationFailed,
 )
+from authkit.events.bus import Event, EventBus
 from authkit.passwords.signup_limit import SignupLimit
 from authkit.users.emails import EmailRefused, canonical_email, email_key
 from authkit.users.store import MongoUserStore, User
@@ -112,6 +113,8 @@ class EmailService:
     limits: MailLimits
     settings: AccountSettings
     clock: Callable[[], datetime] = now_utc
+    # Lifecycle events (authkit.events): `email_verified` once an address is confirmed.
+    events: EventBus = attrs.field(factory=EventBus)
 
     async def _user(self, user_id: str) -> User:
         user = await self.users.find_by_id(user_id)
@@ -188,6 +191,7 @@ class EmailService:
         if not confirmed:
             raise InvalidMailToken()
         _event("email verified", "email_verified", doc["user_id"])
+        await self.events.emit(Event("email_verified", doc["user_id"], {"email": doc["email"]}))
         return email_state(await self._user(doc["user_id"]))
 
     async def _confirmed_before(self, token: str, now: datetime) -> dict[str, Any]:

@@ -4,6 +4,8 @@
     authkit check        validate the configuration, ping the database, print the settings
     authkit create-user  add a user (password prompted, or one line on stdin)
     authkit delete-user  remove a user
+    authkit users        list, show, disable, enable, set roles, unlock, sign out, set a
+                         password (authkit.admin.commands)
     authkit gen-secret   print a new random JWT_SECRET
     authkit keys         generate, rotate and list signing keys (authkit.keys_cli)
     authkit --version    print `authkit <version>` (the installed authkit-asgi's)
@@ -29,6 +31,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from authkit import __version__
+from authkit.admin.commands import add_users_command
 from authkit.cli.check import add_check_command
 from authkit.cli.common import (
     CommandError,
@@ -70,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(commands)
     add_check_command(commands)
     add_user_commands(commands)
+    add_users_command(commands)
     gen = commands.add_parser(
         "gen-secret",
         help="print a new random JWT_SECRET",

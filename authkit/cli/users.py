@@ -1,4 +1,8 @@
-"""`authkit create-user` and `authkit delete-user`, on the database the service uses."""
+"""`authkit create-user` and `authkit delete-user`, on the database the service uses.
+
+`authkit create-user NAME --role admin` makes the first administrator (AUTHKIT_ADMIN_ROLE);
+`--role` may be given more than once. The rest of user administration: `authkit users`.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from typing import Any
 from authkit.cli.common import CommandError, add_common_options, database_uri, load_settings_for
 from authkit.core.errors import HTTPError, ValidationFailed
 
-__all__ = ["add_user_commands"]
+__all__ = ["add_user_commands", "read_password"]
 
 
 def add_user_commands(commands: Any) -> None:
@@ -26,6 +30,14 @@ def add_user_commands(commands: Any) -> None:
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    create.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        dest="roles",
+        metavar="ROLE",
+        help="give the user this role (repeatable): `--role admin` makes an administrator",
+    )
     add_common_options(create)
     create.set_defaults(handler=_create_user)
 
@@ -35,7 +47,7 @@ def add_user_commands(commands: Any) -> None:
     delete.set_defaults(handler=_delete_user)
 
 
-def _read_password(args: argparse.Namespace) -> str:
+def read_password(args: argparse.Namespace) -> str:
     if args.password_stdin or not sys.stdin.isatty():
         line = sys.stdin.readline()
         return line[:-1] if line.endswith("\n") else line
@@ -46,13 +58,18 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _create_user(args: argparse.Namespace) -> int:
+    from authkit.admin.roles import parse_roles
     from authkit.passwords.dto import SignupCredentials
     from authkit.users.store import MongoUserStore
 
     settings = load_settings_for(args)
     try:
+        roles = parse_roles(list(args.roles))
+    except ValidationFailed as exc:
+        raise CommandError("; ".join(exc.message)) from None
+    try:
         credentials = SignupCredentials.from_body(
-            {"username": args.username, "password": _read_password(args)},
+            {"username": args.username, "password": read_password(args)},
             settings.passwords.policy(),
         )
     except ValidationFailed as exc:
@@ -65,7 +82,8 @@ def _create_user(args: argparse.Namespace) -> int:
         try:
             store = MongoUserStore(client.get_default_database("authkit")["users"])
             hasher = settings.passwords.hasher()
-            user = await store.create(credentials.username, await hasher.hash(credentials.password))
+            password_hash = await hasher.hash(credentials.password)
+            user = await store.create(credentials.username, password_hash, roles=roles)
             return user.id
         finally:
             client.close()
@@ -75,7 +93,8 @@ def _create_user(args: argparse.Namespace) -> int:
             user_id = asyncio.run(create(uri))
         except HTTPError as exc:
             raise CommandError(f"cannot create {args.username!r}: {exc.message}") from None
-    print(f"created user {credentials.username!r} with id {user_id}")
+    with_roles = f" and roles {', '.join(roles)}" if roles else ""
+    print(f"created user {credentials.username!r} with id {user_id}{with_roles}")
     return 0
 
 

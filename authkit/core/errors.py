@@ -13,7 +13,8 @@ AuthkitError
     │   ├── InvalidToken
     │   └── InvalidRefreshToken
     ├── Forbidden (403)
-    │   └── InsufficientScope
+    │   ├── InsufficientScope
+    │   └── AccountDisabled      the right password, for a user an administrator disabled
     ├── NotFound (404)
     ├── Conflict (409)
     │   └── UserAlreadyExists
@@ -36,6 +37,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 __all__ = [
+    "AccountDisabled",
     "AuthenticationFailed",
     "AuthkitError",
     "BackendUnavailable",
@@ -200,6 +202,16 @@ class InsufficientScope(Forbidden):
     def headers(self) -> dict[str, str]:
         scope = " ".join(self.missing)
         return {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'}
+
+
+class AccountDisabled(Forbidden):
+    """The password was right, but an administrator disabled the user (authkit.admin).
+
+    Only ever raised after the password matched: a caller without it gets the same 401
+    as for any wrong password, so a stranger cannot tell a disabled account from another.
+    """
+
+    default_message = "This account is disabled"
 
 
 class NotFound(HTTPError):

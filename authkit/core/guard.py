@@ -21,7 +21,7 @@ Examples:
     Mount("/admin", app=GuardedApp(admin_app, "jwt", scopes=["admin"]))   # a whole app
 
 The registry comes from the request's scope, where the application puts it
-(`authkit.http.front.Front`). Every guard is recorded, so the application
+(`authkit.ops.observer.RequestObserver`). Every guard is recorded, so the application
 checks its names at start-up and the OpenAPI document lists its schemes.
 
 FastAPI path operations take a dependency instead, `Depends(authkit.fastapi.Guard(...))`:
@@ -59,7 +59,7 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Response]])
 _GUARD_ATTRIBUTE = "__authkit_guard__"
-# Where the application puts its registry in each scope (authkit.http.front).
+# Where the application puts its registry in each scope (authkit.ops.observer).
 REGISTRY_SCOPE_KEY = "authkit.strategies"
 _HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _ON_FASTAPI = (

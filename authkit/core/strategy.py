@@ -35,6 +35,7 @@ import attrs
 from starlette.authentication import BaseUser
 from starlette.requests import Request
 
+from authkit.events.bus import EventBus
 from authkit.ops.metrics import NoMetrics
 
 if TYPE_CHECKING:
@@ -135,6 +136,9 @@ class StrategyContext:
     # The application's settings; a plugin reads the section it declared through the
     # `authkit.settings` entry points with `ctx.settings.section(MySettings)`.
     settings: SettingsSections = attrs.field(factory=DefaultSections)
+    # The lifecycle events' bus: a plugin's routes `await ctx.events.emit(Event(...))`
+    # after what they did (authkit.events.bus); none subscribed, emitting costs nothing.
+    events: EventBus = attrs.field(factory=EventBus)
 
 
 @runtime_checkable

@@ -4,12 +4,14 @@ Starlette compiles a route's path to a regular expression ending in `$`, and Pyt
 also matches just before a final newline: `^/healthz$` matches `/healthz\\n`, so
 `GET /healthz%0A` would be served as `/healthz`. Express, which the contract follows, and
 authkit before it used Starlette's router, answer that path with the 404 of an unknown
-path. The front layer (authkit.http.front) keeps that answer for every route, authkit's
-and yours, in front of the router; any other path goes straight through.
+path. The request observer (authkit.ops.observer) keeps that answer for every route,
+authkit's and yours, in front of the router, by sending such a path to `not_found`; any
+other path goes straight through.
 
 Example:
 
-    assert ends_in_newline({"type": "http", "path": "/healthz\\n"})
+    scope = {"type": "websocket", "path": "/healthz\\n"}
+    app = not_found if scope["path"].endswith("\\n") else ...
 """
 
 from __future__ import annotations
@@ -19,14 +21,7 @@ from starlette.websockets import WebSocketClose
 
 from authkit.http.responses import cannot
 
-__all__ = ["ends_in_newline", "not_found"]
-
-
-def ends_in_newline(scope: Scope) -> bool:
-    if scope["type"] == "lifespan":
-        return False
-    path: str = scope["path"]
-    return path.endswith("\n")
+__all__ = ["not_found"]
 
 
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:

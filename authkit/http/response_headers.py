@@ -9,13 +9,17 @@
   cache in front would hand that to everyone. A path resolves against whatever host the
   browser really asked. Redirects elsewhere are left as they are.
 
-The front layer (authkit.http.front) applies them to each response's start message.
+The request observer (authkit.ops.observer) applies both to each response's start message,
+adding NOSNIFF in the same copy of the headers as the request id; a CORS preflight, which
+CORS answers before any app sees the request, gets NOSNIFF from authkit.http.cors.
 
 Example:
 
-    message = {"type": "http.response.start", "status": 200, "headers": []}
-    keep_response_rules(message, {"type": "http", "scheme": "http", "headers": []})
-    assert (b"x-content-type-options", b"nosniff") in message["headers"]
+    scope = {"type": "http", "scheme": "http", "path": "/", "headers": [(b"host", b"testserver")]}
+    start = {"type": "http.response.start", "status": 302}
+    start["headers"] = [(b"location", b"http://testserver/auth/me")]
+    keep_redirect_relative(start, scope)
+    assert start["headers"] == [(b"location", b"/auth/me")]
 """
 
 from __future__ import annotations
@@ -23,20 +27,19 @@ from __future__ import annotations
 from starlette.datastructures import URL, MutableHeaders
 from starlette.types import Message, Scope
 
-__all__ = ["keep_response_rules"]
+__all__ = ["NOSNIFF", "keep_redirect_relative"]
 
-_NOSNIFF = (b"x-content-type-options", b"nosniff")
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
-def keep_response_rules(message: Message, scope: Scope) -> None:
-    """Apply both rules to `message`, an `http.response.start` for `scope`'s request."""
-    status = message["status"]
-    if 300 <= status < 400:
-        headers = MutableHeaders(scope=message)
-        if "location" in headers:
-            headers["location"] = _relative_if_own(headers["location"], scope)
-    # A list of our own: the app's may be a tuple, or shared with another response.
-    message["headers"] = [*message.get("headers", ()), _NOSNIFF]
+def keep_redirect_relative(message: Message, scope: Scope) -> None:
+    """For `message`, a 3xx `http.response.start` for `scope`'s request: a Location on
+    the request's own origin becomes a path."""
+    if "headers" not in message:
+        return  # no Location to rewrite
+    headers = MutableHeaders(scope=message)
+    if "location" in headers:
+        headers["location"] = _relative_if_own(headers["location"], scope)
 
 
 def _relative_if_own(location: str, scope: Scope) -> str:

@@ -1,4 +1,17 @@
-"""Per-request observation: a request id, one access-log line, and the HTTP metrics.
+"""The one layer every request meets (inside CORS, when that is on): the rules that hold
+for every route, authkit's, yours and mounted apps', and the request's observation.
+
+- every response says `nosniff`, and a redirect to the request's own origin goes out as a
+  path, never naming the `Host` the client sent (authkit.http.response_headers);
+- the strategy registry goes into the scope, where every guard finds it, a guard in a
+  mounted application's route included (authkit.core.guard);
+- the database breaker of this application is the one its database calls go through
+  while the request is served (authkit.storage.breaker);
+- a request id, one access-log line, and the HTTP metrics.
+
+One layer for all of it: each layer is another call, and each that wraps `send` another
+call per message, on every request. A CORS preflight, which CORS answers itself, gets its
+`nosniff` there (authkit.http.cors).
 
 It also answers any exception nothing else handled with NestJS's 500, logged
 without its message (see authkit.responses); Starlette's own last-resort handler
@@ -14,10 +27,19 @@ and of the path only its first LOGGED_PATH_LENGTH characters.
 
 Example:
 
+    from authkit.core.registry import StrategyRegistry
     from authkit.ops.metrics import Metrics
+    from authkit.storage.breaker import DatabaseBreaker
 
-    m = Metrics()
-    Starlette(routes=routes, middleware=[Middleware(RequestObserver, metrics=m, routes=routes)])
+    breaker = DatabaseBreaker(lambda: db.command("ping"))
+    observer = Middleware(
+        RequestObserver,
+        metrics=Metrics(),
+        routes=routes,
+        registry=StrategyRegistry(),
+        breaker=breaker,
+    )
+    Starlette(routes=routes, middleware=[observer])
 """
 
 from __future__ import annotations
@@ -32,33 +54,24 @@ from collections.abc import Iterable
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from authkit.http.client_address import client_ip_text
+from authkit.core.guard import REGISTRY_SCOPE_KEY
+from authkit.core.registry import StrategyRegistry
 from authkit.http.headers import first_header
-from authkit.http.paths import ends_in_newline, not_found
+from authkit.http.paths import not_found
+from authkit.http.response_headers import NOSNIFF, keep_redirect_relative
 from authkit.http.responses import unexpected_error_response
-from authkit.ops.logs import (
-    JSONFormatter,
-    clip,
-    json_string,
-    own_json_string,
-    repr_of_round2,
-    sole_json_handler,
-)
+from authkit.ops.access_line import LOGGED_PATH_LENGTH, access_log, log_access
 from authkit.ops.metrics import NoMetrics
+from authkit.storage.breaker import REQUEST_BREAKER, DatabaseBreaker
 
 __all__ = ["LOGGED_PATH_LENGTH", "RequestObserver"]
 
-access_log = logging.getLogger("authkit.access")
-# The access line's head after its time, up to the message: what JSONFormatter.head writes.
-_ACCESS_HEAD = f'"level": "info", "logger": {json_string(access_log.name)}, "message": '
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # A request id names a request in the logs; it guards nothing, so it need not come from the
 # operating system's generator (a system call per request): a generator seeded from it once.
 # Reseeded in a forked worker (gunicorn --preload), or two workers would share a sequence.
 _ids = random.Random()  # noqa: S311 - not a secret, see above
 os.register_at_fork(after_in_child=_ids.seed)
-# Far above any path authkit routes; the server lets a client send one of many kilobytes.
-LOGGED_PATH_LENGTH = 1024
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
@@ -72,103 +85,67 @@ class RequestObserver:
         app: ASGIApp,
         metrics: NoMetrics,
         routes: Iterable[BaseRoute],
+        registry: StrategyRegistry,
+        breaker: DatabaseBreaker,
         *,
         access_log: bool = True,
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.registry = registry
+        self.breaker = breaker
         self.access_log = access_log
         # Metrics are labelled by route template, so their number stays bounded.
         self._templates = {r.endpoint: r.path for r in routes if isinstance(r, Route)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await (not_found if ends_in_newline(scope) else self.app)(scope, receive, send)
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or f"{_ids.getrandbits(128):032x}"
+        scope[REGISTRY_SCOPE_KEY] = self.registry
+        token = REQUEST_BREAKER.set(self.breaker)
+        if kind != "http":
+            try:
+                app = not_found if scope["path"].endswith("\n") else self.app
+                await app(scope, receive, send)
+            finally:
+                REQUEST_BREAKER.reset(token)
+            return
+        # printf-style: an int as hex without the f-string's format-spec machinery
+        request_id = _incoming_request_id(scope) or "%032x" % _ids.getrandbits(128)  # noqa: UP031
         scope.setdefault("state", {})["request_id"] = request_id
-        id_bytes = request_id.encode("latin-1")
+        added = ((b"x-request-id", request_id.encode("latin-1")), NOSNIFF)
         status: int | None = None
         started = time.perf_counter()
 
-        async def send_with_id(message: Message) -> None:
+        async def send_observed(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                # What MutableHeaders(scope=message).append() does, without building one.
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", id_bytes)]
+                if 300 <= status < 400:
+                    keep_redirect_relative(message, scope)
+                # A list of our own: the app's may be a tuple, or shared with another response.
+                message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
         try:
-            await (not_found if ends_in_newline(scope) else self.app)(scope, receive, send_with_id)
+            app = not_found if scope["path"].endswith("\n") else self.app
+            await app(scope, receive, send_observed)
         except Exception as exc:
             if status is not None:
                 raise  # too late to answer; the server closes the connection
             response = unexpected_error_response(scope["method"], scope["path"], exc)
-            await response(scope, receive, send_with_id)
+            await response(scope, receive, send_observed)
         finally:
+            REQUEST_BREAKER.reset(token)
             seconds = time.perf_counter() - started
             status = status or 500
             endpoint = scope.get("endpoint")
             route = self._templates.get(endpoint, "unmatched") if endpoint else "unmatched"
             self.metrics.request(route, scope["method"], status, seconds)
             if self.access_log and access_log.isEnabledFor(logging.INFO):
-                self._log_access(scope, route, status, seconds, request_id)
+                log_access(scope, route, status, seconds, request_id)
 
-    @staticmethod
-    def _log_access(scope: Scope, route: str, status: int, seconds: float, request_id: str) -> None:
-        method, path = scope["method"], scope["path"]
-        if len(path) > LOGGED_PATH_LENGTH:
-            path = clip(path, LOGGED_PATH_LENGTH)
-        user = scope.get("user")
-        user_id = user.identity if user is not None and user.is_authenticated else None
-        address = client_ip_text(scope)
-        # As shipped, the line's only destination is authkit's own JSON handler on stderr:
-        # handing it the line skips the LogRecord, the handler chain and the general encoder,
-        # and the handler writes a loop turn's lines together. Any other logging set-up gets
-        # the record, as for every other event; the two lines are the same
-        # (tests/unit/test_access_line.py).
-        handler = sole_json_handler(access_log, logging.INFO)
-        if handler is not None:
-            fmt: JSONFormatter = handler.formatter  # type: ignore[assignment]
-            # ASCII without DEL, the usual case, needs only the encoder's escapes.
-            plain = (
-                path.isascii() and method.isascii() and "\x7f" not in path and "\x7f" not in method
-            )
-            string = own_json_string if plain else json_string
-            # format()'s line for this record, its constant parts written out once.
-            handler.write_soon(
-                f'{{"time": "{fmt.time_text(time.time())}", {_ACCESS_HEAD}'
-                f"{string(f'{method} {path} {status}')}"
-                f', "event": "request", "method": {string(method)}'
-                f', "path": {string(path)}, "route": {own_json_string(route)}'
-                f', "status": {int(status)}, "duration_ms": {repr_of_round2(seconds * 1000)}'
-                f', "request_id": {own_json_string(request_id)}'
-                f', "user_id": {fmt.json_scalar(user_id)}, "client": {fmt.json_scalar(address)}}}'
-            )
-            return
-        duration_ms = round(seconds * 1000, 2)
-        fields = {
-            "event": "request",
-            "method": method,
-            "path": path,
-            "route": route,
-            "status": status,
-            "duration_ms": duration_ms,
-            "request_id": request_id,
-            "user_id": user_id,
-            "client": address,
-        }
-        # Logger.info() would also walk the stack for the caller's file and line, which no
-        # formatter of ours prints. makeRecord() + handle() is info() without that walk.
-        record = access_log.makeRecord(
-            access_log.name,
-            logging.INFO,
-            __file__,
-            0,
-            "%s %s %d",
-            (method, path, status),
-            None,
-            extra={"fields": fields},
-        )
-        access_log.handle(record)
+    # The access line's writer (authkit.ops.access_line), where the tests and bench reach it.
+    _log_access = staticmethod(log_access)

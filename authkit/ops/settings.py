@@ -40,7 +40,7 @@ class ObservabilitySettings:
         Env(
             "AUTHKIT_ACCESS_LOG",
             "one JSON line per request; `false` when a proxy in front logs requests already "
-            "(`/auth/me` then serves about a fifth more, see docs/benchmarks.md)",
+            "(the line is about a seventh of `/auth/me`'s instructions, see docs/benchmarks.md)",
         ),
     ] = True
     metrics: Annotated[

@@ -102,10 +102,10 @@ def is_clean_text(value: str) -> bool:
 
 
 def password_problems(
-    password: object, username: object, policy: PasswordPolicy = _DEFAULT_POLICY
+    password: object, policy: PasswordPolicy = _DEFAULT_POLICY, *, username: object = None
 ) -> list[str]:
-    """What is wrong with `password` as a new password for `username` (sign-up, reset,
-    change): the policy's lengths in the DTO's words, bcrypt's 72 bytes, then the policy."""
+    """What sign-up's rules say of a new password (none: it may be used), for every place
+    that sets one: sign-up, and an administrator setting a user's (authkit.admin)."""
     clean = isinstance(password, str) and is_clean_text(password)
     measured = normalized(password) if clean and isinstance(password, str) else password
     problems = _password_rule(policy).check(measured)
@@ -146,7 +146,7 @@ class SignupCredentials:
         username_errors = _USERNAME.check(username)
         if isinstance(username, str) and not username_errors:
             username_errors = _username_problems(username)
-        password_errors = password_problems(password, username, policy)
+        password_errors = password_problems(password, policy, username=username)
         email, email_errors = _email_of(body)
         errors = username_errors + password_errors + email_errors
         if errors or not isinstance(username, str) or not isinstance(password, str):

@@ -26,11 +26,18 @@ def passwords_feature(
     max_body_bytes: int,
     gate: SignInGate | None = None,
     signup_mail: SignupMail | None = None,
+    signup_open: bool = True,
 ) -> Feature:
     return Feature(
         "passwords",
         routes=auth_routes(
-            service, max_body_bytes, lifecycle, delivery, gate, signup_mail=signup_mail
+            service,
+            max_body_bytes,
+            lifecycle,
+            delivery,
+            gate,
+            signup_mail=signup_mail,
+            signup_open=signup_open,
         ),
         indexes=[throttle.ensure_indexes]
         + ([] if signup_limit is None else [signup_limit.ensure_indexes]),

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from authkit.core.errors import Forbidden
 from authkit.core.guard import guard
 from authkit.core.strategy import AuthenticatedUser
 from authkit.http.body import read_fields
@@ -41,7 +42,9 @@ from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import NO_STORE, PAIR_SCHEMA, RefreshDelivery, user_agent_of
 from authkit.users.store import User
 
-__all__ = ["SignInGate", "SignupMail", "auth_routes"]
+__all__ = ["SIGNUP_CLOSED", "SignInGate", "SignupMail", "auth_routes"]
+
+SIGNUP_CLOSED = "Sign-up is closed: an administrator creates accounts"
 
 
 class SignupMail(Protocol):
@@ -122,13 +125,17 @@ def auth_routes(
     gate: SignInGate | None = None,
     *,
     signup_mail: SignupMail | None = None,
+    signup_open: bool = True,
 ) -> list[Route]:
     """The seed's routes. With a `lifecycle`, sign-in also starts a session and hands out a
     refresh token the way `delivery` says (authkit.token_routes). A `gate` may answer a
     right password with a challenge instead (a second factor). With `signup_mail`, a
-    sign-up that gives an `email` has a verification link mailed to it."""
+    sign-up that gives an `email` has a verification link mailed to it. With `signup_open`
+    False (AUTHKIT_SIGNUP=closed) sign-up answers 403 before reading the body: only an
+    administrator creates users then (authkit.admin)."""
     delivery = delivery or RefreshDelivery()
     credentials_body = _credentials_body(service.policy)
+    signup_refusals = (400, 409, 413, 429, 503) if signup_open else (400, 403, 409, 413, 429, 503)
 
     @describe(
         operation_id="signUp",
@@ -136,11 +143,13 @@ def auth_routes(
         request_body=credentials_body,
         responses={
             201: {"description": "Created; the body is empty"},
-            **error_responses(400, 409, 413, 429, 503),
+            **error_responses(*signup_refusals),
         },
         tags=["auth"],
     )
     async def sign_up(request: Request) -> Response:
+        if not signup_open:
+            raise Forbidden(SIGNUP_CLOSED)
         credentials = SignupCredentials.from_body(
             await read_fields(request, max_body_bytes), service.policy
         )
@@ -174,10 +183,12 @@ def auth_routes(
             # No token and no device token yet: the second factor completes the sign-in.
             return JSON(dict(challenge), status_code=200, headers=NO_STORE)
         version = principal.claims.get("token_version")
+        roles = principal.claims.get("roles")
         pair = await lifecycle.sign_in(
             principal.id,
             principal.username,
             token_version=version if isinstance(version, int) else None,
+            roles=tuple(roles) if isinstance(roles, list) else None,
             user_agent=user_agent_of(request),
         )
         response = delivery.response(pair, 201)

@@ -9,7 +9,9 @@ failures only), and each outcome is logged as a
 security event on the `authkit.security` logger (never with the password).
 The per-account limit counts the canonical name, so spellings of one name share it.
 A successful check also upgrades a hash made at another bcrypt cost than
-BCRYPT_ROUNDS, when the store can write one (an `AccountStore`). A name with
+BCRYPT_ROUNDS, when the store can write one (an `AccountStore`). The right password for a
+disabled user (authkit.admin) is refused with AccountDisabled (403) after the same
+check; a wrong one gets the same answer as for any other user. A name with
 control characters, or a blank one, is refused before any of that with a 400
 (authkit.users.names.signin_username_problem).
 
@@ -34,12 +36,14 @@ from typing import Protocol
 import attrs
 
 from authkit.core.errors import (
+    AccountDisabled,
     BackendUnavailable,
     ClientGone,
     Overloaded,
     TooManyRequests,
     ValidationFailed,
 )
+from authkit.events.bus import Event, EventBus
 from authkit.ops.logs import clip
 from authkit.ops.metrics import NoMetrics
 from authkit.passwords.devices import DeviceTokens
@@ -87,6 +91,8 @@ class AuthService:
     policy: PasswordPolicy = attrs.field(factory=PasswordPolicy)
     # None: no device tokens are issued or honoured; every client is an untrusted source.
     devices: DeviceTokens | None = None
+    # Lifecycle events (authkit.events): `signup` once a user is stored.
+    events: EventBus = attrs.field(factory=EventBus)
 
     async def sign_up(
         self,
@@ -120,6 +126,7 @@ class AuthService:
             "signup",
             extra={"fields": {"event": "signup", "user": user.username, "user_id": user.id}},
         )
+        await self.events.emit(Event("signup", user.id, {"username": user.username}))
         return user
 
     async def _create(self, credentials: SignupCredentials, password_hash: str) -> User:
@@ -243,6 +250,12 @@ class AuthService:
         if user is not None and secret is not None:
             if throttle is not None and attempt is not None:
                 await throttle.succeeded(attempt)
+            if user.disabled:
+                # Told only to whoever knows the password: the owner learns why, a thief
+                # that the password is worth nothing here.
+                self.metrics.signin("failed")
+                _signin_event(logging.WARNING, "failed", username, address, reason="disabled")
+                raise AccountDisabled()
             self.metrics.signin("succeeded")
             _signin_event(logging.INFO, "ok", username, address, trusted_device=device is not None)
             return await self._upgrade_hash(user, secret)

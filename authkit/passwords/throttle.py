@@ -391,6 +391,14 @@ class SigninThrottle:
         await call_database(self._failures.insert_one, {**doc, "expires": expires})
         return record_id
 
+    async def clear_account(self, account: str) -> int:
+        """Forget every failure of `account`, from every address and device: an
+        administrator's unlock (authkit.admin). Attempts in flight end as their passwords
+        say. How many failures went."""
+        here = _settled({"account": account}, self._clock())
+        result = await call_database(self._failures.delete_many, here)
+        return int(result.deleted_count)
+
     async def record_success(self, account: str, address: str, device: str | None = None) -> None:
         """Forget this account's failures from this address, or this trusted device's (a
         caller that checked first can skip this when `ThrottleCheck.failures_here` is False:

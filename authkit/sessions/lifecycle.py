@@ -5,8 +5,12 @@ and a refresh token; a refresh trades a refresh token for a new pair, once;
 sign-out ends the session, sign-out-all every session of the user; sessions
 are listed and revoked one by one. A session ends `session_max_age` after its
 sign-in however often it is refreshed: a refresh token issued near that end
-lives only until it. Storage is authkit.sessions' business, revocation checks
-authkit.revocation's; no HTTP here.
+lives only until it. An access token carries the user's `roles` (when they have
+any), read again at every refresh, so a change of roles reaches the client at its
+next refresh; a disabled user's refresh is refused and their session ended.
+Sign-in, sign-out, sign-out-all and a detected reuse are also lifecycle events
+(authkit.events), emitted after they happened. Storage is authkit.sessions'
+business, revocation checks authkit.revocation's; no HTTP here.
 
 Every security-relevant outcome is logged on `authkit.security` with the user
 and session ids, never a token or its hash. A reused refresh token is a
@@ -34,13 +38,20 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import attrs
 
-from authkit.core.errors import BackendUnavailable, InvalidRefreshToken, NotFound
+from authkit.core.errors import (
+    AccountDisabled,
+    AuthenticationFailed,
+    BackendUnavailable,
+    InvalidRefreshToken,
+    NotFound,
+)
+from authkit.events.bus import Event, EventBus
 from authkit.ops.metrics import NoMetrics
 from authkit.sessions.revocation import MongoDenylist
 from authkit.sessions.store import MongoSessionStore, Session, hash_token, new_refresh_token
@@ -86,6 +97,7 @@ class TokenLifecycle:
     # concurrent duplicate (two tabs, a retry): refused, but the session is kept.
     reuse_grace_seconds: int = 10
     metrics: NoMetrics = attrs.field(factory=NoMetrics)
+    events: EventBus = attrs.field(factory=EventBus)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.tokens.now(), tz=timezone.utc)
@@ -97,6 +109,7 @@ class TokenLifecycle:
         version: int,
         session_id: str | None,
         auth_time: datetime | None,
+        roles: Sequence[str] = (),
     ) -> str:
         claims: dict[str, Any] = {"token_version": version}
         if session_id is not None:
@@ -104,6 +117,9 @@ class TokenLifecycle:
         if auth_time is not None:
             # When the user last proved who they are (RFC 9470): step-up reads it.
             claims["auth_time"] = int(auth_time.timestamp())
+        if roles:
+            # Only when there are some: a user without roles gets the seed's token.
+            claims["roles"] = list(roles)
         token = self.tokens.issue(user_id=user_id, username=username, claims=claims)
         self.metrics.token_issued()
         return token
@@ -114,32 +130,52 @@ class TokenLifecycle:
         username: str,
         *,
         token_version: int | None = None,
+        roles: Sequence[str] | None = None,
         user_agent: str | None = None,
     ) -> TokenPair:
-        if token_version is None:
-            token_version = await self.users.token_version(user_id) or 0
+        """A new session (when refresh tokens are on) and its tokens. `token_version` and
+        `roles` are the user's as the password check just read them; either left out, the
+        user is read (AccountDisabled if it is disabled, AuthenticationFailed if it is gone:
+        deleted between a first step, a social callback or a password, and the last)."""
+        if token_version is None or roles is None:
+            user = await self.users.find_by_id(user_id)
+            if user is None:
+                raise AuthenticationFailed()
+            if user.disabled:
+                raise AccountDisabled()
+            if token_version is None:
+                token_version = user.token_version
+            if roles is None:
+                roles = user.roles
         now = self._now()
         if self.sessions is None:
-            return TokenPair(self._access(user_id, username, token_version, None, now))
-        refresh_token = new_refresh_token()
-        expires = self._expiry(now, now)
-        session = await self.sessions.start(
-            user_id, user_agent, hash_token(refresh_token), now, expires
-        )
-        _log("session started", "session_started", user_id, session.id)
-        access = self._access(user_id, username, token_version, session.id, now)
-        return TokenPair(access, refresh_token, session.id, _seconds_until(expires, now))
+            pair = TokenPair(self._access(user_id, username, token_version, None, now, roles))
+        else:
+            refresh_token = new_refresh_token()
+            expires = self._expiry(now, now)
+            session = await self.sessions.start(
+                user_id, user_agent, hash_token(refresh_token), now, expires
+            )
+            _log("session started", "session_started", user_id, session.id)
+            access = self._access(user_id, username, token_version, session.id, now, roles)
+            pair = TokenPair(access, refresh_token, session.id, _seconds_until(expires, now))
+        data = {"username": username, "session_id": pair.session_id}
+        await self.events.emit(Event("signin", user_id, data))
+        return pair
 
     def reauthenticated(self, claims: Mapping[str, Any]) -> str:
         """A fresh access token for the bearer of `claims` (verified), who has just proved
         who they are again (step-up): the same session and token version, `auth_time` now."""
         version, sid = claims.get("token_version"), claims.get("sid")
+        roles = claims.get("roles")
         return self._access(
             claims["sub"],
             claims["username"],
             version if isinstance(version, int) and not isinstance(version, bool) else 0,
             sid if isinstance(sid, str) else None,
             self._now(),
+            # The token's own: step-up proves who the user is, it grants nothing new.
+            [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else (),
         )
 
     async def refresh(self, refresh_token: str, *, user_agent: str | None = None) -> TokenPair:
@@ -164,6 +200,8 @@ class TokenLifecycle:
                     }
                 },
             )
+            data = {"session_id": used.session_id, "user_agent": user_agent}
+            await self.events.emit(Event("refresh_token_reused", used.user_id, data))
         if used.outcome != "consumed" or not used.session_id or not used.user_id:
             _log("refresh refused", "refresh_refused", used.user_id, used.session_id, used.outcome)
             raise InvalidRefreshToken()
@@ -175,9 +213,10 @@ class TokenLifecycle:
                 _log("refresh refused", "refresh_refused", used.user_id, used.session_id, "max_age")
                 raise InvalidRefreshToken()
             user = await self.users.find_by_id(used.user_id)
-            if user is None:
+            if user is None or user.disabled:
                 await self._end_session(used.session_id, used.user_id, now)
-                _log("refresh refused", "refresh_refused", used.user_id, used.session_id, "no_user")
+                reason = "no_user" if user is None else "disabled"
+                _log("refresh refused", "refresh_refused", used.user_id, used.session_id, reason)
                 raise InvalidRefreshToken()
             successor, expires = new_refresh_token(), self._expiry(started, now)
             continued = await self.sessions.continue_session(
@@ -192,9 +231,15 @@ class TokenLifecycle:
             _log("refresh refused", "refresh_refused", user.id, used.session_id, "revoked")
             raise InvalidRefreshToken()
         # The sign-in's time, not the refresh's: a refresh proves nothing about the user.
-        # A session from before authkit kept its start has none, and is never fresh.
+        # A session from before authkit kept its start has none, and is never fresh. The
+        # roles as they are now: a change since the last refresh arrives here.
         access = self._access(
-            user.id, user.username, user.token_version, used.session_id, used.session_started_at
+            user.id,
+            user.username,
+            user.token_version,
+            used.session_id,
+            used.session_started_at,
+            user.roles,
         )
         return TokenPair(access, successor, used.session_id, _seconds_until(expires, now))
 
@@ -225,10 +270,18 @@ class TokenLifecycle:
         if self.revocation_checks and isinstance(claims.get("jti"), str):
             await self.denylist.deny_token(claims["jti"], self._deny_until(claims, now))
         _log("signed out", "signout", user_id, ",".join(sorted(ended)) or None)
+        await self.events.emit(Event("signout", user_id, {"sessions": sorted(ended)}))
 
     async def sign_out_all(self, claims: Mapping[str, Any]) -> int:
         """Revoke every session of the user and every access token issued so far."""
-        user_id, now = claims["sub"], self._now()
+        ended = await self.end_every_session(claims["sub"])
+        await self.events.emit(Event("signout_all", claims["sub"], {"sessions": ended}))
+        return ended
+
+    async def end_every_session(self, user_id: str) -> int:
+        """Revoke every session of `user_id` and outdate every access token issued so far
+        (refused at once with revocation checks); how many sessions were live."""
+        now = self._now()
         version = await self.users.bump_token_version(user_id)
         ended = 0 if self.sessions is None else await self.sessions.revoke_all(user_id, now)
         security_log.info(

@@ -9,7 +9,9 @@ the `jwt` strategy also refuses a token when
   session (`sid`) is (sign-out, a revoked session, a detected refresh-token
   reuse put it there);
 - its `token_version` (0 when absent, as in the NestJS app's tokens) is below
-  the user's (`POST /auth/signout-all` raises it), or the user no longer exists.
+  the user's (`POST /auth/signout-all` raises it, and so do an administrator's changes
+  to the user's roles, password or sessions), or the user no longer exists or is
+  disabled (authkit.admin).
 
 A denylist entry lives as long as the tokens it refuses: a TTL index removes it
 once they have expired anyway, so the collection stays as small as the number

@@ -15,8 +15,10 @@ from typing import Any, TypeVar
 import attrs
 
 from authkit.accounts.settings import AccountSettings
+from authkit.admin.settings import AdminSettings
 from authkit.core.settings import PluginSettings
 from authkit.core.values import Choice, Range, Secret
+from authkit.events.settings import EventSettings
 from authkit.http.settings import CORSSettings, ServerSettings
 from authkit.mail.settings import MailSettings
 from authkit.mfa.settings import MFASettings
@@ -31,8 +33,10 @@ from authkit.tokens.settings import JWTSettings
 __all__ = [
     "DEFAULT_MONGO_URI",
     "AccountSettings",
+    "AdminSettings",
     "CORSSettings",
     "Choice",
+    "EventSettings",
     "JWTSettings",
     "MFASettings",
     "MailSettings",
@@ -70,6 +74,8 @@ class Settings:
     accounts: AccountSettings = attrs.Factory(AccountSettings)
     mail: MailSettings = attrs.Factory(MailSettings)
     passkeys: PasskeySettings = attrs.Factory(PasskeySettings)
+    admin: AdminSettings = attrs.Factory(AdminSettings)
+    events: EventSettings = attrs.Factory(EventSettings)
     plugins: PluginSettings = attrs.Factory(PluginSettings)
     oauth: OAuthSettings = attrs.Factory(OAuthSettings)
     # One per name in AUTHKIT_OAUTH_PROVIDERS, from its AUTHKIT_OAUTH_<NAME>_* variables

@@ -14,13 +14,13 @@ own monitor suspects it too (`HeartbeatWatch`): when its heartbeat to the server
 fails, the probe starts, and the outage is known before a request pays a timeout.
 
 The breaker of the running request is in a context variable (`REQUEST_BREAKER`,
-set by authkit.http.front around each request), so each application has its own and work outside a
+set by the request observer around each request), so each application has its own and work outside a
 request (start-up, commands) goes straight to the database.
 
 Example:
 
     breaker = DatabaseBreaker(lambda: db.command("ping"))
-    token = REQUEST_BREAKER.set(breaker)  # what the front layer does around each request
+    token = REQUEST_BREAKER.set(breaker)  # what the request observer does around each request
     ...  # call_database(...): BackendUnavailable at once while breaker.is_open
     REQUEST_BREAKER.reset(token)
     breaker.close()  # stops the probe, at shutdown
@@ -46,8 +46,8 @@ __all__ = [
 
 logger = logging.getLogger("authkit.database")
 
-# The breaker of the request being served: the front layer sets it around each request
-# (authkit.http.front), so each application has its own.
+# The breaker of the request being served: the request observer sets it around each request
+# (authkit.ops.observer), so each application has its own.
 REQUEST_BREAKER: ContextVar[DatabaseBreaker | None] = ContextVar("authkit_breaker", default=None)
 
 

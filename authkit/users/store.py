@@ -10,7 +10,10 @@ may appear; mongoose ignores fields its schema does not name:
   look-alike key (authkit.users.names), each uniquely indexed (sparse: the
   NestJS app's documents have neither until `backfill_names` gives them theirs);
 - `password_nfc: true`: the hash was made by authkit from the NFC form of the
-  password; without it the hash may be the NestJS app's, of the text as typed.
+  password; without it the hash may be the NestJS app's, of the text as typed;
+- `roles`, a list of strings (absent: none), which access tokens carry in their `roles`
+  claim, and `disabled: true` on a user an administrator disabled (authkit.admin): such a
+  user cannot sign in or refresh, and with revocation checks their tokens stop at once.
 
 A name is looked up exactly as stored first, then by its canonical form: a user
 the NestJS app made keeps signing in by the name as written even when another
@@ -48,7 +51,15 @@ from authkit.storage.database import call_database
 from authkit.users.emails import email_key
 from authkit.users.names import UsernameRefused, canonical_username, lookalike_key
 
-__all__ = ["AccountStore", "EmailUserStore", "MongoUserStore", "User", "UserStore", "name_fields"]
+__all__ = [
+    "AccountStore",
+    "EmailUserStore",
+    "MongoUserStore",
+    "User",
+    "UserStore",
+    "name_fields",
+    "roles_of",
+]
 
 logger = logging.getLogger("authkit.users")
 _NAME_FIELDS = ("username_canonical", "username_key")
@@ -71,6 +82,11 @@ class User:
     # An address the user asked to change to, waiting for its verification.
     pending_email: str | None = None
 
+    # What access tokens carry in `roles` (authkit.admin sets them); none by default.
+    roles: tuple[str, ...] = ()
+    # Set by an administrator: no sign-in, no refresh.
+    disabled: bool = False
+
     @property
     def has_password(self) -> bool:
         return bool(self.password_hash)
@@ -87,11 +103,21 @@ class User:
             email=_text_or_none(doc.get("email")),
             email_verified=doc.get("email_verified") is True,
             pending_email=_text_or_none(doc.get("email_pending")),
+            roles=roles_of(doc),
+            disabled=doc.get("disabled") is True,
         )
 
 
 def _text_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def roles_of(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """The roles a user document holds: its `roles` list's strings (absent or not a list: none)."""
+    roles = doc.get("roles")
+    if not isinstance(roles, list):
+        return ()
+    return tuple(dict.fromkeys(r for r in roles if isinstance(r, str)))
 
 
 def _token_version(doc: Mapping[str, Any]) -> int:
@@ -222,12 +248,16 @@ class MongoUserStore:
             return None
         return User.from_document(doc)
 
-    async def create(self, username: str, password_hash: str) -> User:
+    async def create(
+        self, username: str, password_hash: str, *, roles: tuple[str, ...] = ()
+    ) -> User:
         """A new user; UserAlreadyExists when the name, or one that looks like it, is taken.
 
         `password_hash` must come from PasswordHasher.hash, which hashes the NFC form.
+        `roles` are stored only when there are some: a user without is the seed's document.
         """
-        return await self._insert(username, password_hash, {})
+        more = {"roles": list(dict.fromkeys(roles))} if roles else {}
+        return await self._insert(username, password_hash, more)
 
     async def create_with_email(self, username: str, password_hash: str, email: str) -> User:
         """A new user with an unverified `email` (canonical: authkit.users.emails);
@@ -320,12 +350,16 @@ class MongoUserStore:
         return User.from_document(found[0])
 
     async def token_version(self, user_id: str) -> int | None:
-        """The user's token version; None when there is no such user (any more)."""
+        """The user's token version; None when there is no such user (any more), or it is
+        disabled: revocation checks then refuse every token it holds."""
         oid = _object_id(user_id)
         if oid is None:
             return None
-        doc = await call_database(self._users.find_one, {"_id": oid}, {"token_version": 1})
-        return None if doc is None else _token_version(doc)
+        projection = {"token_version": 1, "disabled": 1}
+        doc = await call_database(self._users.find_one, {"_id": oid}, projection)
+        if doc is None or doc.get("disabled") is True:
+            return None
+        return _token_version(doc)
 
     async def bump_token_version(self, user_id: str) -> int:
         """Raise the user's token version by one; the new value (0 for an unknown user)."""

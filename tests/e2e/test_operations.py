@@ -25,7 +25,7 @@ def cli(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "") -> tup
 
 
 @pytest.mark.parametrize(
-    "command", ["serve", "check", "create-user", "delete-user", "gen-secret", "keys"]
+    "command", ["serve", "check", "create-user", "delete-user", "users", "gen-secret", "keys"]
 )
 def test_every_command_has_help(command: str, tmp_path: Path) -> None:
     code, out, _ = cli([command, "--help"], {}, tmp_path)

@@ -13,11 +13,13 @@ import hashlib
 import os
 import secrets
 import threading
+import time
 from base64 import urlsafe_b64encode
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pyotp
 import pytest
 from support.oidc_agent import UserAgent
 from support.oidc_fixture import OidcProvider
@@ -325,6 +327,34 @@ def test_a_link_flow_finished_in_another_browser_links_nothing(authkit: SocialFl
     assert "linked" not in query(answer.headers.get("location", "")), answer.headers
     assert answer.status_code in (302, 400)
     assert authkit.identities(attackers_token) == []
+
+
+def test_a_provider_sign_in_still_asks_for_the_second_factor(authkit: SocialFlows) -> None:
+    username, token = authkit.local_user()
+    base = authkit.base_url
+    enrolled = httpx.post(base + "/auth/mfa/totp", headers=_bearer(token))
+    assert enrolled.status_code == 201, enrolled.text
+    totp = pyotp.TOTP(enrolled.json()["secret"])
+    confirmed = httpx.post(
+        base + "/auth/mfa/totp/confirm", json={"code": totp.now()}, headers=_bearer(token)
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    login = _login("mfa")
+    with UserAgent() as browser:
+        assert authkit.link(browser, token, login) == {"linked": "corp"}
+    with UserAgent() as browser:
+        landed = query(authkit.sign_in(browser, login))
+    challenge = authkit.exchange(landed["code"])
+    assert challenge.status_code == 200, challenge.text
+    assert challenge.json()["mfa_required"] is True
+    assert "accessToken" not in challenge.json()
+    verified = httpx.post(
+        base + "/auth/mfa/verify",
+        # The next period's code: the one used to confirm may not be used twice.
+        json={"mfa_token": challenge.json()["mfa_token"], "code": totp.at(time.time() + 30)},
+    )
+    assert verified.status_code == 201, verified.text
+    assert authkit.me(verified.json()["accessToken"])["username"] == username
 
 
 def test_the_last_way_to_sign_in_cannot_be_unlinked(authkit: SocialFlows) -> None:

@@ -1,7 +1,7 @@
 """A real OpenID provider for the social sign-in tests: `oidc-provider` (npm, OpenID-certified)
 run by Node on loopback, from tests/support/oidc_provider/.
 
-- `install_provider()`: the provider's folder with its node_modules, installed once by npm into
+- `install_provider()`: a folder with oidc-provider's node_modules, installed once by npm into
   a cache folder (~/.cache/authkit-tests/oidc-provider/<package-lock hash>, or
   $AUTHKIT_TEST_CACHE) and reused while the lock file is unchanged; `npm ci --prefer-offline`,
   so a warm npm cache needs no network. Two installs at once (tox runs envs in parallel) take
@@ -129,7 +129,7 @@ def _npm(args: Sequence[str], cwd: Path) -> None:
 
 
 def install_provider() -> Path:
-    """The folder holding provider.mjs and its node_modules, installing it on first use."""
+    """The folder holding oidc-provider's node_modules, installing it on first use."""
     lock = (SOURCE / "package-lock.json").read_bytes()
     folder = _cache_root() / "oidc-provider" / hashlib.sha256(lock).hexdigest()[:16]
     with _exclusive(_cache_root() / "oidc-provider.lock"):
@@ -142,8 +142,6 @@ def install_provider() -> Path:
             _npm(["ci"], staging)
             shutil.rmtree(folder, ignore_errors=True)
             staging.rename(folder)
-        # The script is copied every time: editing it must not need a new install.
-        shutil.copy2(SOURCE / "provider.mjs", folder / "provider.mjs")
     return folder
 
 
@@ -218,10 +216,18 @@ class OidcProvider:
         self.host = host or loopback_host()
         self.port = port or free_port(self.host)
         self.issuer = f"http://{self.host}:{self.port}"
-        self.folder = install_provider()
-        self.node = node_binary(self.folder)
-        self._key_file = workdir / "provider-signing-key.json"
-        self._log_path = workdir / f"oidc-provider-{self.port}.log"
+        installed = install_provider()
+        self.node = node_binary(installed)
+        # The script runs from this provider's own folder, beside a link to the shared
+        # node_modules: a checkout with another provider.mjs never changes this one's.
+        self.folder = workdir / f"oidc-provider-{self.port}"
+        self.folder.mkdir(exist_ok=True)
+        for name in ("package.json", "provider.mjs"):
+            shutil.copy2(SOURCE / name, self.folder / name)
+        if not (self.folder / "node_modules").exists():
+            (self.folder / "node_modules").symlink_to(installed / "node_modules")
+        self._key_file = self.folder / "signing-key.json"
+        self._log_path = self.folder / "provider.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

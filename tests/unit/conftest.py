@@ -22,6 +22,7 @@ from support.settings import SECRET, make_settings
 
 import authkit.cli.main
 import authkit.core.registry
+import authkit.events.plugins
 import authkit.testing
 from authkit import create_app
 from authkit.passwords.hasher import PasswordHasher
@@ -62,6 +63,7 @@ def only_authkits_own_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     A test that fakes entry points patches over this."""
     monkeypatch.setattr(authkit.core.registry, "entry_points", _authkits_own)
     monkeypatch.setattr(authkit.cli.main, "entry_points", _authkits_own)
+    monkeypatch.setattr(authkit.events.plugins, "entry_points", _authkits_own)
 
 
 @pytest.fixture(scope="session")

@@ -848,4 +848,12 @@ def test_the_documented_routes_keep_their_order(client: TestClient) -> None:
         "/auth/passkeys/signin",
         "/auth/passkeys/step-up/options",
         "/auth/passkeys/step-up",
+        "/auth/admin/users",
+        "/auth/admin/users/{user_id}",
+        "/auth/admin/users/{user_id}/disable",
+        "/auth/admin/users/{user_id}/enable",
+        "/auth/admin/users/{user_id}/roles",
+        "/auth/admin/users/{user_id}/unlock",
+        "/auth/admin/users/{user_id}/signout-all",
+        "/auth/admin/users/{user_id}/password",
     ]

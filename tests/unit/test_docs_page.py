@@ -80,6 +80,15 @@ def test_the_document_it_renders_names_each_operation(client: Any) -> None:
         "passkeySignIn": ("/auth/passkeys/signin", "post"),
         "passkeyStepUpOptions": ("/auth/passkeys/step-up/options", "post"),
         "passkeyStepUp": ("/auth/passkeys/step-up", "post"),
+        "adminListUsers": ("/auth/admin/users", "get"),
+        "adminCreateUser": ("/auth/admin/users", "post"),
+        "adminGetUser": ("/auth/admin/users/{user_id}", "get"),
+        "adminDisableUser": ("/auth/admin/users/{user_id}/disable", "post"),
+        "adminEnableUser": ("/auth/admin/users/{user_id}/enable", "post"),
+        "adminSetRoles": ("/auth/admin/users/{user_id}/roles", "put"),
+        "adminUnlockUser": ("/auth/admin/users/{user_id}/unlock", "post"),
+        "adminSignOutUser": ("/auth/admin/users/{user_id}/signout-all", "post"),
+        "adminSetPassword": ("/auth/admin/users/{user_id}/password", "put"),
     }
     assert document["paths"]["/auth/me"]["get"]["security"] == [{"jwt": []}]
     for path in ("/auth/signout", "/auth/signout-all"):

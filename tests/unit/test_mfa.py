@@ -443,3 +443,14 @@ def test_of_two_verifies_at_once_with_right_codes_one_signs_in(
     with ThreadPoolExecutor(max_workers=2) as pool:
         statuses = sorted(pool.map(verify, codes[:2]))
     assert statuses == [201, 401]
+
+
+def test_a_user_deleted_between_the_password_and_the_code_gets_no_tokens(
+    client: TestClient, db: Any, mfa_user: tuple[str, list[str]]
+) -> None:
+    secret, _ = mfa_user
+    token = challenge(client)
+    db["users"].delete_one({"username": "alice"})  # deleted meanwhile, by an admin or a script
+    verify = client.post("/auth/mfa/verify", json={"mfa_token": token, "code": code_at(secret, 1)})
+    assert verify.status_code == 401, verify.text
+    assert "accessToken" not in verify.json()

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from support.settings import make_settings
 
 from authkit import create_app
+from authkit.http.settings import CORSSettings
 
 
 def test_the_slash_redirect_does_not_echo_the_host_header(client: Any) -> None:
@@ -80,3 +81,28 @@ def test_a_raw_asgi_app_that_omits_headers_or_gives_a_tuple_still_answers(
         answer = client.get("/raw/")
     assert (answer.status_code, answer.text) == (200, "ok")
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_cors_answers_and_500s_say_nosniff_too() -> None:
+    async def broken(request: Request) -> RedirectResponse:
+        raise RuntimeError("a bug")
+
+    settings = make_settings(cors=CORSSettings(origins=("https://app.example",)))
+    app = create_app(settings, database=mongomock.MongoClient().db, routes=[Route("/b", broken)])
+    origin = {"Origin": "https://app.example"}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answers = {
+            "preflight": client.options(
+                "/auth/signin", headers={**origin, "Access-Control-Request-Method": "POST"}
+            ),
+            "refused preflight": client.options(
+                "/auth/signin", headers={**origin, "Access-Control-Request-Method": "TRACE"}
+            ),
+            "simple": client.get("/healthz", headers=origin),
+            "500": client.get("/b", headers=origin),
+        }
+    statuses = {name: answer.status_code for name, answer in answers.items()}
+    assert statuses == {"preflight": 200, "refused preflight": 400, "simple": 200, "500": 500}
+    for name, answer in answers.items():
+        assert answer.headers["x-content-type-options"] == "nosniff", name
+    assert answers["500"].headers["access-control-allow-origin"] == "https://app.example"

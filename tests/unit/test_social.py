@@ -636,3 +636,15 @@ def test_social_sign_in_does_not_skip_a_second_factor(world: World) -> None:
     verify = browser.post("/auth/mfa/verify", json={"mfa_token": body["mfa_token"], "code": code})
     assert verify.status_code == 201
     assert me(browser, verify.json()["accessToken"])["username"] == "alice"
+
+
+def test_a_user_deleted_before_the_exchange_gets_no_tokens() -> None:
+    world = World(settings_for())
+    browser = world.browser()
+    first = exchange(browser, world.sign_in(browser)["code"][0])
+    assert first.status_code == 201
+    code = world.sign_in(browser)["code"][0]
+    world.db["users"].delete_many({})  # deleted meanwhile (DELETE /auth/account, an admin)
+    answer = exchange(browser, code)
+    assert answer.status_code == 401, answer.text
+    assert "accessToken" not in answer.json()

@@ -1,0 +1,1 @@
+"""User administration: routes for holders of the admin role and `authkit users ...`."""
