@@ -168,7 +168,8 @@ def social_routes(
         responses={
             201: json_response("Signed in", PAIR_SCHEMA),
             **({} if gate is None else {200: gate.openapi_response}),
-            **error_responses(400, 403, 413, 503),
+            # 401: the user was deleted between the callback and the exchange.
+            **error_responses(400, 401, 403, 413, 503),
         },
         tags=["social"],
     )

@@ -290,10 +290,6 @@ class SocialService:
         if grant is None:
             _log("exchange refused", "oauth_exchange_refused", user_id=None)
             raise BadRequest("The code is unknown, used or expired")
-        # The account may have been deleted since the callback issued the code.
-        if await self.users.find_by_id(grant.user_id) is None:
-            _log("exchange refused", "oauth_exchange_refused", user_id=grant.user_id)
-            raise BadRequest("The code is unknown, used or expired")
         return grant
 
     async def identities_of(self, user_id: str) -> list[Identity]:

@@ -21,6 +21,9 @@ def test_a_code_issued_before_the_account_was_deleted_gives_no_tokens() -> None:
     )
     assert gone.status_code == 204
     answer = exchange(browser, code)
-    assert answer.status_code == 400, answer.text
+    assert answer.status_code == 401, answer.text
     assert "accessToken" not in answer.json()
     assert world.db["auth_sessions"].count_documents({}) == 0
+    # ... and the answer is one the OpenAPI document lists for the route.
+    documented = world.browser().get("/openapi.json").json()
+    assert "401" in documented["paths"]["/auth/oauth/exchange"]["post"]["responses"]
