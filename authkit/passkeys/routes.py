@@ -45,7 +45,7 @@ from authkit.http.body import read_fields
 from authkit.http.endpoint import Endpoint
 from authkit.http.openapi import describe, error_responses, json_response
 from authkit.http.responses import JSON
-from authkit.mfa.step_up import STEP_UP_RESPONSE, require_fresh
+from authkit.mfa.step_up import STEP_UP_RESPONSE, refuse_revoked, require_fresh
 from authkit.passkeys.fields import (
     ACCESS_SCHEMA,
     CHALLENGE_SCHEMA,
@@ -308,6 +308,7 @@ def passkey_routes(
         if challenge_id is None:
             raise ValidationFailed(["challenge_id must be a string"])
         await service.step_up(principal.id, challenge_id, credential_field(fields))
+        await refuse_revoked(lifecycle, principal.claims)
         token = lifecycle.reauthenticated(principal.claims)
         return JSON({"accessToken": token}, headers=_NO_STORE)
 
