@@ -43,7 +43,7 @@ from authkit.accounts.store import AccountRecords
 from authkit.accounts.tokens import MailTokens, password_mark
 from authkit.core.errors import Conflict, ValidationFailed
 from authkit.events.bus import Event
-from authkit.passwords.dto import password_problems
+from authkit.passwords.dto import is_clean_text, password_problems
 from authkit.passwords.service import SIGNUP_PRIORITY, SIGNUP_SHARE, AuthService, Client
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.users.emails import email_key
@@ -106,6 +106,7 @@ class PasswordService:
             doc is None
             or user is None
             or doc.get("password_mark") != password_mark(user.password_hash)
+            or not _still_their_address(doc.get("email"), user)
         ):
             raise InvalidMailToken()
         if not isinstance(password, str):
@@ -133,7 +134,7 @@ class PasswordService:
         client: Client | None,
     ) -> User:
         """The user, when `password` is theirs: a sign-in's check (throttled, counted)."""
-        if not isinstance(password, str):
+        if not isinstance(password, str) or not is_clean_text(password):
             raise ValidationFailed([f"{field} must be a string"])
         user = await self.auth.validate_user(username, password, address=address, client=client)
         if user is None or user.id != user_id:
@@ -184,6 +185,17 @@ class PasswordService:
         await self.records.delete_user(user.id)
         _event("account deleted", "account_deleted", user.id)
         await self.auth.events.emit(Event("account_deleted", user.id, {"username": user.username}))
+
+
+def _still_their_address(mailed_to: object, user: User) -> bool:
+    """Whether the link went to the verified address the user has now: one mailed to an
+    address they have since left (perhaps because someone else reads it) resets nothing."""
+    return (
+        isinstance(mailed_to, str)
+        and user.email is not None
+        and user.email_verified
+        and email_key(mailed_to) == email_key(user.email)
+    )
 
 
 def _event(message: str, event: str, user_id: str, **more: object) -> None:

@@ -28,6 +28,7 @@ from authkit.mfa.settings import MFASettings
 from authkit.mfa.step_up import StepUp
 from authkit.mfa.store import MongoFactorStore
 from authkit.mfa.totp import CODE_SHAPE, TOTPFactor
+from authkit.passwords.dto import is_clean_text
 from authkit.passwords.throttle import SigninThrottle
 
 __all__ = ["SecondFactors", "build_second_factors", "one_proof", "text_field", "totp_code"]
@@ -105,7 +106,12 @@ def text_field(fields: dict[str, Any], name: str) -> str | None:
     if name not in fields:
         return None
     value = fields[name]
-    if not isinstance(value, str) or not value or len(value) > _LONGEST_FIELD:
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > _LONGEST_FIELD
+        or not is_clean_text(value)  # a lone surrogate: no password hasher encodes it
+    ):
         raise ValidationFailed([f"{name} must be a non-empty string"])
     return value
 

@@ -35,6 +35,7 @@ from authkit.http.openapi import describe, error_responses, fields_body, json_re
 from authkit.http.responses import JSON
 from authkit.mfa.challenges import challenge_key
 from authkit.mfa.factors import SecondFactors, one_proof, text_field
+from authkit.mfa.step_up import refuse_revoked
 from authkit.passwords.devices import DEVICE_RESPONSE_HEADERS
 from authkit.passwords.service import AuthService
 from authkit.sessions.lifecycle import TokenLifecycle
@@ -171,6 +172,7 @@ def sign_in_routes(
             "stepped up",
             extra={"fields": {"event": "step_up", "user_id": principal.id, "method": kind}},
         )
+        await refuse_revoked(lifecycle, principal.claims)
         token = lifecycle.reauthenticated(principal.claims)
         return JSON({"accessToken": token}, status_code=200, headers=NO_STORE)
 

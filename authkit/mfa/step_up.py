@@ -20,7 +20,7 @@ Example (a route of your own):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -28,8 +28,16 @@ import attrs
 from starlette.requests import Request
 
 from authkit.core.errors import AuthenticationFailed
+from authkit.sessions.lifecycle import TokenLifecycle
+from authkit.sessions.revocation import RevocationChecker
 
-__all__ = ["STEP_UP_RESPONSE", "StepUp", "StepUpRequired", "require_fresh"]
+__all__ = [
+    "STEP_UP_RESPONSE",
+    "StepUp",
+    "StepUpRequired",
+    "refuse_revoked",
+    "require_fresh",
+]
 
 
 class StepUpRequired(AuthenticationFailed):
@@ -70,3 +78,11 @@ def require_fresh(request: Request) -> None:
     without one."""
     rule = getattr(request.app.state, "step_up", None)
     (rule if isinstance(rule, StepUp) else StepUp()).require(request)
+
+
+async def refuse_revoked(lifecycle: TokenLifecycle, claims: Mapping[str, Any]) -> None:
+    """AuthenticationFailed when the token's user is gone or disabled, or its token or
+    session was revoked. Step-up gives a new access token (a new `exp`): without this, with
+    revocation checks off, a refused user could keep one alive by stepping up in time."""
+    if await RevocationChecker(lifecycle.denylist, lifecycle.users).refusal(claims) is not None:
+        raise AuthenticationFailed()

@@ -45,7 +45,7 @@ from authkit.http.body import read_fields
 from authkit.http.endpoint import Endpoint
 from authkit.http.openapi import describe, error_responses, json_response
 from authkit.http.responses import JSON
-from authkit.mfa.step_up import STEP_UP_RESPONSE
+from authkit.mfa.step_up import STEP_UP_RESPONSE, refuse_revoked, require_fresh
 from authkit.passkeys.fields import (
     ACCESS_SCHEMA,
     CHALLENGE_SCHEMA,
@@ -95,16 +95,20 @@ def passkey_routes(
 
     @describe(
         operation_id="passkeyRegistrationOptions",
-        summary="Options for navigator.credentials.create(): a new passkey for the caller",
+        summary="Options for navigator.credentials.create(): a new passkey for the caller "
+        "(needs a recent sign-in)",
         responses={
             200: json_response("PublicKeyCredentialCreationOptions (JSON)", OBJECT),
-            **error_responses(401, 409, 503),
+            401: STEP_UP_RESPONSE,
+            **error_responses(409, 503),
         },
         tags=_TAGS,
     )
     @guard("jwt")
     async def registration_options(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
+        # A new passkey signs in alone and steps up: a stolen access token must not add one.
+        require_fresh(request)
         options = await service.registration_options(principal.id, principal.username)
         return JSON(options, headers=_NO_STORE)
 
@@ -304,6 +308,7 @@ def passkey_routes(
         if challenge_id is None:
             raise ValidationFailed(["challenge_id must be a string"])
         await service.step_up(principal.id, challenge_id, credential_field(fields))
+        await refuse_revoked(lifecycle, principal.claims)
         token = lifecycle.reauthenticated(principal.claims)
         return JSON({"accessToken": token}, headers=_NO_STORE)
 

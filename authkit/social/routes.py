@@ -29,6 +29,7 @@ from authkit.http.client_address import throttle_key
 from authkit.http.endpoint import Endpoint
 from authkit.http.openapi import describe, error_responses, fields_body, json_response
 from authkit.http.responses import JSON
+from authkit.mfa.step_up import STEP_UP_RESPONSE, require_fresh
 from authkit.passwords.routes import SignInGate
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
@@ -167,7 +168,8 @@ def social_routes(
         responses={
             201: json_response("Signed in", PAIR_SCHEMA),
             **({} if gate is None else {200: gate.openapi_response}),
-            **error_responses(400, 403, 413, 503),
+            # 401: the user was deleted between the callback and the exchange.
+            **error_responses(400, 401, 403, 413, 503),
         },
         tags=["social"],
     )
@@ -184,7 +186,8 @@ def social_routes(
 
     @describe(
         operation_id="linkSocialIdentity",
-        summary="Start linking a provider's identity to the signed-in user",
+        summary="Start linking a provider's identity to the signed-in user "
+        "(needs a recent sign-in)",
         parameters=[_PROVIDER_PARAMETER],
         request_body=fields_body(
             {
@@ -203,7 +206,8 @@ def social_routes(
                     "properties": {"authorization_url": {"type": "string"}},
                 },
             ),
-            **error_responses(400, 401, 404, 413, 429, 503),
+            **error_responses(400, 404, 413, 429, 503),
+            401: STEP_UP_RESPONSE,
             502: {
                 "description": "The provider's answer could not be used",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -214,6 +218,8 @@ def social_routes(
     @guard("jwt")
     async def link(request: Request) -> Response:
         principal: AuthenticatedUser = request.user
+        # A linked identity signs in: a stolen access token must not add the thief's.
+        require_fresh(request)
         name = provider_name(request)
         fields = await read_fields(request, max_body_bytes)
         target = service.allowed_target(fields.get("redirect_to"))

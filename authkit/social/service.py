@@ -33,6 +33,7 @@ from authkit.core.errors import (
     TooManyRequests,
     UserAlreadyExists,
 )
+from authkit.passwords.dto import is_clean_text
 from authkit.passwords.throttle import SigninThrottle
 from authkit.social.flows import CodeGrant, ExchangeCodes, Flow, FlowStore, digest, new_secret
 from authkit.social.identities import Identity, IdentityStore
@@ -283,7 +284,7 @@ class SocialService:
         raise CallbackError("provider_error", "no free username")
 
     async def exchange(self, code: object) -> CodeGrant:
-        if not isinstance(code, str) or not code or len(code) > 256:
+        if not isinstance(code, str) or not code or len(code) > 256 or not is_clean_text(code):
             raise BadRequest("code is required: the one-time code the callback gave")
         grant = await self.codes.redeem(code)
         if grant is None:

@@ -289,14 +289,16 @@ async function renderPasskeys() {
 }
 
 async function addPasskey() {
-  const options = await api("POST", "/auth/passkeys/register/options");
-  const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
-  await api("POST", "/auth/passkeys/register", {
-    credential: credentialJson(credential),
-    name: $("passkey-name").value.trim() || "Passkey",
+  await sensitive(async () => {
+    const options = await api("POST", "/auth/passkeys/register/options");
+    const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
+    await api("POST", "/auth/passkeys/register", {
+      credential: credentialJson(credential),
+      name: $("passkey-name").value.trim() || "Passkey",
+    });
+    say("Passkey added.");
+    await render();
   });
-  say("Passkey added.");
-  await render();
 }
 
 async function renderFactors() {
