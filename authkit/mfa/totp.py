@@ -106,7 +106,9 @@ class TOTPFactor:
         for offset in range(_VALID_WINDOW, -_VALID_WINDOW - 1, -1):
             moment = now + offset * totp.interval
             if totp.verify(code, for_time=moment):
-                return totp.timecode(moment)
+                # The time step, as pyotp counts it (its timecode() takes only a datetime
+                # before 2.10, and a timestamp is what the clock gives).
+                return int(moment) // totp.interval
         return None
 
 

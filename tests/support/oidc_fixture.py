@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 SOURCE = Path(__file__).resolve().parent / "oidc_provider"
-STARTUP_TIMEOUT = 30.0  # seconds for discovery to answer after the process starts
+STARTUP_TIMEOUT = 120.0  # seconds for discovery to answer after the process starts (a loaded CI)
 INSTALL_TIMEOUT = 300.0  # seconds for one npm install
 MINIMUM_NODE = 20
 
