@@ -45,28 +45,8 @@ def test_no_generated_request_breaks_the_service_or_its_schema(tmp_path: Path) -
             "AUTHKIT_PUBLIC_URL": "https://auth.example.test",
         }
         server = launch(UVICORN_ARGS, env)
-        run = subprocess.run(
-            [
-                schemathesis,
-                "run",
-                server.base_url + "/openapi.json",
-                "--checks",
-                CHECKS,
-                "--max-examples",
-                os.environ.get("AUTHKIT_FUZZ_EXAMPLES", "150"),
-                "--workers",
-                "1",
-                "--seed",
-                os.environ.get("AUTHKIT_FUZZ_SEED", "20261126"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=tmp_path,
-        )
-    log = server.stderr()
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    assert "Traceback" not in log, log[-4000:]
+        run = _schemathesis(schemathesis, server.base_url, tmp_path)
+    _assert_clean(run, server.stderr())
 
 
 def test_an_administrators_requests_get_documented_answers(tmp_path: Path) -> None:
@@ -94,29 +74,38 @@ def test_an_administrators_requests_get_documented_answers(tmp_path: Path) -> No
             server.base_url + "/auth/signin", json={"username": "root", "password": "Passw0rd!x"}
         )
         token = signin.json()["accessToken"]
-        run = subprocess.run(
-            [
-                schemathesis,
-                "run",
-                server.base_url + "/openapi.json",
-                "--header",
-                f"Authorization: Bearer {token}",
-                "--include-path-regex",
-                "^/auth/admin",
-                "--checks",
-                CHECKS,
-                "--max-examples",
-                os.environ.get("AUTHKIT_FUZZ_EXAMPLES", "150"),
-                "--workers",
-                "1",
-                "--seed",
-                os.environ.get("AUTHKIT_FUZZ_SEED", "20261126"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=tmp_path,
-        )
-    log = server.stderr()
+        only_admin = ["--header", f"Authorization: Bearer {token}"]
+        only_admin += ["--include-path-regex", "^/auth/admin"]
+        run = _schemathesis(schemathesis, server.base_url, tmp_path, only_admin)
+    _assert_clean(run, server.stderr())
+
+
+def _schemathesis(
+    schemathesis: str, base_url: str, cwd: Path, more: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """One schemathesis run over the served /openapi.json, as AUTHKIT_FUZZ_* say."""
+    return subprocess.run(
+        [
+            schemathesis,
+            "run",
+            base_url + "/openapi.json",
+            *(more or []),
+            "--checks",
+            CHECKS,
+            "--max-examples",
+            os.environ.get("AUTHKIT_FUZZ_EXAMPLES", "150"),
+            "--workers",
+            "1",
+            "--seed",
+            os.environ.get("AUTHKIT_FUZZ_SEED", "20261126"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+    )
+
+
+def _assert_clean(run: subprocess.CompletedProcess[str], log: str) -> None:
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert "Traceback" not in log, log[-4000:]
