@@ -43,6 +43,7 @@ from authkit.accounts.store import AccountRecords
 from authkit.accounts.tokens import MailTokens, password_mark
 from authkit.core.errors import Conflict, ValidationFailed
 from authkit.events.bus import Event
+from authkit.mfa.step_up import StepUpRequired
 from authkit.passwords.dto import is_clean_text, password_problems
 from authkit.passwords.service import SIGNUP_PRIORITY, SIGNUP_SHARE, AuthService, Client
 from authkit.sessions.lifecycle import TokenLifecycle
@@ -173,10 +174,19 @@ class PasswordService:
         *,
         address: str,
         client: Client | None = None,
+        fresh: bool = False,
     ) -> None:
-        user = await self._check(
-            claims["sub"], claims.get("username", ""), password, "password", address, client
-        )
+        """Delete the caller's account. The password proves it is them; a user who has none
+        (made by social sign-in) proves it by a recent sign-in instead (`fresh`)."""
+        owner = await self.users.find_by_id(claims["sub"])
+        if owner is not None and not owner.has_password:
+            if not fresh:
+                raise StepUpRequired()
+            user = owner
+        else:
+            user = await self._check(
+                claims["sub"], claims.get("username", ""), password, "password", address, client
+            )
         # Sessions first: should the database fail half-way, the user is still there to
         # sign in and ask again, and nothing of theirs still works meanwhile.
         await self.lifecycle.sign_out_all({"sub": user.id})

@@ -36,7 +36,7 @@ from authkit.http.disconnect import ClientConnection
 from authkit.http.endpoint import Endpoint
 from authkit.http.openapi import describe, error_responses, fields_body, json_response
 from authkit.http.responses import JSON
-from authkit.mfa.step_up import STEP_UP_RESPONSE, require_fresh
+from authkit.mfa.step_up import STEP_UP_RESPONSE, StepUpRequired, require_fresh
 from authkit.sessions.routes import RefreshDelivery
 
 __all__ = ["FORGOT_ANSWER", "account_routes"]
@@ -266,7 +266,8 @@ def account_routes(
 
     @describe(
         operation_id="deleteAccount",
-        summary="Delete the caller's account (password required): user, sessions, identities",
+        summary="Delete the caller's account (password, or a recent sign-in for a user without "
+        "one): user, sessions, identities",
         request_body=_body(["password"], password=_string()),
         responses={
             204: {"description": "Deleted"},
@@ -285,6 +286,7 @@ def account_routes(
             body.get("password"),
             address=throttle_key(request.scope),
             client=ClientConnection(request),
+            fresh=_is_fresh(request),
         )
         return delivery.forget(Response(status_code=204))
 
@@ -300,3 +302,12 @@ def account_routes(
         Route("/auth/password/change", Endpoint(change), methods=["POST"]),
         Route("/auth/account", Endpoint(delete_account), methods=["DELETE"]),
     ]
+
+
+def _is_fresh(request: Request) -> bool:
+    """Whether the caller's sign-in is recent enough for a change that asks for one."""
+    try:
+        require_fresh(request)
+    except StepUpRequired:
+        return False
+    return True

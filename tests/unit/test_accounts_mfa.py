@@ -88,3 +88,35 @@ def test_setting_an_email_address_needs_a_recent_sign_in_from_everyone(
     fresh = bearer(step_up.json()["accessToken"])
     accepted = client.post("/auth/email", json={"email": "alice@example.com"}, headers=fresh)
     assert accepted.status_code == 202, accepted.text
+
+
+def test_a_user_without_a_password_deletes_the_account_with_a_recent_sign_in(
+    make_client: Callable[..., Any], db: Any
+) -> None:
+    # Made by social sign-in: no password to re-enter, so the proof is a recent sign-in.
+    client = make_client(make_settings(server=PUBLIC))
+    user_id = db.users.insert_one({"username": "octocat", "__v": 0}).inserted_id
+
+    def token(signed_in_ago: int) -> dict[str, str]:
+        claims = {"token_version": 0, "auth_time": int(time.time()) - signed_in_ago}
+        issued = TokenIssuer(SECRET, 60).issue(
+            user_id=str(user_id), username="octocat", claims=claims
+        )
+        return bearer(issued)
+
+    stale = client.request("DELETE", "/auth/account", json={}, headers=token(600))
+    assert (stale.status_code, stale.json()["error"]) == (401, "step_up_required")
+    assert db.users.count_documents({}) == 1
+    gone = client.request("DELETE", "/auth/account", json={}, headers=token(5))
+    assert gone.status_code == 204, gone.text
+    assert db.users.count_documents({}) == 0
+
+
+def test_a_user_with_a_password_still_needs_it_to_delete_however_recent(
+    make_client: Callable[..., Any], db: Any
+) -> None:
+    client = make_client(make_settings(server=PUBLIC))
+    signed_up(client)
+    fresh = bearer(_fresh_token(client))
+    refused = client.request("DELETE", "/auth/account", json={}, headers=fresh)
+    assert refused.status_code == 400 and db.users.count_documents({}) == 1
