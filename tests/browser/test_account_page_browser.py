@@ -34,22 +34,16 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
+from support import browser
+from support.browser import CHROMIUM
 from support.processes import UVICORN_ARGS, Launcher, free_port
 
 from authkit.storage.embedded import EmbeddedMongo
 from authkit.tokens.issuer import TokenIssuer
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    *browser.FLAGS,
     # localhost is the loopback interface the server listens on, and nothing else.
     "--host-resolver-rules=MAP localhost 127.0.0.1",
 ]

@@ -8,16 +8,12 @@ is registered once (the unique index); both collections have the indexes they re
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from pymongo import MongoClient
 from pymongo.database import Database
+from support.races import finish, race_on_server
 
 from authkit.core.errors import Conflict
 from authkit.passkeys.challenges import WebAuthnChallenges
@@ -25,42 +21,21 @@ from authkit.passkeys.store import MongoPasskeyStore, NewPasskey
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 ALICE = "6650c0ffee0123456789abcd"
-RACERS = 8
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
-def race(mongo_uri: str, db_name: str, attempt: Callable[[Database[dict[str, Any]]], T]) -> list[T]:
-    barrier = threading.Barrier(RACERS)
-
-    def one(_: int) -> T:
-        client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
-        try:
-            barrier.wait(timeout=30)
-            return attempt(client[db_name])
-        finally:
-            client.close()
-
-    with ThreadPoolExecutor(max_workers=RACERS) as pool:
-        return list(pool.map(one, range(RACERS)))
 
 
 def test_one_consumer_of_a_challenge_of_many_at_once(
     mongo_db: Database[dict[str, Any]], mongo_uri: str, db_name: str
 ) -> None:
     challenges = WebAuthnChallenges(mongo_db["webauthn_challenges"])
-    run(challenges.ensure_indexes())
-    issued = run(challenges.issue("signin"))
+    finish(challenges.ensure_indexes())
+    issued = finish(challenges.issue("signin"))
 
     def consume(db: Database[dict[str, Any]]) -> bool:
-        found = run(WebAuthnChallenges(db["webauthn_challenges"]).consume(issued.id, "signin"))
+        found = finish(WebAuthnChallenges(db["webauthn_challenges"]).consume(issued.id, "signin"))
         return found is not None and found.challenge == issued.challenge
 
-    assert race(mongo_uri, db_name, consume).count(True) == 1
+    assert race_on_server(mongo_uri, db_name, consume).count(True) == 1
     indexes = mongo_db["webauthn_challenges"].index_information()
     assert any(i.get("expireAfterSeconds") == 0 for i in indexes.values())
 
@@ -69,26 +44,27 @@ def test_one_sign_counter_move_of_many_at_once(
     mongo_db: Database[dict[str, Any]], mongo_uri: str, db_name: str
 ) -> None:
     store = MongoPasskeyStore(mongo_db["passkeys"])
-    run(store.ensure_indexes())
+    finish(store.ensure_indexes())
     now = datetime.now(timezone.utc)
-    key = run(store.add(ALICE, NewPasskey(b"credential-1", b"cose", 3), "Laptop", now))
+    key = finish(store.add(ALICE, NewPasskey(b"credential-1", b"cose", 3), "Laptop", now))
 
-    moved = race(
-        mongo_uri, db_name, lambda db: run(MongoPasskeyStore(db["passkeys"]).advance(key, 4, now))
-    )
+    def advance(db: Database[dict[str, Any]]) -> bool:
+        return finish(MongoPasskeyStore(db["passkeys"]).advance(key, 4, now))
+
+    moved = race_on_server(mongo_uri, db_name, advance)
     assert moved.count(True) == 1
-    assert run(store.of_user(ALICE))[0].sign_count == 4
+    assert finish(store.of_user(ALICE))[0].sign_count == 4
 
 
 def test_a_credential_is_registered_once(mongo_db: Database[dict[str, Any]]) -> None:
     store = MongoPasskeyStore(mongo_db["passkeys"])
-    run(store.ensure_indexes())
+    finish(store.ensure_indexes())
     now = datetime.now(timezone.utc)
-    run(store.add(ALICE, NewPasskey(b"credential-1", b"cose", 0), "Laptop", now))
+    finish(store.add(ALICE, NewPasskey(b"credential-1", b"cose", 0), "Laptop", now))
     with pytest.raises(Conflict):
-        run(
+        finish(
             store.add("6650c0ffee0123456789abce", NewPasskey(b"credential-1", b"x", 0), "Mine", now)
         )
-    assert [k.user_id for k in run(store.of_user(ALICE))] == [ALICE]
-    assert run(store.methods_for(ALICE)) == ["passkey"]
-    assert run(store.methods_for("6650c0ffee0123456789abce")) == []
+    assert [k.user_id for k in finish(store.of_user(ALICE))] == [ALICE]
+    assert finish(store.methods_for(ALICE)) == ["passkey"]
+    assert finish(store.methods_for("6650c0ffee0123456789abce")) == []
