@@ -19,6 +19,7 @@ Example:
     mailer.require_public_url()          # MailNotConfigured (503) without one
     user = await store.create("alice", "$2b$04$" + "x" * 53)
     mailer.send("verify_email", user, "alice@example.com", "t" * 43, timedelta(hours=24))
+    mailer.send_in_use_notice(user, "bob@example.com")   # bob's verified address
     await mailer.outbox.drain()          # the development sender logged it
 """
 
@@ -75,13 +76,16 @@ class AccountMailer:
 
     def send(self, kind: str, user: User, to: str, token: str, ttl: timedelta) -> None:
         link = f"{self.require_public_url()}{LINK_PATHS[kind]}?{urlencode({'token': token})}"
-        values = {
-            "username": user.username,
-            "email": to,
-            "link": link,
-            "token": token,
-            "minutes": str(int(ttl.total_seconds() // 60)),
-        }
+        minutes = str(int(ttl.total_seconds() // 60))
+        self._post(kind, user, to, {"link": link, "token": token, "minutes": minutes})
+
+    def send_in_use_notice(self, user: User, to: str) -> None:
+        """Tell the owner of the verified address `to` that `user` asked for it (nothing
+        changed): the mail the asker would have caused had the address been free."""
+        self._post("email_in_use", user, to, {"link": self.require_public_url()})
+
+    def _post(self, kind: str, user: User, to: str, more: dict[str, str]) -> None:
+        values = {"username": user.username, "email": to, "token": "", "minutes": "", **more}
         subject, text, html = self.templates.render(kind, values)
         message = MailMessage(to=to, subject=subject, text=text, html=html, kind=kind)
         self.outbox.post(message, user_id=user.id)

@@ -77,7 +77,9 @@ class PasswordService:
         email = parse_email(value)
         self.mailer.require_public_url()
         await self.limits.count(client, f"email:{email_key(email)}")
-        user = await self.records.find_by_email(email, verified=True)
+        # A user without a password (made by social sign-in) gets a link too: following it
+        # sets their first one, as the mailbox proves it is them like any reset does.
+        user = await self.users.find_by_verified_email(email)
         ttl = self.settings.reset_ttl
         mark = password_mark(user.password_hash) if user is not None else None
         token = await self.tokens.issue(
@@ -142,6 +144,26 @@ class PasswordService:
             raise WrongPassword(field)
         return user
 
+    async def _prove(
+        self,
+        claims: dict[str, Any],
+        password: object,
+        field: str,
+        address: str,
+        client: Client | None,
+        fresh: bool,
+    ) -> User:
+        """The caller, when they prove it is them: by their password, or, for a user who has
+        none (made by social sign-in), by a recent sign-in (StepUpRequired otherwise)."""
+        owner = await self.users.find_by_id(claims["sub"])
+        if owner is not None and not owner.has_password:
+            if not fresh:
+                raise StepUpRequired()
+            return owner
+        return await self._check(
+            claims["sub"], claims.get("username", ""), password, field, address, client
+        )
+
     async def change(
         self,
         claims: dict[str, Any],
@@ -150,11 +172,11 @@ class PasswordService:
         *,
         address: str,
         client: Client | None = None,
+        fresh: bool = False,
     ) -> str:
-        """Change the password; the access token the caller's session goes on with."""
-        user = await self._check(
-            claims["sub"], claims.get("username", ""), current, "currentPassword", address, client
-        )
+        """Change the password; the access token the caller's session goes on with. A user
+        without one sets a first one, after a recent sign-in (`fresh`)."""
+        user = await self._prove(claims, current, "currentPassword", address, client, fresh)
         if not isinstance(new, str):
             raise ValidationFailed(password_problems(new, self.auth.policy, username=user.username))
         new_hash = await self._new_hash(new, user, client)
@@ -178,15 +200,7 @@ class PasswordService:
     ) -> None:
         """Delete the caller's account. The password proves it is them; a user who has none
         (made by social sign-in) proves it by a recent sign-in instead (`fresh`)."""
-        owner = await self.users.find_by_id(claims["sub"])
-        if owner is not None and not owner.has_password:
-            if not fresh:
-                raise StepUpRequired()
-            user = owner
-        else:
-            user = await self._check(
-                claims["sub"], claims.get("username", ""), password, "password", address, client
-            )
+        user = await self._prove(claims, password, "password", address, client, fresh)
         # Sessions first: should the database fail half-way, the user is still there to
         # sign in and ask again, and nothing of theirs still works meanwhile.
         await self.lifecycle.sign_out_all({"sub": user.id})

@@ -66,6 +66,10 @@ _TOKEN_PARAMETER = {
     "schema": {"type": "string"},
 }
 _HTML_PAGE = {"description": "An HTML page with a form", "content": {"text/html": {}}}
+_PROOF = (
+    "The caller's password: required, unless the user has none (made by social sign-in), "
+    "who proves it is them by a recent sign-in instead (401 step_up_required otherwise)"
+)
 
 
 def _body(required: list[str], **properties: Any) -> dict[str, Any]:
@@ -153,13 +157,15 @@ def account_routes(
 
     @describe(
         operation_id="verifyEmailPage",
-        summary="The page a verification link opens: one button that confirms",
+        summary="The page a verification link opens: whose account the address joins, and "
+        "one button that confirms",
         parameters=[_TOKEN_PARAMETER],
-        responses={200: _HTML_PAGE, 400: _HTML_PAGE},
+        responses={200: _HTML_PAGE, 400: _HTML_PAGE, **error_responses(503)},
         tags=["accounts"],
     )
     async def verify_form(request: Request) -> Response:
-        return verify_page(request.query_params.get("token"))
+        token = request.query_params.get("token")
+        return verify_page(token, await emails.link_for(token))
 
     @describe(
         operation_id="verifyEmail",
@@ -226,10 +232,11 @@ def account_routes(
 
     @describe(
         operation_id="changePassword",
-        summary="Change the password with the current one; the caller's other sessions end",
+        summary="Change the password with the current one (a user without one, made by social "
+        "sign-in, sets a first one after a recent sign-in); the caller's other sessions end",
         request_body=_body(
-            ["currentPassword", "newPassword"],
-            currentPassword=_string(),
+            ["newPassword"],
+            currentPassword={**_string(), "description": _PROOF},
             newPassword={
                 "type": "string",
                 "minLength": policy.min_length,
@@ -261,6 +268,7 @@ def account_routes(
             body.get("newPassword"),
             address=throttle_key(request.scope),
             client=ClientConnection(request),
+            fresh=_is_fresh(request),
         )
         return JSON({"accessToken": access}, headers={**_NO_STORE, "Pragma": "no-cache"})
 
@@ -268,7 +276,7 @@ def account_routes(
         operation_id="deleteAccount",
         summary="Delete the caller's account (password, or a recent sign-in for a user without "
         "one): user, sessions, identities",
-        request_body=_body(["password"], password=_string()),
+        request_body=_body([], password={**_string(), "description": _PROOF}),
         responses={
             204: {"description": "Deleted"},
             **error_responses(400, 413, 429, 503),

@@ -5,6 +5,10 @@
 - A user with a verified address who changes it keeps the old one (it still receives
   password resets) until the new one is verified; one with none, or an unverified
   one, gets the new one at once, unverified.
+- An address that is another user's verified one is taken all the same, as a claim
+  (authkit.accounts.store): the answer is the one a free address gets, and the mail
+  goes to its owner as a notice (`email_in_use`) instead of a link. Asking for an
+  address tells nobody whether it is registered.
 - Mail is limited per user and per address (AUTHKIT_MAIL_LIMIT), and per client
   (AUTHKIT_MAIL_LIMIT_ADDRESS): nobody can use authkit to flood an inbox.
 - Confirming a link twice answers as the first time did; a link for an address the
@@ -32,6 +36,7 @@ from typing import Any
 import attrs
 
 from authkit.accounts.mailer import AccountMailer
+from authkit.accounts.pages import LinkFor
 from authkit.accounts.settings import AccountSettings
 from authkit.accounts.store import AccountRecords
 from authkit.accounts.tokens import MailTokens
@@ -128,6 +133,14 @@ class EmailService:
     async def _send_verification(self, user: User, email: str, client: str) -> None:
         await self.limits.count(client, f"user:{user.id}", f"email:{email_key(email)}")
         ttl = self.settings.verify_ttl
+        owner = await self.records.verified_owner(email)
+        if owner is not None and owner != user.id:
+            # A token that names nobody, never mailed: both paths do the same work, so the
+            # answer's timing does not tell either.
+            await self.tokens.issue(VERIFY, None, email, ttl, self.clock())
+            self.mailer.send_in_use_notice(user, email)
+            _event("address in use: its owner notified", "email_in_use_notice", user.id)
+            return
         token = await self.tokens.issue(VERIFY, user.id, email, ttl, self.clock())
         self.mailer.send(VERIFY, user, email, token, ttl)
         _event("verification mail queued", "verification_sent", user.id)
@@ -152,8 +165,6 @@ class EmailService:
         email = parse_email(value)
         self.mailer.require_public_url()
         user = await self._user(user_id)
-        if await self.records.address_taken(email, user.id):
-            raise EmailAlreadyInUse()
         outcome = await self.records.request_email(user.id, email)
         if outcome == "no_user":
             raise NotFound("User not found")
@@ -194,15 +205,37 @@ class EmailService:
         await self.events.emit(Event("email_verified", doc["user_id"], {"email": doc["email"]}))
         return email_state(await self._user(doc["user_id"]))
 
+    async def link_for(self, token: str | None) -> LinkFor | None:
+        """Whose account a live verification token is for, and its address: what the page
+        the link opens says before anyone confirms. None when the token is not live."""
+        if token is None:
+            return None
+        now = self.clock()
+        doc = await self.tokens.peek(VERIFY, token, now)
+        if doc is not None:
+            user = await self.users.find_by_id(doc["user_id"])
+            return None if user is None else LinkFor(user.username, doc["email"])
+        confirmed = await self._confirmed_by(token, now)
+        if confirmed is None or confirmed.email is None:
+            return None
+        return LinkFor(confirmed.username, confirmed.email, confirmed=True)
+
     async def _confirmed_before(self, token: str, now: datetime) -> dict[str, Any]:
         # A second click on the same link: the same answer, as long as it still holds.
-        doc = await self.tokens.used(VERIFY, token, now)
-        if doc is None or not isinstance(doc.get("user_id"), str):
-            raise InvalidMailToken()
-        user = await self.users.find_by_id(doc["user_id"])
-        if user is None or user.email != doc["email"] or not user.email_verified:
+        user = await self._confirmed_by(token, now)
+        if user is None:
             raise InvalidMailToken()
         return email_state(user)
+
+    async def _confirmed_by(self, token: str, now: datetime) -> User | None:
+        """The user a used, unexpired token verified the address of, if it is theirs still."""
+        doc = await self.tokens.used(VERIFY, token, now)
+        if doc is None or not isinstance(doc.get("user_id"), str):
+            return None
+        user = await self.users.find_by_id(doc["user_id"])
+        if user is None or user.email != doc["email"] or not user.email_verified:
+            return None
+        return user
 
 
 def _event(message: str, event: str, user_id: str | None, **more: object) -> None:

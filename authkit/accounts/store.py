@@ -3,12 +3,19 @@
 A user's address lives beside the NestJS layout, as fields mongoose ignores:
 
 ```
-email            the address, canonical (authkit.users.emails)
-email_key        its case-folded key: unique (sparse) across users
-email_verified   true once a link sent to it was followed
-email_pending    an address the user is changing to, with email_pending_key: it takes
-                 `email`'s place once verified; until then the old one stays
+email               the address, canonical (authkit.users.emails)
+email_key           its case-folded key, looked up by; not unique
+email_verified      true once a link sent to it was followed
+verified_email_key  email_key again, present only while email_verified: unique (sparse)
+email_pending       an address the user is changing to, with email_pending_key: it takes
+                    `email`'s place once verified; until then the old one stays
 ```
+
+Only a verified address belongs to one user. Giving an address (at sign-up, or by
+POST /auth/email) claims it, refused for nobody: a refusal would tell the asker that
+the address is registered, and would let anyone hold an address its owner then
+cannot add. The first user to follow a link mailed to it gets it (the unique index on
+`verified_email_key` decides a tie); everyone else's claim on it is dropped then.
 
 Every change is one `update_one` whose filter states what it expects (the address
 the token was for, the hash the password had): two requests at once cannot both
@@ -20,6 +27,7 @@ Example:
     user = await store.create("alice", "$2b$04$" + "x" * 53)
     await records.request_email(user.id, "alice@example.com")   # "set" (none verified yet)
     await records.confirm(user.id, "alice@example.com")           # True
+    await records.verified_owner("ALICE@example.com")             # alice's id
 """
 
 from __future__ import annotations
@@ -31,10 +39,10 @@ from bson import ObjectId
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from authkit.core.errors import EmailAlreadyInUse
+from authkit.core.errors import Conflict, EmailAlreadyInUse
 from authkit.storage.database import call_database
 from authkit.users.emails import email_key
-from authkit.users.store import User
+from authkit.users.store import VERIFIED_EMAIL_KEY
 
 __all__ = ["AccountRecords"]
 
@@ -68,26 +76,18 @@ class AccountRecords:
         # Emptied of the user's documents when the account is deleted.
         self._related = related
 
-    async def find_by_email(self, email: str, *, verified: bool) -> User | None:
-        query: dict[str, Any] = {"email_key": email_key(email)}
-        if verified:
-            query["email_verified"] = True
-        doc = await call_database(self._users.find_one, query)
-        if doc is None or not isinstance(doc.get("password"), str):
-            return None
-        return User.from_document(doc)
-
-    async def address_taken(self, email: str, user_id: str) -> bool:
-        """Whether another user has `email` as their address."""
-        doc = await call_database(self._users.find_one, {"email_key": email_key(email)}, {"_id": 1})
-        return doc is not None and str(doc["_id"]) != user_id
+    async def verified_owner(self, email: str) -> str | None:
+        """The id of the user whose verified address `email` is."""
+        query = {VERIFIED_EMAIL_KEY: email_key(email)}
+        doc = await call_database(self._users.find_one, query, {"_id": 1})
+        return None if doc is None else str(doc["_id"])
 
     async def request_email(
         self, user_id: str, email: str
     ) -> Literal["set", "pending", "unchanged", "no_user"]:
         """Give the user `email`: at once while they have no verified address ("set"),
         else as the pending one beside the verified one ("pending"); "unchanged" when it
-        is their verified address already. EmailAlreadyInUse when another user has it."""
+        is their verified address already. Unverified either way, whoever else has it."""
         oid = _oid(user_id)
         if oid is None:
             return "no_user"
@@ -107,62 +107,86 @@ class AccountRecords:
             )
             if pending.matched_count:
                 return "pending"
-            try:
-                replaced = await call_database(
-                    self._users.update_one,
-                    {"_id": oid, "email_verified": {"$ne": True}},
-                    {
-                        "$set": {"email": email, "email_key": key, "email_verified": False},
-                        "$unset": {"email_pending": "", "email_pending_key": ""},
+            replaced = await call_database(
+                self._users.update_one,
+                {"_id": oid, "email_verified": {"$ne": True}},
+                {
+                    "$set": {"email": email, "email_key": key, "email_verified": False},
+                    "$unset": {
+                        "email_pending": "",
+                        "email_pending_key": "",
+                        VERIFIED_EMAIL_KEY: "",
                     },
-                )
-            except DuplicateKeyError:
-                raise EmailAlreadyInUse() from None
+                },
+            )
             if replaced.matched_count:
                 return "set"
             exists = await call_database(self._users.find_one, {"_id": oid}, {"_id": 1})
             if exists is None:
                 return "no_user"
         # The address flipped between verified and not on every try: a client racing itself.
-        raise EmailAlreadyInUse("The address changed meanwhile; try again")
+        raise Conflict("The address changed meanwhile; try again")
 
     async def confirm(self, user_id: str, email: str) -> bool:
         """Mark `email` verified: the pending address takes the current one's place, or the
-        current one becomes verified. False when it is neither any more (changed since the
-        link was sent); EmailAlreadyInUse when another user verified it first."""
+        current one becomes verified; other users' claims on it are dropped. False when it
+        is neither any more (changed since the link was sent, or dropped because another
+        user verified it); EmailAlreadyInUse when another user has it verified."""
         oid = _oid(user_id)
         if oid is None:
             return False
         key = email_key(email)
+        verified = {"email": email, "email_key": key, "email_verified": True}
         try:
             promoted = await call_database(
                 self._users.update_one,
                 {"_id": oid, "email_pending_key": key},
                 {
-                    "$set": {"email": email, "email_key": key, "email_verified": True},
+                    "$set": {**verified, VERIFIED_EMAIL_KEY: key},
                     "$unset": {"email_pending": "", "email_pending_key": ""},
                 },
             )
+            confirmed = (
+                promoted.matched_count
+                or (
+                    await call_database(
+                        self._users.update_one,
+                        {"_id": oid, "email_key": key},
+                        {"$set": {"email_verified": True, VERIFIED_EMAIL_KEY: key}},
+                    )
+                ).matched_count
+            )
         except DuplicateKeyError:
             raise EmailAlreadyInUse() from None
-        if promoted.matched_count:
-            return True
-        verified = await call_database(
-            self._users.update_one,
-            {"_id": oid, "email_key": key},
-            {"$set": {"email_verified": True}},
+        if confirmed:
+            await self._drop_claims(oid, key)
+        return bool(confirmed)
+
+    async def _drop_claims(self, owner: ObjectId, key: str) -> None:
+        """Other users' unverified claims on the address `owner` has just verified: gone,
+        with the links mailed for them (those confirm nothing now)."""
+        others = {"_id": {"$ne": owner}}
+        await call_database(
+            self._users.update_many,
+            {**others, "email_key": key, "email_verified": {"$ne": True}},
+            {"$unset": {"email": "", "email_key": "", "email_verified": ""}},
         )
-        return bool(verified.matched_count)
+        await call_database(
+            self._users.update_many,
+            {**others, "email_pending_key": key},
+            {"$unset": {"email_pending": "", "email_pending_key": ""}},
+        )
 
     async def set_password(self, user_id: str, old_hash: str, new_hash: str) -> bool:
         """Store `new_hash` (PasswordHasher.hash: of the NFC form) unless the password
-        changed meanwhile; True when stored."""
+        changed meanwhile (`old_hash` "": the user had none); True when stored."""
         oid = _oid(user_id)
         if oid is None:
             return False
+        had = old_hash if old_hash else {"$exists": False}
         result = await call_database(
             self._users.update_one,
-            {"_id": oid, "password": old_hash},
+            {"_id": oid, "password": had},
             {"$set": {"password": new_hash, "password_nfc": True}},
         )
         return bool(result.matched_count)

@@ -13,7 +13,12 @@ may appear; mongoose ignores fields its schema does not name:
   password; without it the hash may be the NestJS app's, of the text as typed;
 - `roles`, a list of strings (absent: none), which access tokens carry in their `roles`
   claim, and `disabled: true` on a user an administrator disabled (authkit.admin): such a
-  user cannot sign in or refresh, and with revocation checks their tokens stop at once.
+  user cannot sign in or refresh, and with revocation checks their tokens stop at once;
+- `email`, `email_key` (its case-folded key) and `email_verified`: an optional address
+  (authkit.accounts). Only a verified address is unique: `verified_email_key` holds the key
+  while, and only while, the address is verified, under a unique index. An unverified
+  address is a claim that several users may make at once; whoever verifies it first gets
+  it, and the other claims are dropped then (authkit.accounts.store).
 
 A name is looked up exactly as stored first, then by its canonical form: a user
 the NestJS app made keeps signing in by the name as written even when another
@@ -46,12 +51,13 @@ from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from authkit.core.errors import EmailAlreadyInUse, UserAlreadyExists
+from authkit.core.errors import UserAlreadyExists
 from authkit.storage.database import call_database
 from authkit.users.emails import email_key
 from authkit.users.names import UsernameRefused, canonical_username, lookalike_key
 
 __all__ = [
+    "VERIFIED_EMAIL_KEY",
     "AccountStore",
     "EmailUserStore",
     "MongoUserStore",
@@ -63,8 +69,10 @@ __all__ = [
 
 logger = logging.getLogger("authkit.users")
 _NAME_FIELDS = ("username_canonical", "username_key")
-# Unique when present: the email's case-folded key (authkit.users.emails).
+# The address's case-folded key (authkit.users.emails), verified or not: looked up, not unique.
 _EMAIL_KEY = "email_key"
+# The same key, present only on a verified address: unique across users.
+VERIFIED_EMAIL_KEY = "verified_email_key"
 
 
 @attrs.frozen
@@ -175,15 +183,38 @@ class MongoUserStore:
 
     async def ensure_indexes(self) -> None:
         """Create the unique `username` index (what mongoose's autoIndex makes: `username_1`)
-        and the unique sparse indexes on the canonical name and its look-alike key.
+        and the unique sparse indexes on the canonical name, its look-alike key and the
+        verified address.
 
         Asked of the server every time, not remembered: createIndexes on an existing
         index is a cheap no-op, and a collection dropped while we run (a reset, an
         in-memory server restarted) gets its index back before the next insert.
         """
         await call_database(self._users.create_index, "username", unique=True)
-        for field in (*_NAME_FIELDS, _EMAIL_KEY):
+        for field in (*_NAME_FIELDS, VERIFIED_EMAIL_KEY):
             await call_database(self._users.create_index, field, unique=True, sparse=True)
+
+    async def ensure_email_lookup(self) -> None:
+        """The plain index addresses are found by, made at start.
+
+        Before verified addresses alone were unique, `email_key_1` was a unique index: it is
+        dropped and made again without `unique`, and the verified addresses it kept unique
+        get their `verified_email_key` first. Both steps are no-ops once done.
+        """
+
+        def migrate() -> None:
+            old = self._users.index_information().get(f"{_EMAIL_KEY}_1")
+            if old is not None and old.get("unique"):
+                query = {"email_verified": True, VERIFIED_EMAIL_KEY: {"$exists": False}}
+                for doc in self._users.find(query, {_EMAIL_KEY: 1}):
+                    if isinstance(doc.get(_EMAIL_KEY), str):
+                        self._users.update_one(
+                            {"_id": doc["_id"]}, {"$set": {VERIFIED_EMAIL_KEY: doc[_EMAIL_KEY]}}
+                        )
+                self._users.drop_index(f"{_EMAIL_KEY}_1")
+            self._users.create_index(_EMAIL_KEY)
+
+        await call_database(migrate)
 
     async def backfill_names(self) -> None:
         """Give every user without them (the NestJS app's) the canonical-name fields, so a
@@ -260,8 +291,8 @@ class MongoUserStore:
         return await self._insert(username, password_hash, more)
 
     async def create_with_email(self, username: str, password_hash: str, email: str) -> User:
-        """A new user with an unverified `email` (canonical: authkit.users.emails);
-        EmailAlreadyInUse when another user has that address."""
+        """A new user with an unverified `email` (canonical: authkit.users.emails): a claim,
+        never refused for its address, so that a sign-up does not tell whose address it is."""
         fields = {"email": email, _EMAIL_KEY: email_key(email), "email_verified": False}
         return await self._insert(username, password_hash, fields)
 
@@ -279,25 +310,9 @@ class MongoUserStore:
         }
         try:
             await call_database(self._users.insert_one, doc)
-        except DuplicateKeyError as exc:
-            if more and await self._email_clashed(exc, doc):
-                raise EmailAlreadyInUse() from None
+        except DuplicateKeyError:
             raise UserAlreadyExists() from None
         return User.from_document(doc)
-
-    async def _email_clashed(self, exc: DuplicateKeyError, doc: Mapping[str, Any]) -> bool:
-        """Whether the insert of `doc` failed on its address, not its name (a name clash
-        wins: it is the answer a sign-up without an email gets too)."""
-        pattern = (exc.details or {}).get("keyPattern")
-        if isinstance(pattern, Mapping):
-            return _EMAIL_KEY in pattern
-        # A server that does not say which index refused (mongomock): ask.
-        names = [{"username": doc["username"]}]
-        if "username_key" in doc:
-            names.append({"username_key": doc["username_key"]})
-        if await call_database(self._users.find_one, {"$or": names}, {"_id": 1}):
-            return False
-        return bool(await call_database(self._users.find_one, {_EMAIL_KEY: doc[_EMAIL_KEY]}))
 
     async def find_by_id(self, user_id: str) -> User | None:
         oid = _object_id(user_id)
@@ -335,19 +350,13 @@ class MongoUserStore:
             )
 
     async def find_by_verified_email(self, email: str) -> User | None:
-        """The one user whose `email` is `email` and verified (the `email` and `email_verified`
-        fields the accounts capability keeps); None when none, or more than one, has it."""
-
-        def lookup() -> list[dict[str, Any]]:
-            # The key sign-up keeps addresses unique by: an address the provider verified
-            # is the local one whatever its case.
-            query = {_EMAIL_KEY: email_key(str(email)), "email_verified": True}
-            return list(self._users.find(query).limit(2))
-
-        found = await call_database(lookup)
-        if len(found) != 1 or not isinstance(found[0].get("username"), str):
+        """The user whose verified address (authkit.accounts) is `email`, whatever its case:
+        one at most, as the index on `verified_email_key` is unique."""
+        query = {VERIFIED_EMAIL_KEY: email_key(str(email))}
+        doc = await call_database(self._users.find_one, query)
+        if doc is None or not isinstance(doc.get("username"), str):
             return None
-        return User.from_document(found[0])
+        return User.from_document(doc)
 
     async def token_version(self, user_id: str) -> int | None:
         """The user's token version; None when there is no such user (any more), or it is

@@ -1,17 +1,20 @@
-"""The accounts' writes against a real MongoDB-protocol server (SecantusDB): the sparse
-unique index on addresses, which index refused a sign-up, mailed tokens used once, and a
-verification that lost a race with an address change. The same rules through the app on
+"""The accounts' writes against a real MongoDB-protocol server (SecantusDB): only verified
+addresses unique (and the index from before migrated), many users verifying one address
+at once, mailed tokens used once, and a verification that lost a race with an address
+change. The same rules through the app on
 mongomock: tests/unit/test_accounts_*.py."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Coroutine
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import pytest
 from pymongo.database import Database
+from support.races import RACERS, finish, race_on_server
 
 from authkit.accounts.store import AccountRecords
 from authkit.accounts.tokens import MailTokens
@@ -28,18 +31,86 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def test_addresses_are_unique_when_present_and_the_refusal_names_the_right_one(
+def test_only_a_verified_address_is_unique_and_a_sign_up_is_refused_for_its_name_only(
     mongo_db: Database[dict[str, Any]],
 ) -> None:
     store = MongoUserStore(mongo_db["users"])
+    records = AccountRecords(mongo_db["users"])
+    run(store.ensure_email_lookup())
     run(store.create("nomail1", HASH))
     run(store.create("nomail2", HASH))  # any number of users without one
-    run(store.create_with_email("alice", HASH, "alice@example.com"))
-    with pytest.raises(EmailAlreadyInUse):
-        run(store.create_with_email("bobby", HASH, "Alice@example.com"))
+    alice = run(store.create_with_email("alice", HASH, "alice@example.com"))
+    bobby = run(store.create_with_email("bobby", HASH, "Alice@example.com"))  # a claim too
     with pytest.raises(UserAlreadyExists):
         run(store.create_with_email("alice", HASH, "other@example.com"))
-    assert mongo_db["users"].index_information()["email_key_1"].get("unique") is True
+    assert run(records.confirm(alice.id, "alice@example.com")) is True
+    # Bobby's claim went with Alice's verification; he cannot verify it any more.
+    assert run(records.confirm(bobby.id, "Alice@example.com")) is False
+    assert "email" not in (mongo_db["users"].find_one({"username": "bobby"}) or {})
+    assert run(records.verified_owner("ALICE@example.com")) == alice.id
+    indexes = mongo_db["users"].index_information()
+    assert indexes["verified_email_key_1"].get("unique") is True
+    assert not indexes["email_key_1"].get("unique")
+
+
+def test_of_many_users_verifying_one_address_at_once_one_gets_it(
+    mongo_db: Database[dict[str, Any]], mongo_uri: str, db_name: str
+) -> None:
+    store = MongoUserStore(mongo_db["users"])
+    run(store.ensure_indexes())
+    names = [f"user{i}" for i in range(RACERS)]
+    ids = {n: run(store.create_with_email(n, HASH, "shared@example.com")).id for n in names}
+    turn = iter(names)
+    lock = threading.Lock()
+
+    def verify(db: Database[dict[str, Any]]) -> str:
+        with lock:
+            name = next(turn)
+        try:
+            won = finish(AccountRecords(db["users"]).confirm(ids[name], "shared@example.com"))
+        except EmailAlreadyInUse:
+            return "refused"
+        return "won" if won else "dropped"
+
+    outcomes = race_on_server(mongo_uri, db_name, verify)
+    assert outcomes.count("won") == 1, outcomes
+    owners = list(mongo_db["users"].find({"email_verified": True}))
+    assert len(owners) == 1 and owners[0]["verified_email_key"] == "shared@example.com"
+
+
+def test_a_database_from_before_keeps_its_verified_addresses_unique(
+    mongo_db: Database[dict[str, Any]],
+) -> None:
+    users = mongo_db["users"]
+    # As the previous version left it: a unique index on email_key, no verified_email_key.
+    users.create_index("email_key", unique=True, sparse=True)
+    users.insert_one(
+        {
+            "username": "alice",
+            "email": "a@example.com",
+            "email_key": "a@example.com",
+            "email_verified": True,
+        }
+    )
+    users.insert_one(
+        {
+            "username": "bobby",
+            "email": "b@example.com",
+            "email_key": "b@example.com",
+            "email_verified": False,
+        }
+    )
+    store = MongoUserStore(users)
+    run(store.ensure_indexes())
+    run(store.ensure_email_lookup())
+    run(store.ensure_email_lookup())  # a second start finds nothing left to do
+    assert not users.index_information()["email_key_1"].get("unique")
+    alice = users.find_one({"username": "alice"}) or {}
+    assert alice["verified_email_key"] == "a@example.com"
+    assert "verified_email_key" not in (users.find_one({"username": "bobby"}) or {})
+    assert run(store.find_by_verified_email("A@example.com")) is not None
+    # The address Bobby claimed without verifying is free to claim again.
+    run(store.create_with_email("carol", HASH, "b@example.com"))
 
 
 def test_a_token_is_used_once_and_a_stale_verification_changes_nothing(

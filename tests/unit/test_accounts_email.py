@@ -64,11 +64,61 @@ def test_garbage_addresses_are_refused_with_400(app: Any, email: Any, db: Any) -
     assert db.users.count_documents({}) == 0
 
 
-def test_an_address_is_unique_whatever_its_case(app: Any) -> None:
-    assert signed_up(app, "alice", "alice@example.com").status_code == 201
+def test_a_verified_address_is_claimed_by_nobody_else_and_the_answer_does_not_say_so(
+    app: Any, mailbox: Mailbox, db: Any
+) -> None:
+    verified_user(app, mailbox, "alice", "alice@example.com")
     taken = signed_up(app, "bobby", "ALICE@Example.COM")
-    assert (taken.status_code, taken.json()["message"]) == (409, "Email already in use")
-    assert signed_up(app, "carol").status_code == 201  # many users without one
+    free = signed_up(app, "carol", "carol@example.com")
+    # The same answer for an address that is registered and one that is not.
+    assert (taken.status_code, taken.content) == (free.status_code, free.content) == (201, b"")
+    messages = mailbox.wait(3)
+    notice = messages[1]
+    # Alice hears that someone asked for her address; no link that could verify it is sent.
+    assert "ALICE@example.com" in notice and '"bobby"' in notice and "already" in notice
+    assert "token=" not in notice
+    assert db.users.find_one({"username": "alice"})["email_verified"] is True
+    assert signed_up(app, "dave").status_code == 201  # many users without one
+
+
+def test_an_unverified_address_does_not_keep_its_owner_from_adding_it(
+    app: Any, mailbox: Mailbox, db: Any
+) -> None:
+    # Mallory puts Alice's address on her account first; the link goes to Alice, unused.
+    assert signed_up(app, "mallory", "alice@example.com").status_code == 201
+    path, mallorys_link = mailbox.link(count=1)
+    # Alice adds her address to her own account and follows her own link: it is hers.
+    headers = verified_user(app, mailbox, "alice", "Alice@Example.com")
+    state = app.get("/auth/email", headers=headers).json()
+    assert (state["email"], state["emailVerified"]) == ("Alice@example.com", True)
+    # Mallory's claim is gone, and the link mailed for it confirms nothing now.
+    assert "email" not in db.users.find_one({"username": "mallory"})
+    refused = app.post(path, json={"token": mallorys_link})
+    assert (refused.status_code, refused.json()["message"]) == (
+        400,
+        "The link is invalid or has expired",
+    )
+    mallory = signin_bearer(app, "mallory")
+    assert app.get("/auth/email", headers=mallory).json()["email"] is None
+
+
+def test_asking_for_someone_elses_verified_address_answers_as_for_a_free_one(
+    app: Any, mailbox: Mailbox
+) -> None:
+    verified_user(app, mailbox, "alice", "alice@example.com")
+    assert signed_up(app, "bobby").status_code == 201
+    bobby = signin_bearer(app, "bobby")
+    taken = app.post("/auth/email", json={"email": "alice@EXAMPLE.com"}, headers=bobby)
+    free = app.post("/auth/email", json={"email": "bob@example.com"}, headers=bobby)
+    assert taken.status_code == free.status_code
+    assert taken.json() == {
+        "email": "alice@example.com",
+        "emailVerified": False,
+        "pendingEmail": None,
+    }
+    messages = mailbox.wait(3)
+    assert "token=" not in messages[1] and '"bobby"' in messages[1]
+    assert "token=" in messages[2] and "bob@example.com" in messages[2]
 
 
 def test_without_a_public_url_mail_routes_answer_503_and_create_nothing(
@@ -116,6 +166,26 @@ def test_the_link_opens_a_page_that_posts_the_token_and_verifies_nothing_by_itse
     assert app.get(path, params={"token": "<script>"}).status_code == 400
 
 
+def test_the_confirm_page_names_the_account_the_address_would_join(
+    app: Any, mailbox: Mailbox
+) -> None:
+    # Mallory's trap: Alice's address on Mallory's account, the link in Alice's inbox.
+    signed_up(app, "mallory", email="alice@example.com")
+    path, token = mailbox.link()
+    page = app.get(path, params={"token": token})
+    assert page.status_code == 200
+    assert "<strong>alice@example.com</strong> as the address of the account" in page.text
+    assert "<strong>mallory</strong> is not your account" in page.text
+    assert app.post(path, json={"token": token}).status_code == 200
+    again = app.get(path, params={"token": token})
+    assert again.status_code == 200 and "There is nothing more to do" in again.text
+    assert "<form" not in again.text
+    # Unknown (or expired): the page says so instead of offering a button that fails.
+    dead = app.get(path, params={"token": "A" * 43})
+    assert dead.status_code == 400 and "expired or was used up" in dead.text
+    assert "<form" not in dead.text
+
+
 def test_an_expired_verification_link_is_refused(
     make_client: Callable[..., Any], mailbox: Mailbox, db: Any
 ) -> None:
@@ -160,11 +230,17 @@ def test_a_link_for_an_address_replaced_since_confirms_nothing(app: Any, mailbox
     }
 
 
-def test_the_address_another_user_has_cannot_be_taken(app: Any, mailbox: Mailbox) -> None:
+def test_the_verified_address_another_user_has_stays_theirs(
+    app: Any, mailbox: Mailbox, db: Any
+) -> None:
     verified_user(app, mailbox, "alice", "alice@example.com")
     headers = verified_user(app, mailbox, "bobby", "bob@example.com")
     taken = app.post("/auth/email", json={"email": "Alice@example.com"}, headers=headers)
-    assert taken.status_code == 409
+    # Pending as any change is, so the answer tells nothing; only a notice goes to Alice.
+    assert (taken.status_code, taken.json()["pendingEmail"]) == (202, "Alice@example.com")
+    assert "token=" not in mailbox.wait(3)[2]
+    alice = db.users.find_one({"username": "alice"})
+    assert (alice["email"], alice["email_verified"]) == ("alice@example.com", True)
 
 
 def test_mail_is_limited_per_user(make_client: Callable[..., Any], mailbox: Mailbox) -> None:

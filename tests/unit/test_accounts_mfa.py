@@ -90,11 +90,8 @@ def test_setting_an_email_address_needs_a_recent_sign_in_from_everyone(
     assert accepted.status_code == 202, accepted.text
 
 
-def test_a_user_without_a_password_deletes_the_account_with_a_recent_sign_in(
-    make_client: Callable[..., Any], db: Any
-) -> None:
-    # Made by social sign-in: no password to re-enter, so the proof is a recent sign-in.
-    client = make_client(make_settings(server=PUBLIC))
+def _passwordless(db: Any) -> Callable[[int], dict[str, str]]:
+    """A user made by social sign-in (no password), and their bearer signed in `ago` s ago."""
     user_id = db.users.insert_one({"username": "octocat", "__v": 0}).inserted_id
 
     def token(signed_in_ago: int) -> dict[str, str]:
@@ -104,6 +101,15 @@ def test_a_user_without_a_password_deletes_the_account_with_a_recent_sign_in(
         )
         return bearer(issued)
 
+    return token
+
+
+def test_a_user_without_a_password_deletes_the_account_with_a_recent_sign_in(
+    make_client: Callable[..., Any], db: Any
+) -> None:
+    # Made by social sign-in: no password to re-enter, so the proof is a recent sign-in.
+    client = make_client(make_settings(server=PUBLIC))
+    token = _passwordless(db)
     stale = client.request("DELETE", "/auth/account", json={}, headers=token(600))
     assert (stale.status_code, stale.json()["error"]) == (401, "step_up_required")
     assert db.users.count_documents({}) == 1
@@ -120,3 +126,48 @@ def test_a_user_with_a_password_still_needs_it_to_delete_however_recent(
     fresh = bearer(_fresh_token(client))
     refused = client.request("DELETE", "/auth/account", json={}, headers=fresh)
     assert refused.status_code == 400 and db.users.count_documents({}) == 1
+
+
+def test_a_user_without_a_password_sets_a_first_one_after_a_recent_sign_in(
+    make_client: Callable[..., Any], db: Any
+) -> None:
+    client = make_client(make_settings(server=PUBLIC))
+    token = _passwordless(db)
+    body = {"newPassword": NEW_PASSWORD}
+    stale = client.post("/auth/password/change", json=body, headers=token(600))
+    assert (stale.status_code, stale.json()["error"]) == (401, "step_up_required")
+    weak = client.post("/auth/password/change", json={"newPassword": "x"}, headers=token(5))
+    assert weak.status_code == 400
+    changed = client.post("/auth/password/change", json=body, headers=token(5))
+    assert changed.status_code == 200, changed.text
+    signin = client.post("/auth/signin", json={"username": "octocat", "password": NEW_PASSWORD})
+    assert signin.status_code == 201
+    # From now on it is a password like any other: changing it again takes the current one.
+    again = client.post("/auth/password/change", json=body, headers=token(5))
+    assert again.status_code == 400
+
+
+def test_a_user_without_a_password_sets_one_through_a_reset_link_to_their_verified_address(
+    make_client: Callable[..., Any], db: Any, mailbox: Mailbox
+) -> None:
+    client = make_client(make_settings(server=PUBLIC))
+    _passwordless(db)
+    db.users.update_one(
+        {"username": "octocat"},
+        {
+            "$set": {
+                "email": "octo@example.com",
+                "email_key": "octo@example.com",
+                "email_verified": True,
+                "verified_email_key": "octo@example.com",
+            }
+        },
+    )
+    forgot = client.post("/auth/password/forgot", json={"email": "octo@example.com"})
+    assert forgot.status_code == 202
+    path, reset = mailbox.link()
+    assert path == "/auth/password/reset"
+    done = client.post(path, json={"token": reset, "password": NEW_PASSWORD})
+    assert done.status_code == 200, done.text
+    signin = client.post("/auth/signin", json={"username": "octocat", "password": NEW_PASSWORD})
+    assert signin.status_code == 201

@@ -32,6 +32,7 @@ from authkit.social.oidc import GoogleProvider
 from authkit.social.providers import ProviderOptions
 from authkit.social.settings import OAuthSettings, ProviderConfig
 from authkit.users.emails import email_key
+from authkit.users.store import VERIFIED_EMAIL_KEY
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -369,8 +370,11 @@ def _local_user(world: World, username: str, **fields: Any) -> str:
         == 201
     )
     if "email" in fields:
-        # As the accounts capability keeps an address: with the key that makes it unique.
+        # As the accounts capability keeps an address: its key, and once verified the key
+        # that makes it unique.
         fields["email_key"] = email_key(fields["email"])
+        if fields.get("email_verified"):
+            fields[VERIFIED_EMAIL_KEY] = fields["email_key"]
     world.db["users"].update_one({"username": username}, {"$set": fields})
     return str(world.db["users"].find_one({"username": username})["_id"])
 
