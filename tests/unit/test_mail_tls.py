@@ -55,7 +55,7 @@ class Inbox:
         return "250 OK"
 
 
-class Accounts:
+class RelayAccount:
     """The authenticator: one account, and every login and password it was offered."""
 
     def __init__(self) -> None:
@@ -71,7 +71,7 @@ class Accounts:
         return AuthResult(success=(login, password) == (USER, PASSWORD), handled=False)
 
 
-Serve = Callable[..., tuple[Inbox, Accounts, int]]
+Serve = Callable[..., tuple[Inbox, RelayAccount, int]]
 
 
 @pytest.fixture
@@ -84,8 +84,8 @@ def serve() -> Iterator[Serve]:
     """Start an aiosmtpd server on 127.0.0.1 (keyword arguments go to aiosmtpd's SMTP)."""
     started: list[Controller] = []
 
-    def start(**smtp: Any) -> tuple[Inbox, Accounts, int]:
-        inbox, accounts, port = Inbox(), Accounts(), free_port()
+    def start(**smtp: Any) -> tuple[Inbox, RelayAccount, int]:
+        inbox, accounts, port = Inbox(), RelayAccount(), free_port()
         controller = Controller(
             inbox, hostname="127.0.0.1", port=port, authenticator=accounts, **smtp
         )
@@ -98,7 +98,7 @@ def serve() -> Iterator[Serve]:
         controller.stop()
 
 
-def starttls_server(serve: Serve, context: Any, **smtp: Any) -> tuple[Inbox, Accounts, int]:
+def starttls_server(serve: Serve, context: Any, **smtp: Any) -> tuple[Inbox, RelayAccount, int]:
     """STARTTLS required, and AUTH required and offered only once TLS is up."""
     return serve(
         tls_context=context,
