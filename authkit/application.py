@@ -308,6 +308,7 @@ def passkey_service(
         users,
         second_factor=None if factors is None else factors.challenges,
         after_delete=after_delete,
+        starts_per_address=party.starts_per_address,
     )
 
 

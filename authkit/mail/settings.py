@@ -22,7 +22,8 @@ class MailSettings:
         Env(
             "AUTHKIT_SMTP_URL",
             "mail server: `smtp://user:pass@host:587` (STARTTLS), `smtps://...:465` (TLS), "
-            "`?starttls=false` for a loopback relay",
+            "`?starttls=false` for a loopback relay, `?cafile=/path/ca.pem` to trust a private "
+            "CA instead of the system's",
             "(unset: mail is written to the log, tokens included: development only)",
         ),
     ] = None

@@ -2,8 +2,13 @@
 
 ```
 webauthn_challenges  {_id: the challenge (base64url), purpose, user_id (or None),
-                      mfa_token_hash (or None), expires_at, used}
+                      mfa_token_hash (or None), address (or None), expires_at, used}
 ```
+
+`address` is the client address (authkit.http.client_address.throttle_key) of a sign-in's
+options request, which anyone may make: `live_from` counts the challenges stored for that
+address, so one that holds as many as it may is refused more (social sign-in's flows are
+counted the same way, authkit.social.flows).
 
 The challenge is its own id: it is no secret (the options carry it to the browser), and the
 browser's signed client data names it, so a registration answer finds its challenge with no
@@ -81,12 +86,26 @@ class WebAuthnChallenges:
 
     async def ensure_indexes(self) -> None:
         await call_database(self._collection.create_index, "expires_at", expireAfterSeconds=0)
+        await call_database(self._collection.create_index, "address")
+
+    async def live_from(self, address: str, at_most: int) -> int:
+        """How many challenges issued to `address` have not expired, used or not (counting
+        stops at `at_most`): a used one is stored all the same until it expires."""
+        query = {"address": address, "expires_at": {"$gt": self._clock()}}
+        found: int = await call_database(self._collection.count_documents, query, limit=at_most)
+        return found
 
     async def issue(
-        self, purpose: Purpose, user_id: str | None = None, mfa_token: str | None = None
+        self,
+        purpose: Purpose,
+        user_id: str | None = None,
+        mfa_token: str | None = None,
+        *,
+        address: str | None = None,
     ) -> Issued:
-        """A new challenge for `purpose`; `user_id` for a ceremony of a known user, and
-        `mfa_token` for a second factor, so only that sign-in's answer can use it."""
+        """A new challenge for `purpose`; `user_id` for a ceremony of a known user,
+        `mfa_token` for a second factor, so only that sign-in's answer can use it, and
+        `address` for one `live_from` counts."""
         challenge = secrets.token_bytes(32)
         issued = Issued(base64url(challenge), challenge, purpose, user_id)
         await call_database(
@@ -96,6 +115,7 @@ class WebAuthnChallenges:
                 "purpose": purpose,
                 "user_id": user_id,
                 "mfa_token_hash": None if mfa_token is None else token_hash(mfa_token),
+                "address": address,
                 "expires_at": self._clock() + self._ttl,
                 "used": False,
             },

@@ -5,7 +5,8 @@
     GET    /auth/passkeys                   Bearer -> the caller's passkeys (200)
     PATCH  /auth/passkeys/{passkey_id}      Bearer {name} -> the passkey renamed (200)
     DELETE /auth/passkeys/{passkey_id}      Bearer (+ a fresh proof) -> deleted (204)
-    POST   /auth/passkeys/signin/options    {} or {mfa_token} -> {challenge_id, options} (200)
+    POST   /auth/passkeys/signin/options    {} or {mfa_token} -> {challenge_id, options} (200),
+                                            429 past AUTHKIT_PASSKEY_STARTS_PER_ADDRESS
     POST   /auth/passkeys/signin            {challenge_id, credential[, mfa_token]} -> tokens (201)
     POST   /auth/passkeys/step-up/options   Bearer -> {challenge_id, options} (200)
     POST   /auth/passkeys/step-up           Bearer {challenge_id, credential} -> a fresh
@@ -42,6 +43,7 @@ from authkit.core.errors import NotFound, ValidationFailed
 from authkit.core.guard import guard
 from authkit.core.strategy import AuthenticatedUser
 from authkit.http.body import read_fields
+from authkit.http.client_address import throttle_key
 from authkit.http.endpoint import Endpoint
 from authkit.http.openapi import describe, error_responses, json_response
 from authkit.http.responses import JSON
@@ -215,13 +217,14 @@ def passkey_routes(
                 "The challenge's id and PublicKeyCredentialRequestOptions (JSON)",
                 CHALLENGE_SCHEMA,
             ),
-            **error_responses(400, 401, 413, 503),
+            **error_responses(400, 401, 413, 429, 503),
         },
         tags=_TAGS,
     )
     async def signin_options(request: Request) -> Response:
         mfa_token = optional_text(await body(request), "mfa_token")
-        issued, options = await service.signin_options(mfa_token)
+        address = throttle_key(request.scope)
+        issued, options = await service.signin_options(mfa_token, address=address)
         return JSON({"challenge_id": issued.id, "options": options}, headers=_NO_STORE)
 
     @describe(

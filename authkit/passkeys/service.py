@@ -2,7 +2,9 @@
 a second factor), and managing a user's passkeys.
 
 Every refusal of a sign-in is the same 401 to the client (no hint whether the credential,
-the challenge or the signature was wrong); the log says which.
+the challenge or the signature was wrong); the log says which. Sign-in options need no
+account, so the challenges one client address may have stored at once are bounded
+(`starts_per_address`, AUTHKIT_PASSKEY_STARTS_PER_ADDRESS): past it, 429.
 
 Example:
 
@@ -26,7 +28,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from authkit.core.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+from authkit.core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    NotFound,
+    TooManyRequests,
+    ValidationFailed,
+)
 from authkit.passkeys.ceremony import (
     Assertion,
     CeremonyFailed,
@@ -84,6 +92,7 @@ class PasskeyService:
         second_factor: SecondFactorChallenges | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         after_delete: Callable[[str], Awaitable[None]] | None = None,
+        starts_per_address: int = 0,
     ) -> None:
         self.party = party
         self.challenges = challenges
@@ -94,6 +103,8 @@ class PasskeyService:
         # Told the user's id once a passkey is gone (authkit.mfa drops recovery codes that
         # no factor is left to stand in for).
         self._after_delete = after_delete
+        # Sign-in challenges one client address may have stored at once; 0: no limit.
+        self.starts_per_address = starts_per_address
 
     # Registration (signed in)
 
@@ -121,11 +132,15 @@ class PasskeyService:
 
     # Sign-in
 
-    async def signin_options(self, mfa_token: str | None = None) -> tuple[Issued, dict[str, Any]]:
+    async def signin_options(
+        self, mfa_token: str | None = None, *, address: str | None = None
+    ) -> tuple[Issued, dict[str, Any]]:
         """A challenge and its request options: for any passkey of this site, or, with the
-        `mfa_token` of a password sign-in, for that user's passkeys only."""
+        `mfa_token` of a password sign-in, for that user's passkeys only. TooManyRequests
+        when `address` has as many challenges stored as it may."""
+        await self._room_for(address)
         if mfa_token is None:
-            issued = await self.challenges.issue("signin")
+            issued = await self.challenges.issue("signin", address=address)
             return issued, self.party.authentication_options(issued.challenge)
         user_id = await self._second_factor().peek(mfa_token)
         if user_id is None:
@@ -133,9 +148,22 @@ class PasskeyService:
         keys = await self.passkeys.of_user(user_id)
         if not keys:
             raise AuthenticationFailed("No passkey is registered for this account")
-        issued = await self.challenges.issue("mfa", user_id, mfa_token)
+        issued = await self.challenges.issue("mfa", user_id, mfa_token, address=address)
         allowed = [k.credential_id for k in keys]
         return issued, self.party.authentication_options(issued.challenge, allowed)
+
+    async def _room_for(self, address: str | None) -> None:
+        limit = self.starts_per_address
+        if address is None or not limit or await self.challenges.live_from(address, limit) < limit:
+            return
+        _log("passkey sign-in refused", "passkey_refused", None, reason="too_many_challenges")
+        # Counted, then stored: requests at once can pass the limit by a few, as social
+        # sign-in's starts can. Room comes back as the stored challenges expire.
+        wait = int(self.challenges.ttl.total_seconds())
+        raise TooManyRequests(
+            wait,
+            f"Too many passkey sign-ins started from this address; try again in {wait} seconds",
+        )
 
     async def sign_in(
         self, challenge_id: str, credential: dict[str, Any], mfa_token: str | None = None

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import attrs
 
-from authkit.core.values import Env
+from authkit.core.values import Env, Range
 
 __all__ = ["PasskeySettings"]
 
@@ -20,6 +20,8 @@ class PasskeySettings:
     passkey registered under it stopping working. `origins` are the exact pages
     (scheme, host, port) whose ceremonies are accepted; none means `https://<rp_id>`, and
     for `localhost` also `http://localhost:<PORT>`, what a local run serves.
+    `starts_per_address` bounds the challenges anyone can make authkit store: sign-in
+    options need no account, and each call keeps a challenge for five minutes.
     """
 
     rp_id: Annotated[
@@ -40,6 +42,16 @@ class PasskeySettings:
             "(none: `https://<rp id>`; for `localhost` also `http://localhost:<PORT>`)",
         ),
     ] = ()
+    starts_per_address: Annotated[
+        int,
+        Range(0, 1_000_000),
+        Env(
+            "AUTHKIT_PASSKEY_STARTS_PER_ADDRESS",
+            "passkey sign-in challenges (`POST /auth/passkeys/signin/options`) one client "
+            "address may have stored at once, used or not, each for five minutes; past it, "
+            "429 (`0`: no limit)",
+        ),
+    ] = 200
 
     def expected_origins(self, port: int) -> list[str]:
         if self.origins:
