@@ -79,6 +79,7 @@ def social_service(
         link_by_email=oauth.link_by_email == "verified",
         flow_ttl=oauth.flow_ttl,
         starts_per_address=oauth.starts_per_address,
+        exchange_pkce_required=oauth.exchange_pkce == "required",
     )
 
 

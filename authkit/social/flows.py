@@ -2,15 +2,17 @@
 
 A flow is one document (`oauth_flows`) keyed by the hash of its `state`, holding the hash of
 the browser-binding cookie of the browser that started it, the PKCE verifier, the nonce,
-where to return, the provider, and the user a link flow links to. Each flow is its own
+where to return, the provider, the user a link flow links to, and the front end's
+`code_challenge` for the exchange (authkit.social.pkce). Each flow is its own
 document, so any number run at once in one browser (two tabs, two providers). The callback
 takes it with one `find_one_and_delete` conditioned on the state, the browser and the
 expiry: a replayed callback, a foreign browser's, or a late one finds nothing, and two
 callbacks racing for one flow get it once. A foreign browser's attempt does not consume the
 flow (its owner can still finish).
 
-An exchange code (`oauth_codes`) is stored hashed, lives 60 s and is taken the same way:
-of two exchanges at once, one wins.
+An exchange code (`oauth_codes`) is stored hashed with its flow's `code_challenge`, lives
+60 s and is taken the same way: of two exchanges at once, one wins, and the verifier is
+checked only once the code is taken, so a wrong one has used the code up.
 
 Example:
 
@@ -73,6 +75,8 @@ class Flow:
     link_user_id: str | None = None
     # The client address (authkit.http.client_address.throttle_key) that started it.
     address: str | None = None
+    # The front end's RFC 7636 S256 challenge, which the exchange's code_verifier must meet.
+    exchange_challenge: str | None = None
 
     def document(self, state: str) -> dict[str, Any]:
         return {"_id": digest(state), **attrs.asdict(self)}
@@ -130,6 +134,8 @@ class FlowStore:
 class CodeGrant:
     user_id: str
     username: str
+    # The challenge the code's flow started with (None: the code is bound to nothing).
+    challenge: str | None = None
 
 
 class ExchangeCodes:
@@ -140,23 +146,30 @@ class ExchangeCodes:
     async def ensure_indexes(self) -> None:
         await call_database(self._codes.create_index, "expires", expireAfterSeconds=0)
 
-    async def issue(self, user_id: str, username: str) -> str:
+    async def issue(self, user_id: str, username: str, challenge: str | None = None) -> str:
         code = new_secret()
         doc = {
             "_id": digest(code),
             "user_id": user_id,
             "username": username,
+            "challenge": challenge,
             "expires": _now() + self.ttl,
         }
         await call_database(self._codes.insert_one, doc)
         return code
 
     async def redeem(self, code: str) -> CodeGrant | None:
-        """What `code` grants, once: None when unknown, used or expired."""
+        """What `code` grants, once: None when unknown, used or expired. Taken whatever the
+        caller then decides: the verifier is checked after, against `CodeGrant.challenge`."""
         doc = await call_database(
             self._codes.find_one_and_delete,
             {"_id": digest(code), "expires": {"$gt": _now()}},
         )
         if doc is None:
             return None
-        return CodeGrant(str(doc["user_id"]), str(doc["username"]))
+        challenge = doc.get("challenge")
+        return CodeGrant(
+            str(doc["user_id"]),
+            str(doc["username"]),
+            None if challenge is None else str(challenge),
+        )

@@ -1,7 +1,9 @@
 """The social sign-in routes.
 
-    POST   /auth/oauth/exchange              one-time code -> what /auth/signin answers (201)
-    GET    /auth/oauth/{provider}            -> 302 to the provider (state bound to this browser)
+    POST   /auth/oauth/exchange              one-time code + code_verifier -> what /auth/signin
+                                             answers (201)
+    GET    /auth/oauth/{provider}            -> 302 to the provider (state bound to this browser,
+                                             the code to come bound to ?code_challenge=)
     GET    /auth/oauth/{provider}/callback   -> 302 to the flow's target: ?code=, ?linked=, ?error=
     POST   /auth/oauth/{provider}/link       Bearer -> {"authorization_url": ...} (200)
     GET    /auth/identities                  Bearer -> the caller's linked identities (200)
@@ -9,7 +11,9 @@
 
 The browser-binding cookie (`authkit_oauth_browser`: HttpOnly, SameSite=Lax so that the
 provider's redirect back carries it, path /auth/oauth) holds a random value whose hash each
-flow it starts stores; one cookie serves any number of flows at once.
+flow it starts stores; one cookie serves any number of flows at once. The code the callback
+hands out is bound to the front end's RFC 7636 challenge instead (authkit.social.pkce): a
+cross-origin front end exchanges it without cookies.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from authkit.passwords.routes import SignInGate
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import PAIR_SCHEMA, RefreshDelivery, user_agent_of
 from authkit.social.flows import new_secret
+from authkit.social.pkce import challenge_parameters, verifier_schema
 from authkit.social.providers import ProviderFailure
 from authkit.social.service import CallbackError, SocialService, error_redirect
 
@@ -97,6 +102,7 @@ def social_routes(
     issues tokens, as /auth/signin asks it: social sign-in does not skip a second factor."""
     secure = service.public_url.startswith("https://")
     cookie_age = int(service.flow_ttl.total_seconds())
+    pkce_required = service.exchange_pkce_required
 
     def provider_name(request: Request) -> str:
         name: str = request.path_params["provider"]
@@ -115,16 +121,27 @@ def social_routes(
                 "schema": {"type": "string"},
                 "description": "one of AUTHKIT_OAUTH_REDIRECT_TARGETS",
             },
+            *challenge_parameters(required=pkce_required),
         ],
         responses={**_REDIRECT, **error_responses(400, 404, 503)},
         tags=["social"],
     )
     async def start(request: Request) -> Response:
         name = provider_name(request)
-        target = service.allowed_target(request.query_params.get("redirect_to"))
+        query = request.query_params
+        target = service.allowed_target(query.get("redirect_to"))
+        challenge = service.exchange_challenge(
+            query.get("code_challenge"), query.get("code_challenge_method")
+        )
         browser = _browser(request) or new_secret()
         try:
-            url = await service.start(name, target, browser, address=throttle_key(request.scope))
+            url = await service.start(
+                name,
+                target,
+                browser,
+                address=throttle_key(request.scope),
+                exchange_challenge=challenge,
+            )
         except (ProviderFailure, CallbackError) as exc:
             url = error_redirect(target, exc.code)
         return _bind(
@@ -156,12 +173,16 @@ def social_routes(
 
     @describe(
         operation_id="exchangeSocialCode",
-        summary="Trade the callback's one-time code for tokens, as /auth/signin answers",
+        summary="Trade the callback's one-time code and the verifier of the flow's "
+        "code_challenge for tokens, as /auth/signin answers; any attempt uses the code up",
         request_body=fields_body(
             {
                 "type": "object",
-                "required": ["code"],
-                "properties": {"code": {"type": "string", "minLength": 1, "maxLength": 256}},
+                "required": ["code", "code_verifier"] if pkce_required else ["code"],
+                "properties": {
+                    "code": {"type": "string", "minLength": 1, "maxLength": 256},
+                    "code_verifier": verifier_schema(required=pkce_required),
+                },
             },
             required=True,
         ),
@@ -176,7 +197,7 @@ def social_routes(
     async def exchange(request: Request) -> Response:
         delivery.refuse_cross_site(request)
         fields = await read_fields(request, max_body_bytes)
-        grant = await service.exchange(fields.get("code"))
+        grant = await service.exchange(fields.get("code"), fields.get("code_verifier"))
         if gate is not None and (challenge := await gate.challenge(grant.user_id)) is not None:
             return JSON(dict(challenge), status_code=200, headers=_NO_STORE)
         pair = await lifecycle.sign_in(

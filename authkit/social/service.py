@@ -6,7 +6,8 @@
   and the identity verified by the provider, then the user found, linked by a verified
   email, or made; the answer is where to send the browser: the flow's target with a
   one-time authkit code, `linked=<provider>`, or `error=<code>`;
-- `exchange`: a one-time code for the user it stands for (the route then signs in);
+- `exchange`: a one-time code, and the verifier of the challenge its flow started with
+  (authkit.social.pkce), for the user it stands for (the route then signs in);
 - `identities` and `unlink`.
 
 Failed callbacks count against the client address like failed password sign-ins (the
@@ -37,6 +38,7 @@ from authkit.passwords.dto import is_clean_text
 from authkit.passwords.throttle import SigninThrottle
 from authkit.social.flows import CodeGrant, ExchangeCodes, Flow, FlowStore, digest, new_secret
 from authkit.social.identities import Identity, IdentityStore
+from authkit.social.pkce import binding_problem, read_challenge
 from authkit.social.providers import Profile, Provider, ProviderFailure
 from authkit.users.store import MongoUserStore, User
 
@@ -90,6 +92,8 @@ class SocialService:
     flow_ttl: timedelta = timedelta(minutes=10)
     # Live flows one client address may have at once; 0: no limit.
     starts_per_address: int = 0
+    # AUTHKIT_OAUTH_EXCHANGE_PKCE=required: every exchange code is bound to a challenge.
+    exchange_pkce_required: bool = True
 
     def provider(self, name: str) -> Provider:
         found = self.providers.get(name)
@@ -113,6 +117,11 @@ class SocialService:
             raise BadRequest("redirect_to is not one of AUTHKIT_OAUTH_REDIRECT_TARGETS")
         return redirect_to
 
+    def exchange_challenge(self, challenge: str | None, method: str | None) -> str | None:
+        """A sign-in start's `code_challenge` (and `_method`), checked: BadRequest when
+        malformed, not S256, or missing while AUTHKIT_OAUTH_EXCHANGE_PKCE=required."""
+        return read_challenge(challenge, method, required=self.exchange_pkce_required)
+
     async def start(
         self,
         name: str,
@@ -121,6 +130,7 @@ class SocialService:
         link_user_id: str | None = None,
         *,
         address: str | None = None,
+        exchange_challenge: str | None = None,
     ) -> str:
         """A new flow, stored, and the provider's authorization URL for it (ProviderFailure
         when the provider cannot be asked; CallbackError `too_many_attempts` when `address`
@@ -144,6 +154,7 @@ class SocialService:
             expires=datetime.now(timezone.utc) + self.flow_ttl,
             link_user_id=link_user_id,
             address=address,
+            exchange_challenge=exchange_challenge,
         )
         await self.flows.start(flow, state)
         _log("social sign-in started", "oauth_started", provider=name, link=bool(link_user_id))
@@ -213,7 +224,7 @@ class SocialService:
             await self._link(flow.link_user_id, flow.provider, profile)
             return redirect_with(flow.redirect_to, linked=flow.provider)
         user = await self._user_for(flow.provider, profile)
-        one_time = await self.codes.issue(user.id, user.username)
+        one_time = await self.codes.issue(user.id, user.username, flow.exchange_challenge)
         _log("social sign-in", "oauth_signin", provider=flow.provider, user_id=user.id)
         return redirect_with(flow.redirect_to, code=one_time)
 
@@ -283,13 +294,20 @@ class SocialService:
                 continue
         raise CallbackError("provider_error", "no free username")
 
-    async def exchange(self, code: object) -> CodeGrant:
+    async def exchange(self, code: object, verifier: object = None) -> CodeGrant:
+        """The user `code` stands for, once `verifier` meets its flow's challenge; the code
+        is used up by any attempt that names it, right or wrong."""
         if not isinstance(code, str) or not code or len(code) > 256 or not is_clean_text(code):
             raise BadRequest("code is required: the one-time code the callback gave")
         grant = await self.codes.redeem(code)
         if grant is None:
             _log("exchange refused", "oauth_exchange_refused", user_id=None)
             raise BadRequest("The code is unknown, used or expired")
+        problem = binding_problem(grant.challenge, verifier, required=self.exchange_pkce_required)
+        if problem is not None:
+            reason = "no_challenge" if grant.challenge is None else "verifier"
+            _log("exchange refused", "oauth_exchange_refused", user_id=grant.user_id, reason=reason)
+            raise BadRequest(problem)
         return grant
 
     async def identities_of(self, user_id: str) -> list[Identity]:

@@ -132,3 +132,16 @@ class OAuthSettings:
             "how long a user may take at the provider between leaving and coming back",
         ),
     ] = timedelta(minutes=10)
+    # Required by default: the exchange code travels in a URL whatever the refresh-token
+    # mode (the exchange answers with the access token in every one), so an unbound code
+    # is a bearer credential for whoever reads that URL first.
+    exchange_pkce: Annotated[
+        str,
+        Choice(("required", "optional")),
+        Env(
+            "AUTHKIT_OAUTH_EXCHANGE_PKCE",
+            "`required`: a social sign-in starts with `code_challenge` (S256) and "
+            "`POST /auth/oauth/exchange` must carry its `code_verifier`; `optional`: a "
+            "flow started without one exchanges its code alone (front ends not yet updated)",
+        ),
+    ] = "required"

@@ -1,7 +1,8 @@
 """A person signs in with their company's OpenID provider in headless Chromium: the front
-end's "Sign in with Corp" link, authkit, the provider's real login and consent pages
+end's "Sign in with Corp" button (which makes an RFC 7636 verifier with crypto.subtle and
+keeps it in sessionStorage), authkit, the provider's real login and consent pages
 (oidc-provider from npm, on loopback), authkit's callback, and back at the front end, whose
-page exchanges the one-time code by POST and shows /auth/me's username.
+page exchanges the one-time code and the verifier by POST and shows /auth/me's username.
 
 The front end is the test's own tiny page on another origin (CORS on for it). A screenshot
 of the page it ends on is saved to $AUTHKIT_ARTIFACTS (default .artifacts/) as
@@ -27,11 +28,28 @@ from authkit.storage.embedded import EmbeddedMongo
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# docs/social-login.md's code, as a single-page app runs it: a verifier kept in this tab's
+# sessionStorage, its S256 challenge sent to authkit with the start.
 START_PAGE = """<!doctype html><title>Corp app</title>
-<a id="corp" href="{start}">Sign in with Corp</a>"""
+<button id="corp">Sign in with Corp</button>
+<script>
+const b64url = (bytes) => btoa(String.fromCharCode(...bytes))
+  .replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+document.getElementById("corp").onclick = async () => {{
+  const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  sessionStorage.setItem("authkit_verifier", verifier);
+  location.assign("{start}?" + new URLSearchParams({{
+    redirect_to: "{target}",
+    code_challenge: b64url(new Uint8Array(digest)),
+    code_challenge_method: "S256",
+  }}));
+}};
+</script>"""
 
-# What a single-page app does on its return page: the code from the URL, exchanged by POST
-# (so no token is ever in a URL), then the access token used.
+# What a single-page app does on its return page: the code from the URL and the verifier
+# from sessionStorage, exchanged by POST (so no token is ever in a URL), then the access
+# token used.
 SIGNED_IN_PAGE = """<!doctype html><title>Signed in?</title>
 <p>exchange: <span id="exchange">...</span>, me: <span id="me">...</span></p>
 <p>signed in as <strong id="username"></strong><span id="error"></span></p>
@@ -43,10 +61,12 @@ SIGNED_IN_PAGE = """<!doctype html><title>Signed in?</title>
     return;
   }}
   history.replaceState(null, "", location.pathname);  // the code leaves the address bar
+  const verifier = sessionStorage.getItem("authkit_verifier");
+  sessionStorage.removeItem("authkit_verifier");  // one flow, one verifier
   const exchanged = await fetch("{authkit}/auth/oauth/exchange", {{
     method: "POST",
     headers: {{"Content-Type": "application/json"}},
-    body: JSON.stringify({{code: params.get("code")}}),
+    body: JSON.stringify({{code: params.get("code"), code_verifier: verifier}}),
   }});
   document.getElementById("exchange").textContent = exchanged.status;
   const {{accessToken}} = await exchanged.json();
@@ -88,7 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         Launcher(workdir) as launch,
     ):
         target = site.url("/app/signed-in")
-        pages["/app/"] = START_PAGE.format(start=f"{authkit}/auth/oauth/corp?redirect_to={target}")
+        pages["/app/"] = START_PAGE.format(start=f"{authkit}/auth/oauth/corp", target=target)
         pages["/app/signed-in"] = SIGNED_IN_PAGE.format(authkit=authkit)
         env = {
             "MONGO_URI": database.uri,
@@ -169,4 +189,8 @@ def test_sign_in_with_the_company_provider_in_chromium(stack: Stack) -> None:
     assert {_origin(url) for url in navigations} <= origins | {_origin(u) for _, u in offsite}
     assert [page for page, _ in offsite if _origin(page) != stack.provider.issuer] == []
     assert not [url for url in navigations if "eyJ" in url]
+    # The start carried the page's challenge; its verifier went only in the exchange's body.
+    started = [u for u in navigations if u.startswith(stack.authkit + "/auth/oauth/corp?")]
+    assert len(started) == 1 and "code_challenge_method=S256" in started[0], started
+    assert "code_verifier" not in " ".join(navigations)
     assert console_errors == []

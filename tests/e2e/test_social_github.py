@@ -19,11 +19,14 @@ import pytest
 import uvicorn
 from pymongo.database import Database
 from support.github_fake import GitHubFake
+from support.pkce import Pkce
 from support.processes import AppProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
 TARGET = "http://127.0.0.1:9/signed-in"
+# The front end's verifier (RFC 7636): its challenge starts each flow, it goes with each exchange.
+PKCE = Pkce.new()
 
 
 class FakeServer:
@@ -86,8 +89,8 @@ def authkit_server(
     return start_uvicorn(env, port=port)
 
 
-def _start(browser: httpx.Client) -> str:
-    answer = browser.get("/auth/oauth/github", params={"redirect_to": TARGET})
+def _start(browser: httpx.Client, pkce: Pkce = PKCE) -> str:
+    answer = browser.get("/auth/oauth/github", params={"redirect_to": TARGET, **pkce.start_params})
     assert answer.status_code == 302, answer.text
     return answer.headers["location"]
 
@@ -119,8 +122,8 @@ def test_sign_in_with_github_end_to_end(
     callback = _consent(authorize)
     where, params = _back(browser, callback)
     assert where == TARGET and list(params) == ["code"]
-    tokens = browser.post("/auth/oauth/exchange", json={"code": params["code"][0]})
-    assert tokens.status_code == 201
+    tokens = browser.post("/auth/oauth/exchange", json=PKCE.exchange_body(params["code"][0]))
+    assert tokens.status_code == 201, tokens.text
     access = tokens.json()["accessToken"]
     me = browser.get("/auth/me", headers={"Authorization": f"Bearer {access}"}).json()
     assert me["username"].startswith("octocat_")
@@ -128,7 +131,8 @@ def test_sign_in_with_github_end_to_end(
     assert identity is not None and identity["user_id"] == me["_id"]
     # The callback URL opened again signs in no one, and the code works once.
     assert browser.get(callback).status_code == 400
-    assert browser.post("/auth/oauth/exchange", json={"code": params["code"][0]}).status_code == 400
+    again = browser.post("/auth/oauth/exchange", json=PKCE.exchange_body(params["code"][0]))
+    assert again.status_code == 400
     refreshed = browser.post("/auth/refresh", json={"refreshToken": tokens.json()["refreshToken"]})
     assert refreshed.status_code == 200
     listed = browser.get("/auth/identities", headers={"Authorization": f"Bearer {access}"})
@@ -139,6 +143,22 @@ def test_sign_in_with_github_end_to_end(
         ).status_code
         == 409
     )
+
+
+def test_a_code_read_from_the_url_signs_no_one_else_in(browser: httpx.Client) -> None:
+    # Whoever reads ?code= first (history, a log, Referer, an extension) lacks the verifier,
+    # which never left the app instance that started the flow.
+    _, params = _back(browser, _consent(_start(browser)))
+    with httpx.Client(base_url=browser.base_url, timeout=15) as thief:
+        stolen = thief.post("/auth/oauth/exchange", json={"code": params["code"][0]})
+        assert stolen.status_code == 400 and "code_verifier" in stolen.json()["message"]
+        guessed = thief.post("/auth/oauth/exchange", json=Pkce.new().exchange_body("x" * 43))
+        assert guessed.status_code == 400
+    # One attempt used the code: the app starts the sign-in again rather than trust it.
+    late = browser.post("/auth/oauth/exchange", json=PKCE.exchange_body(params["code"][0]))
+    assert late.status_code == 400
+    unbound = browser.get("/auth/oauth/github", params={"redirect_to": TARGET})
+    assert unbound.status_code == 400 and "code_challenge" in unbound.json()["message"]
 
 
 def test_two_tabs_and_a_foreign_browser(browser: httpx.Client, authkit_server: AppProcess) -> None:
@@ -193,7 +213,9 @@ def test_authkit_serve_reads_the_providers_from_env_file(
     )
     server = start_serve(project, {"MONGO_URI": db_uri, "JWT_SECRET": jwt_secret})
     answer = httpx.get(
-        server.base_url + "/auth/oauth/github", params={"redirect_to": TARGET}, timeout=15
+        server.base_url + "/auth/oauth/github",
+        params={"redirect_to": TARGET, **PKCE.start_params},
+        timeout=15,
     )
     assert answer.status_code == 302
     assert "client_id=from-env-file" in answer.headers["location"]

@@ -47,7 +47,9 @@ def test_a_whole_sign_in_ends_with_authkits_tokens(
         journal = list(browser.journal)
         # What the front end's page then does (by fetch, from its own origin).
         tokens = browser.request(
-            "POST", authkit.base_url + "/auth/oauth/exchange", json={"code": query(landed)["code"]}
+            "POST",
+            authkit.base_url + "/auth/oauth/exchange",
+            json=authkit.pkce.exchange_body(query(landed)["code"]),
         )
         me = browser.request(
             "GET", authkit.base_url + "/auth/me", headers=_bearer(tokens.json()["accessToken"])
@@ -106,6 +108,8 @@ def test_the_authorization_request_asks_for_pkce_nonce_and_state(
     assert set(params["scope"].split()) >= {"openid", "email", "profile"}
     assert params["code_challenge_method"] == "S256"
     assert len(params["code_challenge"]) == 43  # base64url of a SHA-256
+    # authkit's own, for the provider's code: the front end's challenge is not passed on.
+    assert params["code_challenge"] != authkit.pkce.challenge
     assert len(params["state"]) >= 22 and len(params["nonce"]) >= 22
     # The cookie that binds the flow to this browser.
     binding = started.headers["set-cookie"].lower()
@@ -258,6 +262,24 @@ def test_the_one_time_code_exchanges_once(authkit: SocialFlows) -> None:
     assert authkit.exchange("not-a-code").status_code in (400, 401)
 
 
+def test_a_code_taken_from_the_url_is_useless_without_the_apps_verifier(
+    authkit: SocialFlows,
+) -> None:
+    # Another reader of the front end's URL (history, Referer, an extension) has the code but
+    # not the verifier the app kept; its one try uses the code up.
+    with UserAgent() as browser:
+        code = query(authkit.sign_in(browser, _login("stolen")))["code"]
+    stolen = httpx.post(authkit.base_url + "/auth/oauth/exchange", json={"code": code})
+    assert stolen.status_code == 400 and "accessToken" not in stolen.text
+    assert "code_verifier" in stolen.json()["message"]
+    assert authkit.exchange(code).status_code == 400
+    with UserAgent() as browser:
+        code = query(authkit.sign_in(browser, _login("guessed")))["code"]
+    guessed = authkit.exchange(code, verifier=secrets.token_urlsafe(48))
+    assert guessed.status_code == 400 and "does not match" in guessed.json()["message"]
+    assert authkit.exchange(code).status_code == 400
+
+
 def test_an_identity_is_its_subject_not_its_email(authkit: SocialFlows) -> None:
     # alice and mallory have the same verified address and different subjects: two people.
     with UserAgent() as browser:
@@ -368,7 +390,9 @@ def test_the_last_way_to_sign_in_cannot_be_unlinked(authkit: SocialFlows) -> Non
 def test_a_redirect_target_not_configured_is_refused(authkit: SocialFlows) -> None:
     for target in ("http://127.0.0.1:9/elsewhere", authkit.redirect_to + "/../admin", ""):
         answer = httpx.get(
-            f"{authkit.base_url}/auth/oauth/corp", params={"redirect_to": target}, timeout=15
+            f"{authkit.base_url}/auth/oauth/corp",
+            params={"redirect_to": target, **authkit.pkce.start_params},
+            timeout=15,
         )
         assert answer.status_code == 400, (target, answer.status_code)
     unknown = httpx.get(

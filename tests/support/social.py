@@ -4,7 +4,9 @@
   configures authkit for one OpenID provider (AUTHKIT_OAUTH_*).
 - `SocialFlows(base_url, name, redirect_to)`: the URLs of one configured provider and the
   steps of a sign-in through a `UserAgent` (support.oidc_agent): start it, walk the
-  provider's pages, open authkit's callback, exchange the one-time code for tokens.
+  provider's pages, open authkit's callback, exchange the one-time code for tokens. Its
+  flows start with the challenge of its own verifier (`pkce`, support.pkce), which its
+  exchanges send, as a single-page app does.
 - `query(url)`: a URL's query parameters as a dict (the last of each name).
 """
 
@@ -20,6 +22,7 @@ import httpx
 
 from support.oidc_agent import UserAgent
 from support.oidc_fixture import OidcProvider, ProviderClient
+from support.pkce import Pkce
 
 __all__ = ["SocialFlows", "query", "replace_query", "social_env"]
 
@@ -61,11 +64,13 @@ class SocialFlows:
     name: str  # the provider's name in AUTHKIT_OAUTH_PROVIDERS
     redirect_to: str  # the front end's page, one of AUTHKIT_OAUTH_REDIRECT_TARGETS
     issuer: str
+    # The front end's RFC 7636 pair: the challenge starts each flow, the verifier exchanges.
+    pkce: Pkce = attrs.field(factory=Pkce.new)
 
     @property
     def start_url(self) -> str:
         return f"{self.base_url}/auth/oauth/{self.name}?" + urlencode(
-            {"redirect_to": self.redirect_to}
+            {"redirect_to": self.redirect_to, **self.pkce.start_params}
         )
 
     @property
@@ -88,8 +93,10 @@ class SocialFlows:
         """A whole sign-in as `login`: the front-end URL it ends at (with ?code= or ?error=)."""
         return self.to_front_end(browser, self.start_url, login=login, **kwargs)
 
-    def exchange(self, code: str) -> httpx.Response:
-        return httpx.post(f"{self.base_url}/auth/oauth/exchange", json={"code": code}, timeout=15)
+    def exchange(self, code: str, verifier: str | None = None) -> httpx.Response:
+        """POST /auth/oauth/exchange with `verifier` (by default this front end's own)."""
+        body = {"code": code, "code_verifier": verifier or self.pkce.verifier}
+        return httpx.post(f"{self.base_url}/auth/oauth/exchange", json=body, timeout=15)
 
     def tokens_for(self, browser: UserAgent, login: str) -> dict[str, Any]:
         """Sign in as `login` and exchange the code: the body /auth/signin would answer."""

@@ -19,6 +19,7 @@ import httpx2
 import mongomock
 import pytest
 from support.github_fake import GitHubFake
+from support.pkce import Pkce
 from support.settings import make_settings
 
 from authkit import create_app
@@ -40,6 +41,9 @@ with warnings.catch_warnings():
 
 TARGET = "http://app.test/after-signin"
 FAKE = "http://github.fake"
+# The front end's verifier for the flows these tests start (tests/unit/test_social_pkce.py
+# tests the binding itself).
+PKCE = Pkce.new()
 
 
 def settings_for(link_by_email: str = "off", per_address: Limit | None = None) -> Any:
@@ -83,8 +87,9 @@ class World:
     def browser(self) -> TestClient:
         return TestClient(self.app, follow_redirects=False)
 
-    def start(self, browser: TestClient, target: str = TARGET) -> str:
-        answer = browser.get("/auth/oauth/github", params={"redirect_to": target})
+    def start(self, browser: TestClient, target: str = TARGET, pkce: Pkce | None = PKCE) -> str:
+        params = {"redirect_to": target, **(pkce.start_params if pkce else {})}
+        answer = browser.get("/auth/oauth/github", params=params)
         assert answer.status_code == 302, answer.text
         return answer.headers["location"]
 
@@ -99,8 +104,8 @@ class World:
         parts = urlsplit(url)
         return browser.get(f"{parts.path}?{parts.query}", follow_redirects=False)
 
-    def sign_in(self, browser: TestClient) -> dict[str, list[str]]:
-        answer = self.callback(browser, self.consent(self.start(browser)))
+    def sign_in(self, browser: TestClient, pkce: Pkce | None = PKCE) -> dict[str, list[str]]:
+        answer = self.callback(browser, self.consent(self.start(browser, pkce=pkce)))
         assert answer.status_code == 302, answer.text
         return parse_qs(urlsplit(answer.headers["location"]).query)
 
@@ -116,8 +121,9 @@ def returned(answer: Any) -> tuple[str, dict[str, list[str]]]:
     return f"{location.scheme}://{location.netloc}{location.path}", parse_qs(location.query)
 
 
-def exchange(browser: TestClient, code: str) -> Any:
-    return browser.post("/auth/oauth/exchange", json={"code": code})
+def exchange(browser: TestClient, code: str, pkce: Pkce | None = PKCE) -> Any:
+    body = pkce.exchange_body(code) if pkce else {"code": code}
+    return browser.post("/auth/oauth/exchange", json=body)
 
 
 def me(browser: TestClient, access: str) -> dict[str, Any]:
@@ -283,7 +289,9 @@ def test_unknown_provider_404_and_bad_targets_400(world: World) -> None:
     ):
         assert browser.get("/auth/oauth/github", params={"redirect_to": bad}).status_code == 400
     # A query of its own is kept, beside what authkit adds.
-    ok = browser.get("/auth/oauth/github", params={"redirect_to": TARGET + "?tab=2"})
+    ok = browser.get(
+        "/auth/oauth/github", params={"redirect_to": TARGET + "?tab=2", **PKCE.start_params}
+    )
     assert ok.status_code == 302
 
 
@@ -612,7 +620,8 @@ def test_unfinished_flows_per_address_are_limited() -> None:
     world = World(attrs.evolve(settings, oauth=attrs.evolve(settings.oauth, starts_per_address=2)))
     browser = world.browser()
     first, _ = world.start(browser), world.start(browser)
-    _, params = returned(browser.get("/auth/oauth/github", params={"redirect_to": TARGET}))
+    third = {"redirect_to": TARGET, **PKCE.start_params}
+    _, params = returned(browser.get("/auth/oauth/github", params=third))
     assert params["error"] == ["too_many_attempts"]
     # A finished flow makes room again.
     _, params = returned(world.callback(browser, world.consent(first)))

@@ -16,6 +16,7 @@ import httpx2
 import mongomock
 import pytest
 from support.oidc_fake import OIDCFake
+from support.pkce import Pkce
 from support.settings import make_settings
 
 from authkit import create_app
@@ -56,9 +57,11 @@ class World:
         app = create_app(settings, database=self.db, oauth_options=options)
         self.browser = TestClient(app, follow_redirects=False)
         self.idp = TestClient(self.fake.app, base_url=ISSUER, follow_redirects=False)
+        self.pkce = Pkce.new()
 
     def start(self) -> str:
-        answer = self.browser.get("/auth/oauth/corp", params={"redirect_to": TARGET})
+        params = {"redirect_to": TARGET, **self.pkce.start_params}
+        answer = self.browser.get("/auth/oauth/corp", params=params)
         assert answer.status_code == 302, answer.text
         return str(answer.headers["location"])
 
@@ -74,7 +77,7 @@ class World:
 
     def signed_in(self) -> dict[str, Any]:
         code = self.run()["code"][0]
-        answer = self.browser.post("/auth/oauth/exchange", json={"code": code})
+        answer = self.browser.post("/auth/oauth/exchange", json=self.pkce.exchange_body(code))
         assert answer.status_code == 201
         token = answer.json()["accessToken"]
         body: dict[str, Any] = self.browser.get(
@@ -126,7 +129,8 @@ def test_a_missing_iss_parameter_is_refused_when_the_provider_promises_one() -> 
 
 def test_a_discovery_document_naming_another_issuer_is_refused() -> None:
     world = World(OIDCFake(issuer=ISSUER, metadata_issuer="http://evil.fake"))
-    answer = world.browser.get("/auth/oauth/corp", params={"redirect_to": TARGET})
+    params = {"redirect_to": TARGET, **world.pkce.start_params}
+    answer = world.browser.get("/auth/oauth/corp", params=params)
     assert answer.status_code == 302
     assert parse_qs(urlsplit(answer.headers["location"]).query)["error"] == ["provider_error"]
 

@@ -15,6 +15,7 @@ import httpx2
 import mongomock
 import pytest
 from support.github_fake import GitHubFake
+from support.pkce import Pkce
 from support.settings import make_settings
 
 import authkit.social.providers
@@ -79,8 +80,11 @@ def test_the_documented_plugin_provider_signs_in(monkeypatch: pytest.MonkeyPatch
     browser = TestClient(
         create_app(settings, database=db, oauth_options=options), follow_redirects=False
     )
+    pkce = Pkce.new()
     authorize = urlsplit(
-        browser.get("/auth/oauth/acme", params={"redirect_to": TARGET}).headers["location"]
+        browser.get(
+            "/auth/oauth/acme", params={"redirect_to": TARGET, **pkce.start_params}
+        ).headers["location"]
     )
     assert parse_qs(authorize.query)["code_challenge_method"] == ["S256"]
     back = TestClient(fake.app, base_url=FAKE, follow_redirects=False).get(
@@ -89,6 +93,6 @@ def test_the_documented_plugin_provider_signs_in(monkeypatch: pytest.MonkeyPatch
     callback = urlsplit(back.headers["location"])
     done = browser.get(f"{callback.path}?{callback.query}")
     code = parse_qs(urlsplit(done.headers["location"]).query)["code"][0]
-    assert browser.post("/auth/oauth/exchange", json={"code": code}).status_code == 201
+    assert browser.post("/auth/oauth/exchange", json=pkce.exchange_body(code)).status_code == 201
     (identity,) = list(db["oauth_identities"].find())
     assert (identity["issuer"], identity["subject"]) == ("https://acme.example", "4242")

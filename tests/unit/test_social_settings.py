@@ -94,3 +94,11 @@ def test_redirect_targets_must_be_urls(target: str) -> None:
     settings = load_settings({**BASE, **GITHUB, "AUTHKIT_OAUTH_REDIRECT_TARGETS": target})
     with pytest.raises(ConfigError, match="AUTHKIT_OAUTH_REDIRECT_TARGETS"):
         create_app(settings, database=mongomock.MongoClient().db)
+
+
+def test_the_exchange_binding_is_required_unless_set_optional() -> None:
+    assert load_settings({**BASE, **GITHUB}).oauth.exchange_pkce == "required"
+    relaxed = load_settings({**BASE, **GITHUB, "AUTHKIT_OAUTH_EXCHANGE_PKCE": "optional"})
+    assert relaxed.oauth.exchange_pkce == "optional"
+    with pytest.raises(ConfigError, match="AUTHKIT_OAUTH_EXCHANGE_PKCE"):
+        load_settings({**BASE, **GITHUB, "AUTHKIT_OAUTH_EXCHANGE_PKCE": "off"})
