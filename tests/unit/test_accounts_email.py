@@ -272,3 +272,36 @@ def test_a_sign_up_past_the_mail_limit_still_makes_its_account(
     assert db.users.find_one({"username": "bobby"})["email"] == "bob@example.com"
     time.sleep(0.2)
     assert len(mailbox.messages()) == 1  # bob asks for his link later
+
+
+def test_asking_for_a_taken_address_does_the_same_writes_as_for_a_free_one(
+    app: Any, mailbox: Mailbox, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verified_user(app, mailbox, "alice", "alice@example.com")
+    assert signed_up(app, "bobby").status_code == 201
+    bobby = signin_bearer(app, "bobby")
+    writes: list[str] = []
+    real_insert = type(db.account_tokens).insert_one
+    real_update = type(db.users).update_one
+
+    def counting_insert(self: Any, doc: Any, *args: Any, **kwargs: Any) -> Any:
+        writes.append(f"insert {self.name}")
+        return real_insert(self, doc, *args, **kwargs)
+
+    def counting_update(self: Any, *args: Any, **kwargs: Any) -> Any:
+        writes.append(f"update {self.name}")
+        return real_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(db.account_tokens), "insert_one", counting_insert)
+    monkeypatch.setattr(type(db.users), "update_one", counting_update)
+    answers = []
+    for email in ("alice@example.com", "free@example.com"):
+        writes.clear()
+        answers.append(app.post("/auth/email", json={"email": email}, headers=bobby))
+        answers.append(list(writes))
+    taken, taken_writes, free, free_writes = answers
+    assert (taken.status_code, taken.headers.get("cache-control")) == (
+        free.status_code,
+        free.headers.get("cache-control"),
+    )
+    assert taken_writes == free_writes and "insert account_tokens" in free_writes
