@@ -23,37 +23,31 @@ from typing import Any
 
 from pymongo.database import Database
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute
 
 from authkit.account_page.page import account_feature
 from authkit.accounts.feature import accounts_feature, build_accounts, mail_setup
 from authkit.admin.feature import admin_feature
 from authkit.admin.roles import is_role
 from authkit.admin.service import Administration, UserDirectory
-from authkit.core.errors import ConfigError, HTTPError, RegistryError
-from authkit.core.guard import GuardedApp, guards_in
+from authkit.core.errors import ConfigError, HTTPError
+from authkit.core.guard import check_guards
 from authkit.core.registry import StrategyRegistry
 from authkit.core.strategy import StrategyContext
 from authkit.events.bus import EventBus
 from authkit.events.feature import events_feature
 from authkit.events.plugins import load_handlers
-from authkit.http.cors import CORS
-from authkit.http.responses import exception_handlers, http_error_handler
-from authkit.mfa.factors import SecondFactors, build_second_factors
+from authkit.http.middleware import middleware_stack
+from authkit.http.mounted import share_error_rendering
+from authkit.http.responses import exception_handlers
+from authkit.mfa.factors import build_second_factors
 from authkit.mfa.feature import mfa_feature
 from authkit.mfa.gate import MFAGate
 from authkit.ops.feature import operations_feature
 from authkit.ops.metrics import Metrics, NoMetrics
-from authkit.ops.observer import RequestObserver
-from authkit.passkeys.ceremony import RelyingParty
-from authkit.passkeys.challenges import WebAuthnChallenges
-from authkit.passkeys.feature import passkeys_feature
-from authkit.passkeys.service import PasskeyService
-from authkit.passkeys.store import MongoPasskeyStore
+from authkit.passkeys.feature import build_passkeys, passkeys_feature
 from authkit.passwords.cpu_pool import CPUPool
-from authkit.passwords.devices import DEVICE_HEADER, DeviceTokens, derive_device_key
-from authkit.passwords.feature import passwords_feature
+from authkit.passwords.feature import device_tokens, passwords_feature
 from authkit.passwords.service import AuthService
 from authkit.passwords.signup_limit import SignupLimit
 from authkit.passwords.throttle import SigninThrottle
@@ -67,8 +61,7 @@ from authkit.social.feature import social_feature, social_service
 from authkit.social.providers import ProviderOptions
 from authkit.storage.breaker import DatabaseBreaker, HeartbeatWatch
 from authkit.storage.database import DEFAULT_DATABASE, describe_uri, open_client
-from authkit.tokens.issuer import TokenIssuer
-from authkit.tokens.keys import KeyRing, KeySetError
+from authkit.tokens.settings import token_issuer
 from authkit.users.feature import users_feature
 from authkit.users.store import MongoUserStore
 
@@ -116,7 +109,7 @@ def create_app(
     breaker = DatabaseBreaker(functools.partial(database.command, "ping"))
     heartbeats.breaker = breaker
     users = MongoUserStore(database["users"])
-    tokens = token_issuer(settings)
+    tokens = token_issuer(settings.jwt)
     throttle = SigninThrottle(
         database["signin_failures"],
         per_account=settings.signin_limits.per_account,
@@ -187,7 +180,7 @@ def create_app(
     # Second factors (authkit.mfa): asked at every password sign-in, once the password is right.
     factors = build_second_factors(settings.mfa, settings.jwt.secret, database, clock=tokens.now)
     gate = None if factors is None else MFAGate(factors.policy, factors.challenges)
-    passkeys = passkey_service(settings, database, users, factors)
+    passkeys = build_passkeys(settings, database, users, factors)
     features = [
         users_feature(users),
         passwords_feature(
@@ -271,7 +264,7 @@ def create_app(
     # its 405, and authkit's handler for HTTPException answers both with Express's 404.
     app = Starlette(
         routes=all_routes,
-        middleware=_middleware(settings, metrics, all_routes, strategies, breaker),
+        middleware=middleware_stack(settings, metrics, all_routes, strategies, breaker),
         exception_handlers=dict(exception_handlers),
         lifespan=lifespan,
     )
@@ -285,167 +278,3 @@ def create_app(
     app.state.mfa = factors
     app.state.step_up = None if factors is None else factors.step_up
     return app
-
-
-def passkey_service(
-    settings: Settings,
-    database: Database[dict[str, Any]],
-    users: MongoUserStore,
-    factors: SecondFactors | None,
-) -> PasskeyService:
-    """Passkeys on `database`; with second factors on, a passkey is one (MFAPolicy asks the
-    store) and completes a password sign-in's challenge."""
-    party = settings.passkeys
-    store = MongoPasskeyStore(database["passkeys"])
-    after_delete = None
-    if factors is not None:
-        factors.policy.register(store)
-        after_delete = functools.partial(forget_codes_without_factor, factors)
-    return PasskeyService(
-        RelyingParty(party.rp_id, party.rp_name, party.expected_origins(settings.server.port)),
-        WebAuthnChallenges(database["webauthn_challenges"]),
-        store,
-        users,
-        second_factor=None if factors is None else factors.challenges,
-        after_delete=after_delete,
-        starts_per_address=party.starts_per_address,
-    )
-
-
-async def forget_codes_without_factor(factors: SecondFactors, user_id: str) -> None:
-    """Recovery codes stand in for a factor; with the last one gone they go too, as turning
-    TOTP off does."""
-    if not await factors.policy.factors(user_id):
-        await factors.totp.store.replace_codes(user_id, [])
-
-
-def device_tokens(settings: Settings) -> DeviceTokens | None:
-    """Device tokens under AUTHKIT_DEVICE_KEY, else a key derived from JWT_SECRET; None when
-    no device is to be trusted (AUTHKIT_SIGNIN_LIMIT_DEVICE=off) or there is no key."""
-    limits = settings.signin_limits
-    if limits.per_device is None:
-        return None
-    secret = limits.device_key or settings.jwt.secret
-    if secret is None:
-        logger.warning(
-            "no device tokens: AUTHKIT_DEVICE_KEY is not set and there is no JWT_SECRET to "
-            "derive one from; a stranger's failed sign-ins can lock every client out"
-        )
-        return None
-    ttl = int(limits.device_ttl.total_seconds())
-    return DeviceTokens(derive_device_key(secret.value), ttl_seconds=ttl)
-
-
-def token_issuer(settings: Settings) -> TokenIssuer:
-    """HS256 with JWT_SECRET, or the key set AUTHKIT_JWT_KEYS names (ConfigError if unusable)."""
-    jwt = settings.jwt
-    keys = None
-    if jwt.keys_file is not None:
-        try:
-            keys = KeyRing(jwt.keys_file)
-        except KeySetError as exc:
-            raise ConfigError(f"AUTHKIT_JWT_KEYS: {exc}") from None
-    elif jwt.secret is None:
-        raise ConfigError("JWT_SECRET is not set (nor AUTHKIT_JWT_KEYS): nothing to sign with")
-    return TokenIssuer(
-        None if keys is not None or jwt.secret is None else jwt.secret.value,
-        int(jwt.expires_in.total_seconds()),
-        keys=keys,
-        issuer=jwt.issuer,
-        audience=jwt.audience,
-        leeway=jwt.leeway,
-    )
-
-
-def check_guards(routes: list[BaseRoute], strategies: StrategyRegistry) -> None:
-    """Every strategy a guard names must be registered: a typo fails the boot, not a request."""
-    for path, method, rule in guards_in(routes):
-        for name in rule.names:
-            if name not in strategies:
-                raise RegistryError(
-                    f"the guard on {method} {path} names strategy {name!r}, which no plugin "
-                    f"provides (registered: {', '.join(sorted(strategies)) or 'none'})"
-                )
-
-
-def share_error_rendering(routes: Sequence[BaseRoute]) -> None:
-    """Give every mounted Starlette application (a FastAPI one included) authkit's handler
-    for authkit's errors (`render_authkit_errors`).
-
-    A mounted app answers exceptions with its own handlers, and one it has none for becomes
-    its own 500: a guard's 401 raised in a FastAPI dependency would never reach authkit's.
-    """
-    for route in routes:
-        if not isinstance(route, Mount):
-            continue
-        app: Any = route.app
-        if isinstance(app, GuardedApp):
-            app = app.app
-        if isinstance(app, Starlette):
-            render_authkit_errors(app)
-        share_error_rendering(getattr(app, "routes", None) or ())
-
-
-def render_authkit_errors(app: Starlette) -> None:
-    """Render authkit's HTTPError in `app` as authkit does, unless `app` has a handler for
-    it already; its other errors (FastAPI's 422, its HTTPException) stay its own.
-
-    Call it before the app serves its first request: Starlette reads its handlers then.
-    """
-    for key in app.exception_handlers:
-        # Exception is any app's last resort, and never meant as the answer to an HTTPError.
-        if isinstance(key, type) and key is not Exception and issubclass(HTTPError, key):
-            return
-    app.add_exception_handler(HTTPError, http_error_handler)
-
-
-def _middleware(
-    settings: Settings,
-    metrics: NoMetrics,
-    routes: list[BaseRoute],
-    strategies: StrategyRegistry,
-    breaker: DatabaseBreaker,
-) -> list[Middleware]:
-    # CORS outside the observer: its headers go on the observer's 500s and 404s too. The
-    # preflight answers it gives itself get their nosniff from authkit.http.cors.
-    stack: list[Middleware] = []
-    cors = settings.cors
-    if cors.origins:
-        if cors.allow_credentials and "*" in cors.origins:
-            raise ConfigError(
-                "AUTHKIT_CORS_CREDENTIALS=true needs explicit origins in AUTHKIT_CORS_ORIGINS, "
-                "not *: browsers refuse credentials for a wildcard origin"
-            )
-        stack.append(
-            Middleware(
-                CORS,
-                allow_origins=list(cors.origins),
-                allow_credentials=cors.allow_credentials,
-                # Origins are the boundary; methods and headers are whatever routes and
-                # strategies use, plugins' too (an API key's header, a DELETE route).
-                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                allow_headers=[
-                    "Authorization",
-                    "Content-Type",
-                    "X-Request-ID",
-                    DEVICE_HEADER,
-                    *strategies.credential_headers(),
-                ],
-                # A single-page app on another origin reads its device token from here.
-                expose_headers=["X-Request-ID", "Retry-After", DEVICE_HEADER],
-                max_age=600,
-            )
-        )
-    # Counting every request is work for nobody while no scraper can read /metrics.
-    readable = isinstance(metrics, Metrics) and settings.observability.metrics_token is not None
-    stack.append(
-        Middleware(
-            RequestObserver,
-            metrics=metrics if readable else NoMetrics(),
-            routes=routes,
-            registry=strategies,
-            breaker=breaker,
-            access_log=settings.observability.access_log,
-        )
-    )
-    return stack

@@ -62,11 +62,11 @@ from starlette.applications import Starlette
 from starlette.authentication import BaseUser
 from starlette.requests import Request
 
-from authkit.application import check_guards, render_authkit_errors
 from authkit.core.feature import DescribesSecurity
-from authkit.core.guard import _GUARD_ATTRIBUTE, REGISTRY_SCOPE_KEY
+from authkit.core.guard import _GUARD_ATTRIBUTE, REGISTRY_SCOPE_KEY, check_guards
 from authkit.core.guard import Guard as _Rule
 from authkit.core.registry import ENTRY_POINT_GROUP, StrategyRegistry
+from authkit.http.mounted import render_authkit_errors
 
 __all__ = ["Guard", "StrategyScheme", "install"]
 

@@ -52,6 +52,7 @@ __all__ = [
     "Guard",
     "GuardedApp",
     "authenticate",
+    "check_guards",
     "guard",
     "guarded_by",
     "guards_in",
@@ -218,3 +219,14 @@ def _dependency_guards(dependant: Any) -> Iterator[Guard]:
         if rule is not None:
             yield rule
         yield from _dependency_guards(dependency)
+
+
+def check_guards(routes: list[BaseRoute], strategies: StrategyRegistry) -> None:
+    """Every strategy a guard names must be registered: a typo fails the boot, not a request."""
+    for path, method, rule in guards_in(routes):
+        for name in rule.names:
+            if name not in strategies:
+                raise RegistryError(
+                    f"the guard on {method} {path} names strategy {name!r}, which no plugin "
+                    f"provides (registered: {', '.join(sorted(strategies)) or 'none'})"
+                )

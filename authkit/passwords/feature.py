@@ -1,9 +1,13 @@
 """The passwords capability as a Feature: signup, signin and /auth/me, the sign-in
-throttle's and the sign-up limit's indexes, and the bcrypt worker pool closed at shutdown."""
+throttle's and the sign-up limit's indexes, and the bcrypt worker pool closed at shutdown;
+and the device tokens (trusted devices) that sign-in hands out, from settings."""
 
 from __future__ import annotations
 
+import logging
+
 from authkit.core.feature import Feature
+from authkit.passwords.devices import DeviceTokens, derive_device_key
 from authkit.passwords.hasher import PasswordHasher
 from authkit.passwords.routes import SignInGate, SignupMail, auth_routes
 from authkit.passwords.service import AuthService
@@ -11,8 +15,11 @@ from authkit.passwords.signup_limit import SignupLimit
 from authkit.passwords.throttle import SigninThrottle
 from authkit.sessions.lifecycle import TokenLifecycle
 from authkit.sessions.routes import RefreshDelivery
+from authkit.settings.model import Settings
 
-__all__ = ["passwords_feature"]
+__all__ = ["device_tokens", "passwords_feature"]
+
+logger = logging.getLogger("authkit")
 
 
 def passwords_feature(
@@ -43,3 +50,20 @@ def passwords_feature(
         + ([] if signup_limit is None else [signup_limit.ensure_indexes]),
         on_shutdown=[hasher.pool.close],
     )
+
+
+def device_tokens(settings: Settings) -> DeviceTokens | None:
+    """Device tokens under AUTHKIT_DEVICE_KEY, else a key derived from JWT_SECRET; None when
+    no device is to be trusted (AUTHKIT_SIGNIN_LIMIT_DEVICE=off) or there is no key."""
+    limits = settings.signin_limits
+    if limits.per_device is None:
+        return None
+    secret = limits.device_key or settings.jwt.secret
+    if secret is None:
+        logger.warning(
+            "no device tokens: AUTHKIT_DEVICE_KEY is not set and there is no JWT_SECRET to "
+            "derive one from; a stranger's failed sign-ins can lock every client out"
+        )
+        return None
+    ttl = int(limits.device_ttl.total_seconds())
+    return DeviceTokens(derive_device_key(secret.value), ttl_seconds=ttl)

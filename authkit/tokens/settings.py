@@ -1,4 +1,4 @@
-"""The access-token settings section (JWT_*, AUTHKIT_JWT_*)."""
+"""The access-token settings section (JWT_*, AUTHKIT_JWT_*), and the issuer they make."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from typing import Annotated
 
 import attrs
 
+from authkit.core.errors import ConfigError
 from authkit.core.values import Env, Range, Secret
+from authkit.tokens.issuer import TokenIssuer
+from authkit.tokens.keys import KeyRing, KeySetError
 
-__all__ = ["JWTSettings"]
+__all__ = ["JWTSettings", "token_issuer"]
 
 
 @attrs.frozen
@@ -62,3 +65,23 @@ class JWTSettings:
         Range(0, 300),
         Env("AUTHKIT_JWT_LEEWAY", "seconds of clock skew forgiven on `exp`, `nbf` and `iat`"),
     ] = 0
+
+
+def token_issuer(jwt: JWTSettings) -> TokenIssuer:
+    """HS256 with JWT_SECRET, or the key set AUTHKIT_JWT_KEYS names (ConfigError if unusable)."""
+    keys = None
+    if jwt.keys_file is not None:
+        try:
+            keys = KeyRing(jwt.keys_file)
+        except KeySetError as exc:
+            raise ConfigError(f"AUTHKIT_JWT_KEYS: {exc}") from None
+    elif jwt.secret is None:
+        raise ConfigError("JWT_SECRET is not set (nor AUTHKIT_JWT_KEYS): nothing to sign with")
+    return TokenIssuer(
+        None if keys is not None or jwt.secret is None else jwt.secret.value,
+        int(jwt.expires_in.total_seconds()),
+        keys=keys,
+        issuer=jwt.issuer,
+        audience=jwt.audience,
+        leeway=jwt.leeway,
+    )
