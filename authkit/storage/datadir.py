@@ -18,7 +18,9 @@ Two files make that hold:
 - the lock is held and the record is live (its pid runs, its database answers a ping):
   the command uses that database; `authkit serve` (`publish=True`) refuses to start;
 - the lock is held and no record is live: a serve may be starting, or another command
-  finishing, so it waits up to `wait` seconds for either, then raises DataDirBusy.
+  finishing, so it waits up to `wait` seconds for either, then raises DataDirBusy; when
+  the lock says its database outlived the process that started it (a killed serve's,
+  told to stop and stopping), it waits up to STOPPING_WAIT more for it to finish.
 
 Example:
 
@@ -36,6 +38,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -63,6 +66,9 @@ LOCK_NAME = "authkit.lock"
 # Long enough for a killed serve's database to finish exiting (SecantusDB takes 2-3 s to
 # stop) or for another command to finish; short enough that a stuck holder is reported.
 DEFAULT_WAIT = 20.0
+# A killed serve's database exits by itself, and on a loaded machine that may outlast
+# DEFAULT_WAIT: while it still runs, its lock is about to come free, so it is waited for.
+STOPPING_WAIT = 60.0
 _POLL = 0.2
 _PING_TIMEOUT_MS = 1000
 
@@ -223,6 +229,7 @@ def embedded_database(
     data_dir = data_dir.resolve()
     lock = DataDirLock(data_dir)
     deadline = time.monotonic() + wait
+    stopping: int | None = None
     while not _try_lock(lock):
         record = live_record(data_dir)
         if record is not None:
@@ -234,7 +241,19 @@ def embedded_database(
                 )
             yield EmbeddedDatabase(record.uri, data_dir, served_by=record.pid)
             return
+        if time.monotonic() > deadline and stopping is None:
+            stopping = _orphaned_database(lock)
+            if stopping is not None:
+                deadline = time.monotonic() + STOPPING_WAIT
+                continue
         if time.monotonic() > deadline:
+            if stopping is not None:
+                waited = wait + STOPPING_WAIT
+                raise DataDirBusy(
+                    f"the embedded database over {data_dir} (pid {stopping}) outlived the "
+                    f"process that started it and is still stopping after {waited:.0f} s; "
+                    "stop it, or set MONGO_URI"
+                )
             raise DataDirBusy(
                 f"the embedded database's data in {data_dir} is in use by another process "
                 f"(its lock {lock.path} is held by pid {lock.holder()}) that has not "
@@ -264,6 +283,15 @@ def embedded_database(
             server.stop()
     finally:
         lock.release()
+
+
+def _orphaned_database(lock: DataDirLock) -> int | None:
+    """The pid of the database holding `lock` when the process that started it is gone
+    (what DataDirLock.note wrote: "<starter> (embedded database: pid <database>)")."""
+    found = re.fullmatch(r"(\d+) \(embedded database: pid (\d+)\)", lock.holder())
+    if found is None or _pid_running(int(found[1])) or not _pid_running(int(found[2])):
+        return None
+    return int(found[2])
 
 
 def _try_lock(lock: DataDirLock) -> bool:

@@ -113,6 +113,37 @@ def test_a_held_lock_without_a_live_record_fails_in_bounded_time(data_dir: Path)
     assert "\n" not in message
 
 
+def test_the_database_of_a_killed_serve_is_waited_for_while_it_stops(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lock as a killed serve leaves it: its starter gone, its database (here: this
+    # process, which is running) still holding it while it shuts down.
+    holder = DataDirLock(data_dir)
+    assert holder.try_acquire()
+    holder.note(f"{dead_pid()} (embedded database: pid {os.getpid()})")
+    monkeypatch.setattr(datadir, "STOPPING_WAIT", 0.2)
+    try:
+        with pytest.raises(DataDirBusy) as refused:  # noqa: SIM117 - the block must not run
+            with embedded_database(data_dir, log_file=data_dir.parent / "x.log", wait=0.1):
+                pytest.fail("got a database over a data dir someone else holds")
+    finally:
+        holder.release()
+    assert f"(pid {os.getpid()}) outlived the process that started it" in str(refused.value)
+
+
+def test_a_lock_whose_starter_still_runs_gets_no_longer_wait(data_dir: Path) -> None:
+    holder = DataDirLock(data_dir)
+    assert holder.try_acquire()
+    holder.note(f"{os.getpid()} (embedded database: pid {os.getpid()})")
+    try:
+        with pytest.raises(DataDirBusy) as refused:  # noqa: SIM117 - the block must not run
+            with embedded_database(data_dir, log_file=data_dir.parent / "x.log", wait=0.1):
+                pytest.fail("got a database over a data dir someone else holds")
+    finally:
+        holder.release()
+    assert "has not published it" in str(refused.value)
+
+
 def test_a_held_lock_with_a_live_record_shares_serves_database(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
