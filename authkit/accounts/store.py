@@ -41,8 +41,8 @@ from pymongo.errors import DuplicateKeyError
 
 from authkit.core.errors import Conflict, EmailAlreadyInUse
 from authkit.storage.database import call_database
+from authkit.users.email_keys import VERIFIED_EMAIL_KEY
 from authkit.users.emails import email_key
-from authkit.users.store import VERIFIED_EMAIL_KEY
 
 __all__ = ["AccountRecords"]
 

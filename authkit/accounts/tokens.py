@@ -3,7 +3,7 @@
 ```
 account_tokens  {_id: SHA-256 of the token (hex), purpose: "verify_email" | "reset_password",
                  user_id (None for a reset asked for an unknown address), email,
-                 password_mark, issued_at, expires_at, used, used_at}
+                 email_key, password_mark, issued_at, expires_at, used, used_at}
 ```
 
 A token is 256 random bits (`secrets.token_urlsafe(32)`); only its hash is kept, so a
@@ -39,6 +39,7 @@ from typing import Any
 from pymongo.collection import Collection
 
 from authkit.storage.database import call_database
+from authkit.users.emails import email_key
 
 __all__ = ["MailTokens", "password_mark"]
 
@@ -66,6 +67,7 @@ class MailTokens:
     async def ensure_indexes(self) -> None:
         await call_database(self._tokens.create_index, "expires_at", expireAfterSeconds=0)
         await call_database(self._tokens.create_index, "user_id")
+        await call_database(self._tokens.create_index, "email_key")
 
     async def issue(
         self,
@@ -83,6 +85,8 @@ class MailTokens:
             "purpose": purpose,
             "user_id": user_id,
             "email": email,
+            # What `withdraw_claims` finds it by, whatever case the address was given in.
+            "email_key": email_key(email),
             "password_mark": mark,
             "issued_at": now,
             "expires_at": now + ttl,
@@ -122,6 +126,12 @@ class MailTokens:
             return None
         query = {"_id": _hash(token), "purpose": purpose, "used": True, "expires_at": {"$gt": now}}
         return await call_database(self._tokens.find_one, query)
+
+    async def withdraw_claims(self, purpose: str, email: str, owner: str) -> None:
+        """Every token of `purpose` mailed to `email` for a user other than `owner`: gone
+        (`owner` has just verified it, and the others' claims on it were dropped)."""
+        query = {"purpose": purpose, "email_key": email_key(email), "user_id": {"$ne": owner}}
+        await call_database(self._tokens.delete_many, query)
 
     async def withdraw(self, user_id: str, purpose: str | None = None) -> None:
         """Every token of the user (of one purpose), gone: a password changed, an account

@@ -121,6 +121,8 @@ class SMTPServer:
         password = Secret(unquote(parts.password)) if parts.password is not None else None
         if user is not None and password is None:
             raise SMTPURLError("it names a user but no password (smtp://user:password@host)")
+        if user is None and parts.password:
+            raise SMTPURLError("it names a password but no user (smtp://user:password@host)")
         if tls == "none" and user is not None and not _is_loopback(parts.hostname):
             raise SMTPURLError(
                 "credentials over a connection with no TLS are only allowed to a loopback "

@@ -53,11 +53,11 @@ from pymongo.errors import DuplicateKeyError
 
 from authkit.core.errors import UserAlreadyExists
 from authkit.storage.database import call_database
+from authkit.users.email_keys import EMAIL_KEY, VERIFIED_EMAIL_KEY, EmailKeys
 from authkit.users.emails import email_key
 from authkit.users.names import UsernameRefused, canonical_username, lookalike_key
 
 __all__ = [
-    "VERIFIED_EMAIL_KEY",
     "AccountStore",
     "EmailUserStore",
     "MongoUserStore",
@@ -69,10 +69,9 @@ __all__ = [
 
 logger = logging.getLogger("authkit.users")
 _NAME_FIELDS = ("username_canonical", "username_key")
-# The address's case-folded key (authkit.users.emails), verified or not: looked up, not unique.
-_EMAIL_KEY = "email_key"
-# The same key, present only on a verified address: unique across users.
-VERIFIED_EMAIL_KEY = "verified_email_key"
+# The address's case-folded key (authkit.users.emails), verified or not: looked up, not
+# unique; the same key present only on a verified address, unique (authkit.users.email_keys).
+_EMAIL_KEY = EMAIL_KEY
 
 
 @attrs.frozen
@@ -180,11 +179,12 @@ def _object_id(user_id: str) -> ObjectId | None:
 class MongoUserStore:
     def __init__(self, collection: Collection[dict[str, Any]]) -> None:
         self._users = collection
+        self.email_keys = EmailKeys(collection)
 
     async def ensure_indexes(self) -> None:
         """Create the unique `username` index (what mongoose's autoIndex makes: `username_1`)
         and the unique sparse indexes on the canonical name, its look-alike key and the
-        verified address.
+        verified address; and, once per process, the address keys repaired (EmailKeys).
 
         Asked of the server every time, not remembered: createIndexes on an existing
         index is a cheap no-op, and a collection dropped while we run (a reset, an
@@ -193,28 +193,7 @@ class MongoUserStore:
         await call_database(self._users.create_index, "username", unique=True)
         for field in (*_NAME_FIELDS, VERIFIED_EMAIL_KEY):
             await call_database(self._users.create_index, field, unique=True, sparse=True)
-
-    async def ensure_email_lookup(self) -> None:
-        """The plain index addresses are found by, made at start.
-
-        Before verified addresses alone were unique, `email_key_1` was a unique index: it is
-        dropped and made again without `unique`, and the verified addresses it kept unique
-        get their `verified_email_key` first. Both steps are no-ops once done.
-        """
-
-        def migrate() -> None:
-            old = self._users.index_information().get(f"{_EMAIL_KEY}_1")
-            if old is not None and old.get("unique"):
-                query = {"email_verified": True, VERIFIED_EMAIL_KEY: {"$exists": False}}
-                for doc in self._users.find(query, {_EMAIL_KEY: 1}):
-                    if isinstance(doc.get(_EMAIL_KEY), str):
-                        self._users.update_one(
-                            {"_id": doc["_id"]}, {"$set": {VERIFIED_EMAIL_KEY: doc[_EMAIL_KEY]}}
-                        )
-                self._users.drop_index(f"{_EMAIL_KEY}_1")
-            self._users.create_index(_EMAIL_KEY)
-
-        await call_database(migrate)
+        await self.email_keys.repair_once()
 
     async def backfill_names(self) -> None:
         """Give every user without them (the NestJS app's) the canonical-name fields, so a
@@ -352,6 +331,7 @@ class MongoUserStore:
     async def find_by_verified_email(self, email: str) -> User | None:
         """The user whose verified address (authkit.accounts) is `email`, whatever its case:
         one at most, as the index on `verified_email_key` is unique."""
+        await self.email_keys.repair_once()
         query = {VERIFIED_EMAIL_KEY: email_key(str(email))}
         doc = await call_database(self._users.find_one, query)
         if doc is None or not isinstance(doc.get("username"), str):
@@ -403,6 +383,7 @@ class MongoUserStore:
         They are looked up, not remembered: one dropped behind our back is made again.
         """
         indexes = await call_database(self._users.index_information)
-        names = ("username_1", *(f"{field}_1" for field in (*_NAME_FIELDS, _EMAIL_KEY)))
-        if not all(indexes.get(name, {}).get("unique") for name in names):
+        names = ("username_1", *(f"{f}_1" for f in (*_NAME_FIELDS, VERIFIED_EMAIL_KEY)))
+        unique = all(indexes.get(name, {}).get("unique") for name in names)
+        if not unique or not self.email_keys.repaired:
             await self.ensure_indexes()

@@ -36,7 +36,6 @@ def test_only_a_verified_address_is_unique_and_a_sign_up_is_refused_for_its_name
 ) -> None:
     store = MongoUserStore(mongo_db["users"])
     records = AccountRecords(mongo_db["users"])
-    run(store.ensure_email_lookup())
     run(store.create("nomail1", HASH))
     run(store.create("nomail2", HASH))  # any number of users without one
     alice = run(store.create_with_email("alice", HASH, "alice@example.com"))
@@ -78,39 +77,58 @@ def test_of_many_users_verifying_one_address_at_once_one_gets_it(
     assert len(owners) == 1 and owners[0]["verified_email_key"] == "shared@example.com"
 
 
+def _legacy_user(users: Any, name: str, email: str, *, verified: bool, **more: Any) -> None:
+    users.insert_one(
+        {"username": name, "email": email, "email_key": email, "email_verified": verified, **more}
+    )
+
+
 def test_a_database_from_before_keeps_its_verified_addresses_unique(
     mongo_db: Database[dict[str, Any]],
 ) -> None:
     users = mongo_db["users"]
     # As the previous version left it: a unique index on email_key, no verified_email_key.
     users.create_index("email_key", unique=True, sparse=True)
-    users.insert_one(
-        {
-            "username": "alice",
-            "email": "a@example.com",
-            "email_key": "a@example.com",
-            "email_verified": True,
-        }
-    )
-    users.insert_one(
-        {
-            "username": "bobby",
-            "email": "b@example.com",
-            "email_key": "b@example.com",
-            "email_verified": False,
-        }
-    )
+    _legacy_user(users, "alice", "a@example.com", verified=True)
+    _legacy_user(users, "bobby", "b@example.com", verified=False)
     store = MongoUserStore(users)
-    run(store.ensure_indexes())
-    run(store.ensure_email_lookup())
-    run(store.ensure_email_lookup())  # a second start finds nothing left to do
+    # The first lookup repairs (as it does when the database was down at start).
+    assert run(store.find_by_verified_email("A@example.com")) is not None
+    run(MongoUserStore(users).ensure_indexes())  # another process's start: nothing to do
     assert not users.index_information()["email_key_1"].get("unique")
     alice = users.find_one({"username": "alice"}) or {}
     assert alice["verified_email_key"] == "a@example.com"
     assert "verified_email_key" not in (users.find_one({"username": "bobby"}) or {})
-    assert run(store.find_by_verified_email("A@example.com")) is not None
     # The address Bobby claimed without verifying is free to claim again.
     run(store.create_with_email("carol", HASH, "b@example.com"))
+
+
+def test_what_an_older_version_beside_this_one_wrote_is_repaired_at_start(
+    mongo_db: Database[dict[str, Any]],
+) -> None:
+    users = mongo_db["users"]
+    run(MongoUserStore(users).ensure_indexes())
+    # Verified by an old instance: no key; moved by one: the old key left behind; a key on
+    # an unverified address; and an address two users verified, one on each version.
+    _legacy_user(users, "alice", "new@example.com", verified=True,
+                 verified_email_key="old@example.com")  # fmt: skip
+    _legacy_user(users, "bobby", "b@example.com", verified=True)
+    _legacy_user(users, "carol", "c@example.com", verified=False,
+                 verified_email_key="c@example.com")  # fmt: skip
+    _legacy_user(users, "dave", "d@example.com", verified=True, verified_email_key="d@example.com")
+    _legacy_user(users, "erin", "d@example.com", verified=True)
+    run(MongoUserStore(users).ensure_indexes())  # the next start
+    keys = {d["username"]: d.get("verified_email_key") for d in users.find()}
+    assert keys == {
+        "alice": "new@example.com",
+        "bobby": "b@example.com",
+        "carol": None,
+        "dave": "d@example.com",
+        "erin": None,
+    }
+    assert (users.find_one({"username": "erin"}) or {})["email_verified"] is False
+    records = AccountRecords(users)
+    assert run(records.verified_owner("old@example.com")) is None
 
 
 def test_a_token_is_used_once_and_a_stale_verification_changes_nothing(

@@ -305,3 +305,22 @@ def test_asking_for_a_taken_address_does_the_same_writes_as_for_a_free_one(
         free.headers.get("cache-control"),
     )
     assert taken_writes == free_writes and "insert account_tokens" in free_writes
+
+
+def test_a_dropped_claims_link_stays_dead_when_the_claim_is_made_again(
+    app: Any, mailbox: Mailbox
+) -> None:
+    assert signed_up(app, "mallory", "victim@example.com").status_code == 201
+    path, mallorys_link = mailbox.link(count=1)
+    alice = verified_user(app, mailbox, "alice", "victim@example.com")
+    mallory = signin_bearer(app, "mallory")
+    again = app.post("/auth/email", json={"email": "victim@example.com"}, headers=mallory)
+    assert again.status_code == 202
+    # Alice moves to another address: hers is free, and Mallory claims it still.
+    moved = app.post("/auth/email", json={"email": "alice2@example.com"}, headers=alice)
+    assert moved.status_code == 202
+    _, alices_link = mailbox.link()
+    assert app.post(path, json={"token": alices_link}).status_code == 200
+    refused = app.post(path, json={"token": mallorys_link})
+    assert refused.status_code == 400
+    assert app.get("/auth/email", headers=mallory).json()["emailVerified"] is False

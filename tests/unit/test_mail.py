@@ -81,6 +81,7 @@ def test_one_url_says_where_and_how(
         ("smtp://mail.example.com?starttls=maybe", "starttls must be"),
         ("smtp://u:p@mail.example.com?starttls=false", "loopback"),
         ("smtp://mail.example.com:99999", "not a URL"),
+        ("smtp://:secret@mail.example.com", "a password but no user"),
     ],
 )
 def test_a_url_that_cannot_work_is_refused_with_a_reason(url: str, reason: str) -> None:

@@ -32,8 +32,8 @@ from authkit.social.flows import ExchangeCodes
 from authkit.social.oidc import GoogleProvider
 from authkit.social.providers import ProviderOptions
 from authkit.social.settings import OAuthSettings, ProviderConfig
+from authkit.users.email_keys import VERIFIED_EMAIL_KEY
 from authkit.users.emails import email_key
-from authkit.users.store import VERIFIED_EMAIL_KEY
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
