@@ -98,16 +98,24 @@ def test_the_lock_is_exclusive_and_says_who_holds_it(data_dir: Path) -> None:
     second.release()
 
 
-def test_a_held_lock_without_a_live_record_fails_in_bounded_time(data_dir: Path) -> None:
+def refusal(data_dir: Path, wait: float, note: str | None = None) -> str:
+    """What `embedded_database` says when the lock on `data_dir` is held by this process
+    (whose note, when given, says who holds it) and no record is published."""
     holder = DataDirLock(data_dir)
     assert holder.try_acquire()
+    if note is not None:
+        holder.note(note)
     try:
         with pytest.raises(DataDirBusy) as refused:  # noqa: SIM117 - the block must not run
-            with embedded_database(data_dir, log_file=data_dir.parent / "x.log", wait=0.3):
+            with embedded_database(data_dir, log_file=data_dir.parent / "x.log", wait=wait):
                 pytest.fail("got a database over a data dir someone else holds")
     finally:
         holder.release()
-    message = str(refused.value)
+    return str(refused.value)
+
+
+def test_a_held_lock_without_a_live_record_fails_in_bounded_time(data_dir: Path) -> None:
+    message = refusal(data_dir, 0.3)
     assert str(data_dir) in message and "MONGO_URI" in message
     assert f"held by pid {os.getpid()}" in message
     assert "\n" not in message
@@ -118,30 +126,14 @@ def test_the_database_of_a_killed_serve_is_waited_for_while_it_stops(
 ) -> None:
     # The lock as a killed serve leaves it: its starter gone, its database (here: this
     # process, which is running) still holding it while it shuts down.
-    holder = DataDirLock(data_dir)
-    assert holder.try_acquire()
-    holder.note(f"{dead_pid()} (embedded database: pid {os.getpid()})")
     monkeypatch.setattr(datadir, "STOPPING_WAIT", 0.2)
-    try:
-        with pytest.raises(DataDirBusy) as refused:  # noqa: SIM117 - the block must not run
-            with embedded_database(data_dir, log_file=data_dir.parent / "x.log", wait=0.1):
-                pytest.fail("got a database over a data dir someone else holds")
-    finally:
-        holder.release()
-    assert f"(pid {os.getpid()}) outlived the process that started it" in str(refused.value)
+    message = refusal(data_dir, 0.1, f"{dead_pid()} (embedded database: pid {os.getpid()})")
+    assert f"(pid {os.getpid()}) outlived the process that started it" in message
 
 
 def test_a_lock_whose_starter_still_runs_gets_no_longer_wait(data_dir: Path) -> None:
-    holder = DataDirLock(data_dir)
-    assert holder.try_acquire()
-    holder.note(f"{os.getpid()} (embedded database: pid {os.getpid()})")
-    try:
-        with pytest.raises(DataDirBusy) as refused:  # noqa: SIM117 - the block must not run
-            with embedded_database(data_dir, log_file=data_dir.parent / "x.log", wait=0.1):
-                pytest.fail("got a database over a data dir someone else holds")
-    finally:
-        holder.release()
-    assert "has not published it" in str(refused.value)
+    message = refusal(data_dir, 0.1, f"{os.getpid()} (embedded database: pid {os.getpid()})")
+    assert "has not published it" in message
 
 
 def test_a_held_lock_with_a_live_record_shares_serves_database(
