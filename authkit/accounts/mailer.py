@@ -19,7 +19,7 @@ Example:
     mailer.require_public_url()          # MailNotConfigured (503) without one
     user = await store.create("alice", "$2b$04$" + "x" * 53)
     mailer.send("verify_email", user, "alice@example.com", "t" * 43, timedelta(hours=24))
-    mailer.send_in_use_notice(user, "bob@example.com")   # bob's verified address
+    mailer.send_notice("email_in_use", user, "bob@example.com")   # bob's verified address
     await mailer.outbox.drain()          # the development sender logged it
 """
 
@@ -79,10 +79,11 @@ class AccountMailer:
         minutes = str(int(ttl.total_seconds() // 60))
         self._post(kind, user, to, {"link": link, "token": token, "minutes": minutes})
 
-    def send_in_use_notice(self, user: User, to: str) -> None:
-        """Tell the owner of the verified address `to` that `user` asked for it (nothing
-        changed): the mail the asker would have caused had the address been free."""
-        self._post("email_in_use", user, to, {"link": self.require_public_url()})
+    def send_notice(self, kind: str, user: User, to: str) -> None:
+        """A mail with no token in it: `email_in_use` (to the owner of the verified address
+        `to`, which `user` asked for; nothing changed) or `password_changed` (to `user`'s
+        verified address, after their password was changed, reset or first set)."""
+        self._post(kind, user, to, {"link": self.require_public_url()})
 
     def _post(self, kind: str, user: User, to: str, more: dict[str, str]) -> None:
         values = {"username": user.username, "email": to, "token": "", "minutes": "", **more}

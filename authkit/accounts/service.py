@@ -138,7 +138,7 @@ class EmailService:
             # A token that names nobody, never mailed: both paths do the same work, so the
             # answer's timing does not tell either.
             await self.tokens.issue(VERIFY, None, email, ttl, self.clock())
-            self.mailer.send_in_use_notice(user, email)
+            self.mailer.send_notice("email_in_use", user, email)
             _event("address in use: its owner notified", "email_in_use_notice", user.id)
             return
         token = await self.tokens.issue(VERIFY, user.id, email, ttl, self.clock())

@@ -1,8 +1,9 @@
 """Mail bodies from templates: a subject, a plain-text body and an HTML body per kind.
 
 The package ships `<kind>.subject`, `<kind>.txt` and `<kind>.html` for each kind of
-mail (`verify_email`, `reset_password`, and `email_in_use`: the notice an address's owner
-gets when someone asks for it on another account) in authkit/mail/templates/. An operator
+mail (`verify_email`, `reset_password`; and two notices: `email_in_use`, to an address's
+owner when someone asks for it on another account, and `password_changed`, to a user's
+verified address when their password changes) in authkit/mail/templates/. An operator
 replaces any of them by putting a file of the same name in the folder
 AUTHKIT_MAIL_TEMPLATES names; the files it lacks come from the package, and an
 empty `<kind>.html` sends plain text only. Templates are `string.Template`s:
@@ -33,7 +34,7 @@ from authkit.core.errors import ConfigError
 
 __all__ = ["KINDS", "PLACEHOLDERS", "MailTemplates"]
 
-KINDS = ("verify_email", "reset_password", "email_in_use")
+KINDS = ("verify_email", "reset_password", "email_in_use", "password_changed")
 PLACEHOLDERS = ("username", "email", "link", "token", "minutes")
 _PARTS = ("subject", "txt", "html")
 

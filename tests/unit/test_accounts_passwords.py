@@ -319,3 +319,31 @@ def test_a_forged_host_header_does_not_reach_the_link(app: Any, mailbox: Mailbox
     message = mailbox.wait(before + 1)[-1]
     assert "https://auth.example.com/auth/password/reset?token=" in message
     assert "evil.example" not in message
+
+
+def test_a_changed_or_reset_password_is_told_to_the_verified_address(
+    app: Any, mailbox: Mailbox
+) -> None:
+    headers = verified_user(app, mailbox)  # one mail: the verification link
+    changed = app.post(
+        "/auth/password/change",
+        json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+        headers=headers,
+    )
+    assert changed.status_code == 200
+    notice = mailbox.wait(2)[1]
+    assert "Your password was changed" in notice and "alice@example.com" in notice
+    assert "token=" not in notice
+    assert app.post("/auth/password/forgot", json={"email": "alice@example.com"}).status_code == 202
+    path, reset = mailbox.link(count=3)
+    assert app.post(path, json={"token": reset, "password": PASSWORD}).status_code == 200
+    assert "Your password was changed" in mailbox.wait(4)[3]
+
+
+def test_no_notice_goes_to_an_address_nobody_verified(app: Any, mailbox: Mailbox) -> None:
+    signed_up(app, email="alice@example.com")  # unverified: may be someone else's
+    headers = signin_bearer(app)
+    body = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+    assert app.post("/auth/password/change", json=body, headers=headers).status_code == 200
+    time.sleep(0.2)  # the outbox sends in the background: give a wrong notice time to show
+    assert len(mailbox.messages()) == 1
