@@ -42,7 +42,13 @@ from harness.targets import (
     passed_settings,
     peer_launch,
 )
-from harness.tools import SetupFailed, TargetUnavailable, find_peers, prepare_peer
+from harness.tools import (
+    SetupFailed,
+    TargetUnavailable,
+    ensure_tools,
+    find_peers,
+    prepare_peer,
+)
 
 __all__ = ["COMMANDS", "main"]
 
@@ -206,17 +212,19 @@ def paired_trees(args: argparse.Namespace) -> int:
         urls = []
         for name, tree in zip(("a", "b"), trees, strict=True):
             port = free_port()
+            # A database each: two versions may keep their collections differently (an
+            # index one makes, the other would refuse), and neither must measure the other's.
             launch = authkit_launch(
-                port, run.uri("pairedtrees"), run.secret, run.workdir(), tree=tree,
+                port, run.uri(f"pairedtrees_{name}"), run.secret, run.workdir(), tree=tree,
                 settings=passed_settings(),
             )  # fmt: skip
             server = run.start(name, launch)
             urls.append(f"http://127.0.0.1:{port}")
             server.wait_until_answers(urls[-1] + "/healthz", 60)
-        token = bench_token(urls[0], "paireduser", "PairedPass123")
+        tokens = {url: bench_token(url, "paireduser", "PairedPass123") for url in urls}
 
         def rps(url: str, seconds: float) -> float:
-            return wrk_rps(url + args.path, seconds, f"Authorization: Bearer {token}")
+            return wrk_rps(url + args.path, seconds, f"Authorization: Bearer {tokens[url]}")
 
         rps(urls[0], min(2, args.window)), rps(urls[1], min(2, args.window))  # warm up
         print("| pair | A req/s | B req/s | B / A |")
@@ -411,6 +419,11 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(command: str, argv: list[str]) -> int:
     args = _parser(command).parse_args(argv)
+    try:
+        ensure_tools()  # wrk and the rest, as the table installs them: a fresh machine has none
+    except SetupFailed as exc:
+        say(str(exc))
+        return 2
     try:
         return COMMANDS[command](args)
     except RuntimeError as exc:
