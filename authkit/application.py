@@ -162,6 +162,7 @@ def create_app(
     )
     for handler in load_handlers(ctx):
         events.subscribe(handler)
+    accounts = build_accounts(settings, database, users, service, lifecycle, mail=mail)
     admin = Administration(
         users,
         UserDirectory(database["users"]),
@@ -171,12 +172,12 @@ def create_app(
         policy,
         events,
         admin_role=settings.admin.role,
+        password_notice=accounts.passwords.notify_password_changed,
     )
     strategies = StrategyRegistry()
     strategies.load_entry_points(ctx)
     strategies.load_paths(settings.plugins.strategies, ctx)
     max_body = settings.server.max_body_bytes
-    accounts = build_accounts(settings, database, users, service, lifecycle, mail=mail)
     # Second factors (authkit.mfa): asked at every password sign-in, once the password is right.
     factors = build_second_factors(settings.mfa, settings.jwt.secret, database, clock=tokens.now)
     gate = None if factors is None else MFAGate(factors.policy, factors.challenges)

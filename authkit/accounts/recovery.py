@@ -124,7 +124,7 @@ class PasswordService:
             raise InvalidMailToken()  # the password changed since the link was sent
         await self.tokens.withdraw(user.id, RESET)
         ended = await self.lifecycle.sign_out_all({"sub": user.id})
-        self._notify_password_changed(user)
+        self.notify_password_changed(user)
         _event("password reset", "password_reset", user.id, sessions=ended)
         await self.auth.events.emit(Event("password_reset", user.id, {"sessions": ended}))
 
@@ -145,9 +145,10 @@ class PasswordService:
             raise WrongPassword(field)
         return user
 
-    def _notify_password_changed(self, user: User) -> None:
-        """Tell the user's verified address: someone who took the account over by a stolen
-        session or a read mailbox is then seen by its owner, who can reset it."""
+    def notify_password_changed(self, user: User) -> None:
+        """Tell the user's verified address (`password_changed`): someone who took the account
+        over by a stolen session or a read mailbox is then seen by its owner, who can reset
+        it. Also what an administrator's new password for the user sends (authkit.admin)."""
         if user.email is not None and user.email_verified and self.mailer.public_url:
             self.mailer.send_notice("password_changed", user, user.email)
 
@@ -192,7 +193,7 @@ class PasswordService:
         await self.tokens.withdraw(user.id, RESET)
         session = claims.get("sid") if isinstance(claims.get("sid"), str) else None
         access = await self.lifecycle.sign_out_others(user.id, user.username, session)
-        self._notify_password_changed(user)
+        self.notify_password_changed(user)
         _event("password changed", "password_changed", user.id)
         await self.auth.events.emit(Event("password_changed", user.id, {}))
         return access

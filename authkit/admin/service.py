@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import attrs
@@ -61,6 +62,9 @@ class Administration:
     policy: PasswordPolicy = attrs.field(factory=PasswordPolicy)
     events: EventBus = attrs.field(factory=EventBus)
     admin_role: str = "admin"
+    # Tells the user's verified address of a password set for them (authkit.accounts);
+    # None: no mail (the CLI, which exits before a mail would go out).
+    password_notice: Callable[[User], None] | None = None
 
     async def show(self, user_id: str) -> User:
         user = await self.users.find_by_id(user_id)
@@ -129,6 +133,8 @@ class Administration:
         password_hash = await self.passwords.hash(password)
         user = _found(await self.directory.set_password_hash(user.id, password_hash))
         sessions = await self.sessions.end_every_session(user.id)
+        if self.password_notice is not None:
+            self.password_notice(user)
         await self._done("password_set", user, by, sessions=sessions)
         return user
 

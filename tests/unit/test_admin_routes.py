@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
+from support.accounts import PUBLIC, Mailbox
 from support.jwt import bearer
 from support.settings import SECRET, make_settings
 
@@ -350,3 +351,21 @@ def test_the_settings_are_read_from_the_environment() -> None:
     assert (settings.admin.signup, settings.admin.role) == ("closed", "ops")
     with pytest.raises(ConfigError, match="AUTHKIT_SIGNUP"):
         load_settings({"JWT_SECRET": SECRET, "AUTHKIT_SIGNUP": "maybe"}, plugins=[])
+
+
+def test_a_password_an_administrator_sets_is_told_to_the_users_verified_address(
+    client_for: Any, db: Any, mailbox: Mailbox
+) -> None:
+    client = _app(client_for, db, server=PUBLIC)
+    root = _admin(client, db)
+    user_id = _user(client, db, "forgetful")
+    verified = {"email": "f@example.com", "email_key": "f@example.com", "email_verified": True}
+    db["users"].update_one(
+        {"username": "forgetful"}, {"$set": {**verified, "verified_email_key": "f@example.com"}}
+    )
+    done = client.put(
+        f"{USERS}/{user_id}/password", json={"password": "N3w-password"}, headers=root
+    )
+    assert done.status_code == 204
+    (notice,) = mailbox.wait(1)
+    assert "Your password was changed" in notice and "f@example.com" in notice
