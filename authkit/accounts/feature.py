@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 from pymongo.database import Database
@@ -63,7 +64,9 @@ def mail_sender(settings: Settings) -> MailSender:
     except SMTPURLError as exc:
         raise ConfigError(f"AUTHKIT_SMTP_URL: {exc}") from None
     logger.info("mail goes to %s", server.describe())
-    return SMTPSender(server, mail.sender)
+    public = settings.server.public_url
+    helo = urlsplit(public).hostname if public else None
+    return SMTPSender(server, mail.sender, helo_name=helo or "localhost")
 
 
 @attrs.frozen

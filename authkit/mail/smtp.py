@@ -160,6 +160,10 @@ def _reason(exc: Exception) -> str:
 class SMTPSender:
     server: SMTPServer
     sender: str
+    # The name this host gives in EHLO. smtplib's default asks the resolver for the
+    # machine's own name (socket.getfqdn) outside any timeout, which hangs a mail thread
+    # where DNS does: authkit names itself by its public host instead.
+    helo_name: str = "localhost"
 
     async def send(self, message: MailMessage) -> None:
         await run_in_threadpool(self._send, message)
@@ -171,10 +175,16 @@ class SMTPSender:
             context = _tls_context(server.cafile)
             if server.tls == "implicit":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    server.host, server.port, timeout=server.timeout, context=context
+                    server.host,
+                    server.port,
+                    local_hostname=self.helo_name,
+                    timeout=server.timeout,
+                    context=context,
                 )
             else:
-                smtp = smtplib.SMTP(server.host, server.port, timeout=server.timeout)
+                smtp = smtplib.SMTP(
+                    server.host, server.port, local_hostname=self.helo_name, timeout=server.timeout
+                )
             with smtp:
                 if server.tls == "starttls":
                     smtp.ehlo()

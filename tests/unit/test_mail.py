@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 from support.settings import make_settings
 
 from authkit import create_app
+from authkit.accounts.feature import mail_sender
 from authkit.core.errors import ConfigError
 from authkit.http.settings import ServerSettings
 from authkit.mail.dev import LogSender
@@ -294,3 +295,12 @@ def test_garbage_is_refused(garbage: Any) -> None:
 
 def test_the_unique_key_ignores_case() -> None:
     assert email_key("Alice@example.com") == email_key("ALICE@example.com") == "alice@example.com"
+
+
+def test_the_smtp_sender_names_itself_by_the_public_host_in_ehlo() -> None:
+    smtp = MailSettings(smtp_url=Secret("smtp://127.0.0.1:2525?starttls=false"))
+    public = ServerSettings(public_url="https://auth.example.com/")
+    sender = mail_sender(make_settings(server=public, mail=smtp))
+    assert isinstance(sender, SMTPSender) and sender.helo_name == "auth.example.com"
+    without = mail_sender(make_settings(mail=smtp))
+    assert isinstance(without, SMTPSender) and without.helo_name == "localhost"

@@ -48,10 +48,12 @@ class Inbox:
     def __init__(self) -> None:
         self.envelopes: list[Any] = []
         self.over_tls: list[bool] = []
+        self.helo_names: list[str] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.envelopes.append(envelope)
         self.over_tls.append(server.transport.get_extra_info("ssl_object") is not None)
+        self.helo_names.append(session.host_name)
         return "250 OK"
 
 
@@ -114,7 +116,8 @@ def url(scheme: str, port: int, password: str = PASSWORD, query: str = "") -> st
 
 
 async def send(address: str) -> None:
-    sender = SMTPSender(SMTPServer.from_url(address, timeout=SOCKET_TIMEOUT), "a@example.com")
+    server = SMTPServer.from_url(address, timeout=SOCKET_TIMEOUT)
+    sender = SMTPSender(server, "a@example.com", helo_name="auth.example.com")
     await asyncio.wait_for(sender.send(MESSAGE), SEND_TIMEOUT)
 
 
@@ -134,6 +137,7 @@ async def test_starttls_then_auth_delivers_with_the_urls_credentials(
     assert accounts.offered == [(mechanism, USER, PASSWORD)]
     (envelope,) = inbox.envelopes
     assert inbox.over_tls == [True]
+    assert inbox.helo_names == ["auth.example.com"]  # its own name, not a resolver's answer
     assert envelope.rcpt_tos == ["alice@example.com"] and b"token-in-here" in envelope.content
 
 
