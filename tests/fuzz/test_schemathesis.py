@@ -30,20 +30,25 @@ CHECKS = ",".join(
 )
 
 
-def test_no_generated_request_breaks_the_service_or_its_schema(tmp_path: Path) -> None:
-    schemathesis = shutil.which("schemathesis")
-    if schemathesis is None:
+def _schemathesis_or_skip() -> str:
+    found = shutil.which("schemathesis")
+    if found is None:
         pytest.skip("schemathesis is not installed (run `tox -e fuzz`)")
+    return found
+
+
+def _server_env(database: EmbeddedMongo, **more: str) -> dict[str, str]:
     # The launcher's environment has no AUTHKIT_* variable: AUTHKIT_FUZZ_EXAMPLES and
     # AUTHKIT_FUZZ_SEED are this test's, and authkit refuses to start on unknown ones.
+    secret = "fuzz-secret-0123456789abcdef0123456789"
+    return {"MONGO_URI": database.uri, "JWT_SECRET": secret, "BCRYPT_ROUNDS": "4", **more}
+
+
+def test_no_generated_request_breaks_the_service_or_its_schema(tmp_path: Path) -> None:
+    schemathesis = _schemathesis_or_skip()
     with EmbeddedMongo() as database, Launcher(tmp_path) as launch:
-        env = {
-            "MONGO_URI": database.uri,
-            "JWT_SECRET": "fuzz-secret-0123456789abcdef0123456789",
-            "BCRYPT_ROUNDS": "4",
-            # Without it the routes that mail links answer 503 by design (docs/accounts.md).
-            "AUTHKIT_PUBLIC_URL": "https://auth.example.test",
-        }
+        # Without a public URL the routes that mail links answer 503 by design (docs/accounts.md).
+        env = _server_env(database, AUTHKIT_PUBLIC_URL="https://auth.example.test")
         server = launch(UVICORN_ARGS, env)
         run = _schemathesis(schemathesis, server.base_url, tmp_path)
     _assert_clean(run, server.stderr())
@@ -52,16 +57,9 @@ def test_no_generated_request_breaks_the_service_or_its_schema(tmp_path: Path) -
 def test_an_administrators_requests_get_documented_answers(tmp_path: Path) -> None:
     """The /auth/admin routes behind their guard: as an administrator, so that generated
     ids, pages, roles and passwords reach the code instead of the 401."""
-    schemathesis = shutil.which("schemathesis")
-    if schemathesis is None:
-        pytest.skip("schemathesis is not installed (run `tox -e fuzz`)")
+    schemathesis = _schemathesis_or_skip()
     with EmbeddedMongo() as database, Launcher(tmp_path) as launch:
-        env = {
-            "MONGO_URI": database.uri,
-            "JWT_SECRET": "fuzz-secret-0123456789abcdef0123456789",
-            "BCRYPT_ROUNDS": "4",
-            "JWT_EXPIRES_IN": "1h",
-        }
+        env = _server_env(database, JWT_EXPIRES_IN="1h")
         made = run_python(
             ["-m", "authkit", "create-user", "root", "--role", "admin", "--password-stdin"],
             env,

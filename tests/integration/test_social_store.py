@@ -28,13 +28,12 @@ from support.settings import make_settings
 
 from authkit.core.errors import BadRequest
 from authkit.http.settings import ServerSettings
-from authkit.settings.model import Secret
 from authkit.social.feature import social_service
 from authkit.social.flows import ExchangeCodes, Flow, FlowStore, digest, new_secret
 from authkit.social.identities import IdentityStore
 from authkit.social.providers import Profile, ProviderOptions
 from authkit.social.service import SocialService
-from authkit.social.settings import OAuthSettings, ProviderConfig
+from authkit.social.settings import OAuthSettings
 from authkit.users.store import MongoUserStore
 
 pytestmark = pytest.mark.integration
@@ -121,17 +120,7 @@ def _github_service(
     settings = make_settings(
         server=ServerSettings(public_url="http://authkit.test"),
         oauth=OAuthSettings(providers=("github",), redirect_targets=(TARGET,)),
-        oauth_clients=(
-            ProviderConfig(
-                name="github",
-                kind="github",
-                client_id=fake.client_id,
-                client_secret=Secret(fake.client_secret),
-                api_url=API,
-                authorize_url=f"{API}/login/oauth/authorize",
-                token_url=f"{API}/login/oauth/access_token",
-            ),
-        ),
+        oauth_clients=(fake.client_config(API),),
     )
     users = MongoUserStore(mongo_db["users"])
     options = ProviderOptions(transport=httpx2.ASGITransport(app=fake.app))

@@ -9,6 +9,7 @@ who signs in next; `mode` makes it misbehave: `deny` (the user refuses consent),
 Example:
 
     fake = GitHubFake(client_id="cid", client_secret="csecret")
+    client = fake.client_config("http://github.fake")   # the provider's settings, pointed here
     transport = httpx2.ASGITransport(app=fake.app)   # in-process, for unit tests
     # or serve fake.app with uvicorn on 127.0.0.1 for end-to-end tests
 """
@@ -26,6 +27,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+from authkit.core.values import Secret
+from authkit.social.settings import ProviderConfig
 
 
 def s256(verifier: str) -> str:
@@ -48,6 +52,22 @@ class GitHubFake:
     )
     mode: str | None = None
     codes: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+
+    def client_config(
+        self, base: str, name: str = "github", kind: str = "github"
+    ) -> ProviderConfig:
+        """A GitHub-kind provider's settings (or a plugin's `kind`) with this fake's client,
+        its API and pages at `base`."""
+        return ProviderConfig(
+            name=name,
+            kind=kind,
+            client_id=self.client_id,
+            client_secret=Secret(self.client_secret),
+            api_url=base,
+            authorize_url=f"{base}/login/oauth/authorize",
+            token_url=f"{base}/login/oauth/access_token",
+        )
+
     tokens: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     # What the authorize endpoint was asked, last: tests read PKCE and scope off it.
     last_authorize: dict[str, str] = attrs.field(factory=dict)

@@ -27,7 +27,6 @@ from authkit.http.settings import ServerSettings
 from authkit.passwords.settings import SigninLimits
 from authkit.passwords.throttle import Limit
 from authkit.sessions.settings import SessionSettings
-from authkit.settings.model import Secret
 from authkit.social.flows import ExchangeCodes
 from authkit.social.oidc import GoogleProvider
 from authkit.social.providers import ProviderOptions
@@ -52,17 +51,7 @@ def settings_for(link_by_email: str = "off", per_address: Limit | None = None) -
         oauth=OAuthSettings(
             providers=("github",), redirect_targets=(TARGET,), link_by_email=link_by_email
         ),
-        oauth_clients=(
-            ProviderConfig(
-                name="github",
-                kind="github",
-                client_id="fake-client",
-                client_secret=Secret("fake-secret"),
-                api_url=FAKE,
-                authorize_url=f"{FAKE}/login/oauth/authorize",
-                token_url=f"{FAKE}/login/oauth/access_token",
-            ),
-        ),
+        oauth_clients=(GitHubFake().client_config(FAKE),),
         signin_limits=SigninLimits(per_address=per_address or Limit(100, 900)),
     )
 

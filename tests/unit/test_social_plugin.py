@@ -21,9 +21,8 @@ from support.settings import make_settings
 import authkit.social.providers
 from authkit import create_app
 from authkit.http.settings import ServerSettings
-from authkit.settings.model import Secret
 from authkit.social.providers import ProviderOptions
-from authkit.social.settings import OAuthSettings, ProviderConfig
+from authkit.social.settings import OAuthSettings
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -63,17 +62,7 @@ def test_the_documented_plugin_provider_signs_in(monkeypatch: pytest.MonkeyPatch
     settings = make_settings(
         server=ServerSettings(public_url="http://testserver"),
         oauth=OAuthSettings(providers=("acme",), redirect_targets=(TARGET,)),
-        oauth_clients=(
-            ProviderConfig(
-                name="acme",
-                kind="acme",
-                client_id=fake.client_id,
-                client_secret=Secret(fake.client_secret),
-                api_url=FAKE,
-                authorize_url=f"{FAKE}/login/oauth/authorize",
-                token_url=f"{FAKE}/login/oauth/access_token",
-            ),
-        ),
+        oauth_clients=(fake.client_config(FAKE, name="acme", kind="acme"),),
     )
     options = ProviderOptions(transport=httpx2.ASGITransport(app=fake.app))
     db = mongomock.MongoClient().db
