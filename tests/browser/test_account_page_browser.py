@@ -25,23 +25,20 @@ opened as http://localhost:<port> (the server listens on 127.0.0.1 only).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pyotp
 import pytest
 from support import browser
-from support.browser import CHROMIUM
+from support.browser import CHROMIUM, artifacts_dir, playwright_or_skip
 from support.processes import UVICORN_ARGS, Launcher, free_port
 
 from authkit.storage.embedded import EmbeddedMongo
 from authkit.tokens.issuer import TokenIssuer
 
-ROOT = Path(__file__).resolve().parents[2]
 FLAGS = [
     *browser.FLAGS,
     # localhost is the loopback interface the server listens on, and nothing else.
@@ -105,11 +102,8 @@ def _me(page: Any) -> Any:
 
 
 def test_passkeys_and_totp_through_the_account_page(base_url: str) -> None:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (tox -e browser installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    artifacts = Path(os.environ.get("AUTHKIT_ARTIFACTS", ROOT / ".artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
+    sync_api = playwright_or_skip()
+    artifacts = artifacts_dir()
     requests_elsewhere: list[str] = []
     console_errors: list[str] = []
     refused: list[tuple[str, str, int]] = []

@@ -7,19 +7,15 @@ A screenshot of the page after the last call is saved to $AUTHKIT_ARTIFACTS
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from support.browser import CHROMIUM, FLAGS
+from support.browser import CHROMIUM, FLAGS, artifacts_dir, playwright_or_skip
 from support.processes import UVICORN_ARGS, Launcher
 
 from authkit.storage.embedded import EmbeddedMongo
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +46,8 @@ def _try_it_out(page: Any, operation: str, body: str | None = None) -> tuple[str
 
 
 def test_sign_up_sign_in_and_me_through_the_docs_page(base_url: str) -> None:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (tox -e browser installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    artifacts = Path(os.environ.get("AUTHKIT_ARTIFACTS", ROOT / ".artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
+    sync_api = playwright_or_skip()
+    artifacts = artifacts_dir()
     requests_elsewhere: list[str] = []
     console_errors: list[str] = []
 

@@ -11,22 +11,18 @@ social-signin.png.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from support.browser import CHROMIUM, FLAGS
+from support.browser import CHROMIUM, FLAGS, artifacts_dir, playwright_or_skip
 from support.oidc_fixture import OidcProvider, ProviderClient
 from support.processes import UVICORN_ARGS, Launcher, free_port
 from support.social import social_env
 from support.static_site import StaticSite
 
 from authkit.storage.embedded import EmbeddedMongo
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # docs/social-login.md's code, as a single-page app runs it: a verifier kept in this tab's
 # sessionStorage, its S256 challenge sent to authkit with the start.
@@ -122,11 +118,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_sign_in_with_the_company_provider_in_chromium(stack: Stack) -> None:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (tox -e browser installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    artifacts = Path(os.environ.get("AUTHKIT_ARTIFACTS", ROOT / ".artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
+    sync_api = playwright_or_skip()
+    artifacts = artifacts_dir()
     navigations: list[str] = []
     exchanges: list[Any] = []
     console_errors: list[str] = []
